@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): a harness that prints figures for this machine, not timed tests."""

@@ -1,0 +1,176 @@
+"""make bench: measured figures for this machine.
+
+1. Cold-start import cost: each handler module imported in a fresh process (config, clients, everything its
+   init does), next to a bare `import boto3` plus one client.
+2. Stream processor: records per second through the real handler on in-process moto, and SNS calls per 100
+   records.
+3. Local end to end: clients per second from seeding 1,000 clients until the pipeline has drained, next to the
+   emulator's raw sequential put_item rate measured in the same run (the ceiling here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from localmode.resources import sample_environment
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+IMPORT_PROBE = """
+import sys, time
+started = time.perf_counter()
+{statement}
+elapsed = time.perf_counter() - started
+print(elapsed * 1000, int("openai" in sys.modules))
+"""
+
+
+def _import_ms(statement: str, cwd: Path, environment: dict[str, str], runs: int) -> tuple[float, bool]:
+    times, imported_openai = [], False
+    for _ in range(runs):
+        env = {**os.environ, **FAKE_AWS, **environment, "PYTHONDONTWRITEBYTECODE": "1"}
+        output = subprocess.run(
+            [sys.executable, "-c", IMPORT_PROBE.format(statement=statement)],
+            cwd=cwd, env=env, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        times.append(float(output[0]))
+        imported_openai |= output[1] == "1"
+    return statistics.median(times), imported_openai
+
+
+def import_times(runs: int) -> None:
+    print(f"1. Cold-start import time (fresh process, median of {runs})")
+    baseline, _ = _import_ms("import boto3; boto3.client('dynamodb')", REPO_ROOT, {}, runs)
+    print(f"   {'import boto3 + one client':<34} {baseline:7.0f} ms")
+    for name in ("stream_processor", "email_processor", "api"):
+        elapsed, openai = _import_ms("import handler", REPO_ROOT / "functions" / name, sample_environment(name), runs)
+        print(f"   {name + ' handler':<34} {elapsed:7.0f} ms   imports openai: {'yes' if openai else 'no'}")
+
+
+def stream_throughput(batches: int) -> None:
+    os.environ.update(FAKE_AWS)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    import importlib
+
+    import boto3
+    from moto import mock_aws
+
+    from localmode import resources
+    from tests.events import client_values, stream_record
+
+    with mock_aws():
+        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        deployed = resources.create_all(clients, endpoint_url="")
+        os.environ.update(resources.function_environment(resources.STREAM_PROCESSOR, deployed))
+        handler = importlib.import_module("functions.stream_processor.handler")
+        calls: list[int] = []
+        handler.service.publisher._sns.meta.events.register(
+            "provide-client-params.sns.PublishBatch", lambda **kwargs: calls.append(1)
+        )
+        events = [
+            {"Records": [stream_record("INSERT", new=client_values(f"b{b}-{i}")) for i in range(100)]}
+            for b in range(batches)
+        ]
+        context = type("Context", (), {"function_name": "bench", "memory_limit_in_mb": 256, "aws_request_id": "r",
+                                       "invoked_function_arn": "arn:aws:lambda:us-east-1:1:function:bench",
+                                       "get_remaining_time_in_millis": lambda self: 60_000})()  # fmt: skip
+        started = time.perf_counter()
+        for event in events:
+            assert handler.lambda_handler(event, context) == {"batchItemFailures": []}
+        on_moto = time.perf_counter() - started
+
+        class InstantAws:  # answers at once, so what is left is the handler's own CPU time
+            def publish_batch(self, **request: Any) -> dict[str, Any]:
+                entries = request["PublishBatchRequestEntries"]
+                return {"Successful": [{"Id": e["Id"], "MessageId": e["Id"]} for e in entries], "Failed": []}
+
+            def update_item(self, **_: Any) -> dict[str, Any]:
+                return {}
+
+        handler.service.publisher._sns = InstantAws()
+        handler.service.users._dynamodb = InstantAws()
+        started = time.perf_counter()
+        for event in events:
+            assert handler.lambda_handler(event, context) == {"batchItemFailures": []}
+        own = time.perf_counter() - started
+    records = 100 * batches
+    print(f"\n2. Stream processor ({records} INSERT records in batches of 100)")
+    print(f"   {records / on_moto:7.0f} records/s on in-process moto (its SNS→SQS delivery and score writes included)")
+    per_record = own / records * 1e3
+    print(f"   {records / own:7.0f} records/s handler CPU alone ({per_record:.2f} ms per record; AWS answers at once)")
+    print(f"   {len(calls) / batches:7.1f} SNS PublishBatch calls per 100 records")
+
+
+def local_end_to_end(clients: int, put_items: int) -> None:
+    from localmode.app import LocalMode, Settings
+    from scripts.seed_users import generate_clients, write_clients
+    from tests.e2e.conftest import free_port
+
+    with tempfile.TemporaryDirectory() as state:
+        settings = Settings(aws_port=free_port(), app_port=free_port(), state_dir=Path(state), api_token="b" * 24)
+        mode = LocalMode(settings, write=None)
+        mode.start()
+        try:
+            dynamodb = mode.client("dynamodb")
+            dynamodb.create_table(
+                TableName="bench-raw", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
+            )  # fmt: skip
+            item = {"userId": {"S": "x"}, "email": {"S": "x@example.com"}, "orderCount": {"N": "3"}}
+            started = time.perf_counter()
+            for i in range(put_items):
+                dynamodb.put_item(TableName="bench-raw", Item={**item, "userId": {"S": f"u{i}"}})
+            raw_rate = put_items / (time.perf_counter() - started)
+
+            seeded = generate_clients(clients, seed=1)
+            started = time.monotonic()
+            write_clients(dynamodb, mode.deployed.tables["users"], seeded, progress=False)  # type: ignore[union-attr]
+            drained = mode.wait_until_drained(timeout=600)
+            assert mode.activity is not None
+            elapsed = mode.activity.last_change_at - started
+            summary = mode.summary()
+        finally:
+            mode.stop()
+    drafts = sum(summary["drafts_by_writer"].values())
+    print(
+        f"\n3. Local end to end ({clients} seeded clients: stream → SNS → SQS → drafts, then the system's own writes)"
+    )
+    print(f"   {raw_rate:7.0f} put_item/s   the emulator's raw sequential rate (the ceiling here)")
+    print(f"   {clients / elapsed:7.1f} clients/s   seeding start to last batch: {elapsed:.1f} s"
+          f"{'' if drained else '   (DID NOT DRAIN)'}")  # fmt: skip
+    print(f"   {summary['stream_records']} stream records, {sum(summary['events'].values())} events, {drafts} drafts, "
+          f"{summary['sns_calls']} PublishBatch calls, DLQ {json.dumps(summary['dlq_depth'])}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--import-runs", type=int, default=5)
+    parser.add_argument("--stream-batches", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--put-items", type=int, default=1000)
+    args = parser.parse_args()
+    print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+    import_times(args.import_runs)
+    stream_throughput(args.stream_batches)
+    local_end_to_end(args.clients, args.put_items)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Lambda: DynamoDB stream of the users table → score → engagement events on SNS (partial batch responses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engagement.clock import SystemClock
+from engagement.config import StreamProcessorConfig
+from engagement.messaging import DeadLetterQueue, EventPublisher
+from engagement.observability import logger, metrics, tracer
+from engagement.store.users import UserRepository
+from engagement.stream_service import StreamService
+
+config = StreamProcessorConfig.from_env()
+service = StreamService(
+    users=UserRepository(config.users_table),
+    publisher=EventPublisher(config.events_topic_arn),
+    dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="stream_processor"),
+    clock=SystemClock(),
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    batch = service.new_batch()
+    with processor(records=event["Records"], handler=batch.add):
+        processor.process()
+        for record, error in batch.publish():
+            processor.failure_handler(record, (type(error), error, error.__traceback__))
+    return dict(processor.response())

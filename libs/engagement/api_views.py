@@ -1,0 +1,67 @@
+"""How the API shows clients, emails and pages: JSON-ready dicts in the wire's camelCase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from engagement.models import Client, DecisionRecord, Email
+from engagement.scoring import score_client
+from engagement.store.pagination import Page
+
+T = TypeVar("T")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(inner) for inner in value)
+    if isinstance(value, list | tuple):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(inner) for key, inner in value.items()}
+    return value
+
+
+def client_summary(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A client as stored. An item that breaks the data contract is shown as stored, with the problem."""
+    try:
+        return Client.model_validate(item).model_dump(mode="json", by_alias=True, exclude_none=True)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors(include_url=False)
+        )
+        return {**_plain(dict(item)), "problem": problems}
+
+
+def client_detail(
+    item: Mapping[str, Any],
+    *,
+    now: datetime,
+    recent_decisions: list[DecisionRecord],
+    recent_emails: list[Email],
+) -> dict[str, Any]:
+    view = client_summary(item)
+    if "problem" not in view:
+        score = score_client(Client.model_validate(item), now)
+        view["score"] = score.model_dump(mode="json", by_alias=True)
+    view["recentDecisions"] = [decision.model_dump(mode="json", by_alias=True) for decision in recent_decisions]
+    view["recentEmails"] = [email_view(email, with_content=False) for email in recent_emails]
+    return view
+
+
+def email_view(email: Email, *, with_content: bool = True) -> dict[str, Any]:
+    view = email.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if not with_content:
+        view.pop("content", None)
+        view.pop("textContent", None)
+    return view
+
+
+def page_view(page: Page[T], show: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    return {"items": [show(item) for item in page.items], "nextCursor": page.next_cursor}

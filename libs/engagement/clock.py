@@ -1,0 +1,58 @@
+"""The one clock every function reads time through, and the one timestamp format the system writes.
+
+Tests and the local mode inject a fixed or shifted clock; production uses the system clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that stays where it is put: for tests and simulations."""
+
+    def __init__(self, instant: datetime) -> None:
+        self._instant = as_utc(instant)
+
+    def now(self) -> datetime:
+        return self._instant
+
+    def set(self, instant: datetime) -> None:
+        self._instant = as_utc(instant)
+
+    def advance(self, delta: timedelta) -> None:
+        self._instant += delta
+
+
+def as_utc(instant: datetime) -> datetime:
+    """A naive datetime is taken to be UTC (the original system wrote UTC without always saying so)."""
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC)
+
+
+def format_instant(instant: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds, as the original system wrote: 2025-03-21T15:01:00.000Z.
+
+    One fixed width, so stored timestamps compare correctly as strings (DynamoDB conditions and sort keys).
+    """
+    utc = as_utc(instant)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp (Z, an offset, or naive UTC); raises ValueError naming the text."""
+    try:
+        return as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 timestamp: {text!r}") from exc

@@ -1,0 +1,36 @@
+"""Domain exceptions. Adapters translate AWS errors into these; handlers decide what each one means."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class InvalidRecord(Exception):
+    """Input that can never succeed, however often it is retried: it goes to a dead-letter queue at once."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+    @classmethod
+    def from_validation(cls, subject: str, error: ValidationError) -> InvalidRecord:
+        """Name every offending field, in the attribute names the sender used."""
+        problems = []
+        for detail in error.errors(include_url=False):
+            field = ".".join(str(part) for part in detail["loc"]) or subject
+            problems.append(f"{field}: {detail['msg']}")
+        first_field = ".".join(str(part) for part in error.errors()[0]["loc"]) or None
+        return cls(f"invalid {subject}: " + "; ".join(problems), field=first_field)
+
+
+class TransientFailure(Exception):
+    """An AWS call that may succeed if retried (throttling, a timeout, a 5xx)."""
+
+
+class NotFound(Exception):
+    """The thing asked for does not exist."""
+
+
+class ConfigurationError(Exception):
+    """A function's environment is missing or malformed: the cold start fails with this message."""

@@ -1,0 +1,114 @@
+"""From a change to a client's item to the event the rest of the system hears about, and back.
+
+Only changes to the facts make events. Everything the system writes itself (lastEmailDate, the computed score,
+timestamps) is not a fact, so those writes never loop back into the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from engagement.errors import InvalidRecord
+from engagement.models import ENVELOPE_VERSION, Client, EngagementEvent, EventType
+from engagement.scoring import score_client
+
+FACT_ATTRIBUTES: tuple[str, ...] = (
+    "email",
+    "name",
+    "lastOrderDate",
+    "orderCount",
+    "averageOrderValue",
+    "preferredCategories",
+    "engagementScore",
+    "optedOut",
+    "timezone",
+)
+
+_EVENT_TYPES = {
+    "INSERT": EventType.CLIENT_CREATED,
+    "MODIFY": EventType.CLIENT_UPDATED,
+    "REMOVE": EventType.CLIENT_DELETED,
+}
+
+
+def changed_facts(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> tuple[str, ...]:
+    old, new = old or {}, new or {}
+    return tuple(name for name in FACT_ATTRIBUTES if old.get(name) != new.get(name))
+
+
+def client_from_item(item: Mapping[str, Any]) -> Client:
+    """A users-table item (deserialised) as a Client; InvalidRecord names every bad attribute."""
+    try:
+        return Client.model_validate(item)
+    except ValidationError as exc:
+        raise InvalidRecord.from_validation("client item", exc) from exc
+
+
+def event_from_change(
+    *,
+    event_name: str,
+    event_id: str,
+    occurred_at: datetime,
+    old_image: Mapping[str, Any] | None,
+    new_image: Mapping[str, Any] | None,
+    now: datetime,
+) -> EngagementEvent | None:
+    """The event a stream record means, or None when it changed no fact (a write of the system's own)."""
+    event_type = _EVENT_TYPES.get(event_name)
+    if event_type is None:
+        raise InvalidRecord(f"eventName {event_name!r} is unknown (expected INSERT, MODIFY or REMOVE)", "eventName")
+    image = old_image if event_type is EventType.CLIENT_DELETED else new_image
+    if not image:
+        side = "OldImage" if event_type is EventType.CLIENT_DELETED else "NewImage"
+        raise InvalidRecord(f"{event_name} record has no {side} (the stream must be NEW_AND_OLD_IMAGES)", side)
+    if event_type is EventType.CLIENT_UPDATED:
+        changed = changed_facts(old_image, new_image)
+        if not changed:
+            return None
+    else:
+        changed = tuple(name for name in FACT_ATTRIBUTES if name in image)
+    client = client_from_item(image)
+    return EngagementEvent(
+        id=event_id,
+        type=event_type,
+        occurred_at=occurred_at,
+        client=client,
+        score=score_client(client, now),
+        changed=changed,
+    )
+
+
+def encode_event(event: EngagementEvent) -> str:
+    return event.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def message_attributes(event: EngagementEvent) -> dict[str, dict[str, str]]:
+    """The SNS message attributes subscriptions filter on."""
+    return {
+        "eventType": {"DataType": "String", "StringValue": event.type.value},
+        "band": {"DataType": "String", "StringValue": event.score.band.value},
+    }
+
+
+def decode_event(body: str) -> EngagementEvent:
+    """An SQS body (SNS raw delivery) as an event; InvalidRecord says what is wrong with it."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise InvalidRecord(f"message body is not JSON: {exc}", "body") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRecord("message body is not a JSON object", "body")
+    if payload.get("version") != ENVELOPE_VERSION:
+        raise InvalidRecord(
+            f"unsupported envelope version {payload.get('version')!r} (this processor reads {ENVELOPE_VERSION})",
+            "version",
+        )
+    try:
+        return EngagementEvent.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidRecord.from_validation("event envelope", exc) from exc

@@ -1,0 +1,193 @@
+"""The business's nouns: clients, scores, events, decisions and emails.
+
+Attribute names on the wire (DynamoDB items, event envelopes, API responses) are the original system's
+camelCase; Python code uses snake_case. Every model serialises with `by_alias=True`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from engagement.clock import as_utc, format_instant
+
+_EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email_address(value: str) -> str:
+    address = value.strip()
+    if not _EMAIL_ADDRESS.match(address):
+        raise ValueError("not an email address")
+    return address
+
+
+def _categories(value: Any) -> Any:
+    # DynamoDB may hold the categories as a list (L) or a string set (SS); order a set for stable output.
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+# Stored and shown in one fixed-width format, so timestamps sort as strings (sort keys, conditions).
+Instant = Annotated[
+    datetime, AfterValidator(as_utc), PlainSerializer(format_instant, return_type=str, when_used="json")
+]
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class Band(StrEnum):
+    CRITICAL = "critical"
+    AT_RISK = "at_risk"
+    MODERATE = "moderate"
+    GOOD = "good"
+
+    @property
+    def is_at_risk(self) -> bool:
+        """Below 50: the bands a win-back email is for."""
+        return self in (Band.CRITICAL, Band.AT_RISK)
+
+
+class ScoreSource(StrEnum):
+    PROVIDED = "provided"  # the item's engagementScore, set upstream or by an operator
+    COMPUTED = "computed"  # the built-in model
+
+
+class Client(CamelModel):
+    """One item of the users table, as the original system wrote it, plus what later features add."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: NonEmptyText
+    email: EmailAddress
+    name: str = Field(default="", max_length=256)
+    last_order_date: Instant | None = None
+    order_count: int = Field(default=0, ge=0)
+    average_order_value: float = Field(default=0.0, ge=0)
+    preferred_categories: Annotated[tuple[str, ...], BeforeValidator(_categories)] = ()
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
+    engagement_score: float | None = Field(default=None, ge=0, le=100)
+    opted_out: bool = False
+    suppressed: bool = False
+    timezone: str | None = None
+    # Maintained by the system; never facts, so writing them produces no event.
+    last_email_date: Instant | None = None
+    last_email_id: str | None = None
+    computed_score: float | None = None
+    band: Band | None = None
+    scored_at: Instant | None = None
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else ""
+
+
+class ScoreFactor(CamelModel):
+    """One part of the built-in model's score, with the fact behind it in words."""
+
+    factor: Literal["recency", "frequency", "value"]
+    points: float
+    max_points: float
+    explanation: str
+
+
+class Score(CamelModel):
+    value: float = Field(ge=0, le=100, description="The effective score: provided if set, else computed")
+    band: Band
+    source: ScoreSource
+    computed_value: int = Field(ge=0, le=100, description="The built-in model's score, even when overridden")
+    breakdown: tuple[ScoreFactor, ...]
+
+
+class EventType(StrEnum):
+    CLIENT_CREATED = "client.created"
+    CLIENT_UPDATED = "client.updated"
+    CLIENT_DELETED = "client.deleted"
+    CLIENT_RESCORED = "client.rescored"
+
+
+ENVELOPE_VERSION: Literal[1] = 1
+
+
+class EngagementEvent(CamelModel):
+    """The versioned envelope published to SNS; subscriptions filter on its eventType and band."""
+
+    version: Literal[1] = ENVELOPE_VERSION
+    id: NonEmptyText
+    type: EventType
+    occurred_at: Instant
+    client: Client
+    score: Score
+    changed: tuple[str, ...] = Field(default=(), description="Fact attributes this change touched")
+
+
+class DecisionReason(StrEnum):
+    ELIGIBLE = "eligible"
+    NOT_AT_RISK = "not_at_risk"
+    COOLDOWN = "cooldown"
+    OPTED_OUT = "opted_out"
+    SUPPRESSED = "suppressed"
+    CLIENT_MISSING = "client_missing"
+
+
+class EmailHistory(CamelModel):
+    """The client's email slot: when the last win-back email was claimed, and for which email."""
+
+    last_email_date: Instant | None = None
+    last_email_id: str | None = None
+
+
+class Decision(CamelModel):
+    send: bool
+    reason: DecisionReason
+
+
+class DecisionRecord(CamelModel):
+    """A decision as stored in the decisions table: one per client and triggering event."""
+
+    user_id: str
+    decision_key: str
+    decided_at: Instant
+    send: bool
+    reason: DecisionReason
+    event_id: str
+    event_type: EventType
+    score: float | None = None
+    band: Band | None = None
+    email_id: str | None = None
+
+
+class EmailStatus(StrEnum):
+    PENDING_REVIEW = "PENDING_REVIEW"
+
+
+class Email(CamelModel):
+    """A win-back email in the emails table (the original fields first)."""
+
+    email_id: str
+    user_id: str
+    subject: str
+    content: str = Field(description="The HTML part")
+    generated_at: Instant
+    engagement_score_at_time: float
+    status: EmailStatus
+    created_at: Instant
+    recipient: str
+    text_content: str
+    preheader: str
+    band_at_time: Band
+    writer: str
+    model: str | None = None
+    prompt_version: str | None = None
+    fallback_reason: str | None = None
+    trigger_event_id: str

@@ -1,0 +1,106 @@
+"""The decisions table: every send or skip by userId, newest first, and each client's email slot.
+
+Two kinds of item share the client's partition:
+- `decision#<event time>#<event id>`: one decision per client and triggering event;
+- `email-slot`: when the client's last win-back email was claimed, and for which email. Claiming it with a
+  conditional write is what guarantees at most one email per cooldown window. It lives here, not on the users item,
+  because upstream systems replace whole user items (PutItem) and would erase it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from engagement import aws
+from engagement.clock import format_instant
+from engagement.models import DecisionRecord, EmailHistory
+from engagement.store.dynamo import from_item, is_condition_failure, to_item, translated_errors
+from engagement.store.pagination import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor
+
+RETENTION = timedelta(days=400)
+DECISION_PREFIX = "decision#"
+EMAIL_SLOT = "email-slot"
+
+
+def decision_key(occurred_at: datetime, event_id: str) -> str:
+    """Sorts by the triggering event's time; one per client and event, so a retry rewrites the same item."""
+    return f"{DECISION_PREFIX}{format_instant(occurred_at)}#{event_id}"
+
+
+class DecisionRepository:
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def record(self, decision: DecisionRecord) -> None:
+        """Store a decision. A skip never replaces a send recorded for the same event (a late redelivery)."""
+        values = decision.model_dump(mode="json", by_alias=True)
+        values["expiresAt"] = int((decision.decided_at + RETENTION).timestamp())
+        request: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(values)}
+        if not decision.send:
+            request["ConditionExpression"] = "attribute_not_exists(userId) OR #send = :false"
+            request["ExpressionAttributeNames"] = {"#send": "send"}
+            request["ExpressionAttributeValues"] = {":false": {"BOOL": False}}
+        try:
+            with translated_errors(f"record decision for {decision.user_id}"):
+                self._dynamodb.put_item(**request)
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def for_user(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[DecisionRecord]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "userId = :user AND begins_with(decisionKey, :decisions)",
+            "ExpressionAttributeValues": {":user": {"S": user_id}, ":decisions": {"S": DECISION_PREFIX}},
+            "ScanIndexForward": False,
+            "Limit": min(limit, MAX_PAGE_SIZE),
+        }
+        start = decode_cursor(cursor, {"userId", "decisionKey"})
+        if start:
+            request["ExclusiveStartKey"] = start
+        with translated_errors(f"list decisions for {user_id}"):
+            response = self._dynamodb.query(**request)
+        return Page(
+            items=[DecisionRecord.model_validate(from_item(item)) for item in response.get("Items", [])],
+            next_cursor=encode_cursor(response.get("LastEvaluatedKey")),
+        )
+
+    def email_history(self, user_id: str) -> EmailHistory:
+        with translated_errors(f"read email slot of {user_id}"):
+            response = self._dynamodb.get_item(
+                TableName=self.table_name,
+                Key={"userId": {"S": user_id}, "decisionKey": {"S": EMAIL_SLOT}},
+                ConsistentRead=True,
+            )
+        return EmailHistory.model_validate(from_item(response.get("Item", {})))
+
+    def claim_email_slot(self, user_id: str, email_id: str, now: datetime, cooldown: timedelta) -> bool:
+        """Claim the client's one email per cooldown for email_id; False if another email holds it.
+
+        Succeeds only when the slot is free (never claimed, or claimed longer ago than the cooldown) or already
+        held by this same email (a retry), so racing and redelivered messages cannot both win.
+        """
+        try:
+            with translated_errors(f"claim email slot of {user_id}"):
+                self._dynamodb.update_item(
+                    TableName=self.table_name,
+                    Key={"userId": {"S": user_id}, "decisionKey": {"S": EMAIL_SLOT}},
+                    UpdateExpression="SET lastEmailDate = :now, lastEmailId = :email",
+                    ConditionExpression=(
+                        "attribute_not_exists(lastEmailDate) OR lastEmailDate < :cutoff OR lastEmailId = :email"
+                    ),
+                    ExpressionAttributeValues={
+                        ":now": {"S": format_instant(now)},
+                        ":email": {"S": email_id},
+                        ":cutoff": {"S": format_instant(now - cooldown)},
+                    },
+                )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

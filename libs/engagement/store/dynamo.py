@@ -1,0 +1,56 @@
+"""Conversions between Python values and DynamoDB attribute values, and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from engagement.aws import is_transient
+from engagement.errors import TransientFailure
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _dynamo_value(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {key: _dynamo_value(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo_value(inner) for inner in value]
+    return value
+
+
+def to_attribute(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(_dynamo_value(value))  # type: ignore[no-any-return]
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: to_attribute(value) for name, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def is_condition_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+@contextmanager
+def translated_errors(action: str) -> Iterator[None]:
+    """Turn throttling, 5xx and connection errors into TransientFailure; let the rest through."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        if is_transient(exc):
+            raise TransientFailure(f"{action}: {exc}") from exc
+        raise

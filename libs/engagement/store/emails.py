@@ -1,0 +1,134 @@
+"""The emails table: one item per win-back email, with GSIs by user and by status (newest first)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from engagement import aws
+from engagement.models import Email, EmailStatus
+from engagement.store.dynamo import from_item, is_condition_failure, to_item, translated_errors
+from engagement.store.pagination import MAX_PAGE_SIZE, InvalidCursor, Page, decode_cursor, encode_cursor
+
+BY_USER_INDEX = "byUser"
+BY_STATUS_INDEX = "byStatus"
+_INDEX_KEYS = {BY_USER_INDEX: ("userId", "createdAt"), BY_STATUS_INDEX: ("status", "createdAt")}
+
+
+class EmailRepository:
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def add(self, email: Email) -> bool:
+        """Store a new email; False if an email with this id is already stored (a retry), which is left as is."""
+        try:
+            with translated_errors(f"store email {email.email_id}"):
+                self._dynamodb.put_item(
+                    TableName=self.table_name,
+                    Item=to_item(email.model_dump(mode="json", by_alias=True)),
+                    ConditionExpression="attribute_not_exists(emailId)",
+                )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def get(self, email_id: str) -> Email | None:
+        with translated_errors(f"read email {email_id}"):
+            response = self._dynamodb.get_item(TableName=self.table_name, Key={"emailId": {"S": email_id}})
+        item = response.get("Item")
+        return Email.model_validate(from_item(item)) if item else None
+
+    def for_user(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[Email]:
+        return self._query(BY_USER_INDEX, user_id, limit=limit, cursor=cursor)
+
+    def with_status(self, status: EmailStatus, *, limit: int, cursor: str | None = None) -> Page[Email]:
+        return self._query(BY_STATUS_INDEX, status.value, limit=limit, cursor=cursor)
+
+    def newest(self, *, limit: int, cursor: str | None = None) -> Page[Email]:
+        """All emails, newest first: the by-status partitions merged.
+
+        The cursor holds, per status, where the next page starts: a key, None once the status is exhausted, or
+        nothing yet (from the newest).
+        """
+        starts = _decode_merge_cursor(cursor)
+        fetched: dict[str, tuple[list[Email], bool]] = {}
+        for status in EmailStatus:
+            if status.value in starts and starts[status.value] is None:
+                continue
+            page = self._query_raw(BY_STATUS_INDEX, status.value, limit=limit, start=starts.get(status.value))
+            fetched[status.value] = (page.items, page.next_cursor is not None)
+        merged: list[tuple[Email, str]] = sorted(
+            ((email, source) for source, (emails, _) in fetched.items() for email in emails),
+            key=lambda pair: (pair[0].created_at, pair[0].email_id),
+            reverse=True,
+        )[:limit]
+        next_starts: dict[str, dict[str, Any] | None] = {
+            status: start for status, start in starts.items() if start is None
+        }
+        for name, (emails, more) in fetched.items():
+            consumed = [email for email, source in merged if source == name]
+            if len(consumed) == len(emails) and not more:
+                next_starts[name] = None
+            elif consumed:
+                next_starts[name] = _index_key(BY_STATUS_INDEX, consumed[-1])
+            elif name in starts:
+                next_starts[name] = starts[name]
+        finished = len(next_starts) == len(EmailStatus) and all(v is None for v in next_starts.values())
+        return Page(items=[email for email, _ in merged], next_cursor=None if finished else _encode(next_starts))
+
+    def _query(self, index: str, value: str, *, limit: int, cursor: str | None) -> Page[Email]:
+        start = decode_cursor(cursor, {"emailId", *_INDEX_KEYS[index]})
+        return self._query_raw(index, value, limit=limit, start=start)
+
+    def _query_raw(self, index: str, value: str, *, limit: int, start: dict[str, Any] | None) -> Page[Email]:
+        partition_key = _INDEX_KEYS[index][0]
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :value",
+            "ExpressionAttributeNames": {"#pk": partition_key},
+            "ExpressionAttributeValues": {":value": {"S": value}},
+            "ScanIndexForward": False,
+            "Limit": min(limit, MAX_PAGE_SIZE),
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        with translated_errors(f"list emails by {partition_key}"):
+            response = self._dynamodb.query(**request)
+        return Page(
+            items=[Email.model_validate(from_item(item)) for item in response.get("Items", [])],
+            next_cursor=encode_cursor(response.get("LastEvaluatedKey")),
+        )
+
+
+def _index_key(index: str, email: Email) -> dict[str, Any]:
+    stored = to_item(email.model_dump(mode="json", by_alias=True))
+    return {name: stored[name] for name in ("emailId", *_INDEX_KEYS[index])}
+
+
+def _encode(starts: dict[str, dict[str, Any] | None]) -> str:
+    raw = json.dumps(starts, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_merge_cursor(cursor: str | None) -> dict[str, dict[str, Any] | None]:
+    if not cursor:
+        return {}
+    try:
+        starts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursor("cursor is not one this API returned") from exc
+    if not isinstance(starts, dict) or not set(starts) <= {status.value for status in EmailStatus}:
+        raise InvalidCursor("cursor is not one this API returned")
+    allowed = {"emailId", *_INDEX_KEYS[BY_STATUS_INDEX]}
+    return {
+        status: None if start is None else decode_cursor(encode_cursor(start), allowed)
+        for status, start in starts.items()
+    }

@@ -1,0 +1,168 @@
+"""The stream processor's work: stream records in, engagement events out.
+
+A batch is handled in two steps so that SNS is called once per ten events, not once per record:
+`add` interprets each record (inside powertools' BatchProcessor), then `publish` sends the events with
+PublishBatch and reports which records must be retried.
+
+Records that can never succeed go to the dead-letter queue at once and count as handled: a retried stream record
+holds back its whole shard. Only transient errors (throttling, network) are reported for retry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from engagement.clock import Clock
+from engagement.errors import InvalidRecord, TransientFailure
+from engagement.events import event_from_change
+from engagement.messaging import DeadLetterQueue, EventPublisher
+from engagement.models import EngagementEvent, EventType
+from engagement.observability import logger, metrics
+from engagement.store.dynamo import from_item
+from engagement.store.users import UserRepository
+
+
+class StreamRecord(Protocol):
+    """What we read of a DynamoDB stream record (powertools' DynamoDBRecord fits)."""
+
+    @property
+    def raw_event(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class StreamBatch:
+    service: StreamService
+    pending: list[tuple[Any, EngagementEvent]] = field(default_factory=list)
+
+    def add(self, record: StreamRecord) -> None:
+        """Interpret one record; keep its event for publishing. Raises only for errors worth a retry."""
+        event = self.service.interpret(record.raw_event)
+        if event is not None:
+            self.pending.append((record, event))
+
+    def publish(self) -> list[tuple[Any, Exception]]:
+        """Publish what `add` kept; return the records to report as batch item failures, with why."""
+        return self.service.publish(self.pending)
+
+
+class StreamService:
+    def __init__(
+        self, users: UserRepository, publisher: EventPublisher, dead_letters: DeadLetterQueue, clock: Clock
+    ) -> None:
+        self.users = users
+        self.publisher = publisher
+        self.dead_letters = dead_letters
+        self.clock = clock
+
+    def new_batch(self) -> StreamBatch:
+        return StreamBatch(self)
+
+    def interpret(self, raw: dict[str, Any]) -> EngagementEvent | None:
+        change = raw.get("dynamodb") or {}
+        event_id = str(raw.get("eventID") or change.get("SequenceNumber") or "")
+        logger.set_correlation_id(event_id)
+        try:
+            if not event_id:
+                raise InvalidRecord("record has no eventID", "eventID")
+            event = event_from_change(
+                event_name=str(raw.get("eventName")),
+                event_id=event_id,
+                occurred_at=_creation_time(change, self.clock),
+                old_image=_image(change, "OldImage"),
+                new_image=_image(change, "NewImage"),
+                now=self.clock.now(),
+            )
+        except InvalidRecord as invalid:
+            self._dead_letter(raw, invalid.reason, invalid.field)
+            return None
+        if event is None:
+            logger.debug("no fact changed; nothing to publish", extra={"eventId": event_id})
+            metrics.add_metric(name="RecordsWithoutFactChange", unit=MetricUnit.Count, value=1)
+        return event
+
+    def publish(self, pending: list[tuple[Any, EngagementEvent]]) -> list[tuple[Any, Exception]]:
+        if not pending:
+            return []
+        events = [event for _, event in pending]
+        failed: dict[int, Exception] = {}
+        for failure in self.publisher.publish(events):
+            record, event = pending[failure.index]
+            if failure.sender_fault:
+                # SNS says the message itself is wrong: retrying it can only hold the shard back.
+                reason = f"SNS refused the event: {failure.code}: {failure.message}"
+                try:
+                    self._dead_letter(record.raw_event, reason, None)
+                except TransientFailure as exc:
+                    failed[failure.index] = exc
+            else:
+                failed[failure.index] = TransientFailure(f"publish {event.id}: {failure.code}: {failure.message}")
+        published = [(index, event) for index, event in enumerate(events) if index not in failed]
+        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(published))
+        if failed:
+            metrics.add_metric(name="EventPublishFailures", unit=MetricUnit.Count, value=len(failed))
+        for index, event in published:
+            try:
+                self._record_score(event)
+            except TransientFailure as exc:
+                failed[index] = exc
+        for index, event in enumerate(events):
+            logger.set_correlation_id(event.id)
+            facts = {
+                "eventId": event.id,
+                "eventType": event.type.value,
+                "userId": event.client.user_id,
+                "band": event.score.band.value,
+                "score": event.score.value,
+            }
+            if index in failed:
+                logger.warning("event not published; will retry", extra={**facts, "error": str(failed[index])})
+            else:
+                logger.info("event published", extra=facts)
+        return [(pending[index][0], error) for index, error in sorted(failed.items())]
+
+    def _record_score(self, event: EngagementEvent) -> None:
+        """Keep the computed score and band on the item (non-fact attributes, so no new event follows)."""
+        if event.type is EventType.CLIENT_DELETED:
+            return
+        client, score = event.client, event.score
+        if client.computed_score == score.computed_value and client.band is score.band:
+            return
+        self.users.record_score(client.user_id, score.computed_value, score.band, self.clock.now())
+
+    def _dead_letter(self, raw: dict[str, Any], reason: str, field_name: str | None) -> None:
+        logger.error(
+            "record dead-lettered",
+            extra={
+                "reason": reason,
+                "field": field_name,
+                "eventId": raw.get("eventID"),
+                "sequenceNumber": (raw.get("dynamodb") or {}).get("SequenceNumber"),
+            },
+        )
+        metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=1)
+        self.dead_letters.send(
+            json.dumps(raw, default=str), reason=reason, field=field_name, failed_at=self.clock.now()
+        )
+
+
+def _image(change: dict[str, Any], side: str) -> dict[str, Any] | None:
+    image = change.get(side)
+    if image is None:
+        return None
+    try:
+        return from_item(image)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise InvalidRecord(f"{side} is not a DynamoDB image: {exc}", side) from exc
+
+
+def _creation_time(change: dict[str, Any], clock: Clock) -> datetime:
+    """When DynamoDB saw the change (epoch seconds in Lambda's stream event)."""
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, int | float) and not isinstance(created, bool):
+        return datetime.fromtimestamp(created, UTC)
+    return clock.now()

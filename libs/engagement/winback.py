@@ -1,0 +1,170 @@
+"""The email processor's work: an engagement event in, a decision (and maybe a win-back draft) out.
+
+It decides on the client's current item (a consistent read), never on the event's copy, which may be stale.
+At most one email per client per cooldown window: the email's id is derived from the triggering event, and the
+client's email slot is claimed with a conditional write before the draft is stored; then the draft, then the
+client's lastEmailDate, then the decision. A redelivered message finds the slot held by its own email and finishes
+whatever a crash left undone, instead of writing a second email.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from engagement.clock import Clock
+from engagement.errors import InvalidRecord
+from engagement.events import decode_event
+from engagement.messaging import DeadLetterQueue
+from engagement.models import (
+    Client,
+    Decision,
+    DecisionReason,
+    DecisionRecord,
+    Email,
+    EmailStatus,
+    EngagementEvent,
+    EventType,
+    Score,
+)
+from engagement.observability import logger, metrics
+from engagement.policy import EligibilityRules, decide
+from engagement.scoring import score_client
+from engagement.store.decisions import DecisionRepository, decision_key
+from engagement.store.emails import EmailRepository
+from engagement.store.users import UserRepository
+from engagement.writer import Brand, EmailWriter, WriteRequest, render_email
+
+_EMAIL_IDS = uuid.UUID("6f1c9a1e-3b5e-4c1a-9a57-0d3c2f1b7e11")
+
+
+def email_id_for(event: EngagementEvent) -> str:
+    """The same triggering event always names the same email, so retries cannot make a second one."""
+    return str(uuid.uuid5(_EMAIL_IDS, event.id))
+
+
+class WinbackService:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        emails: EmailRepository,
+        decisions: DecisionRepository,
+        writer: EmailWriter,
+        brand: Brand,
+        rules: EligibilityRules,
+        dead_letters: DeadLetterQueue,
+        clock: Clock,
+    ) -> None:
+        self.users = users
+        self.emails = emails
+        self.decisions = decisions
+        self.writer = writer
+        self.brand = brand
+        self.rules = rules
+        self.dead_letters = dead_letters
+        self.clock = clock
+
+    def handle_message(self, body: str) -> DecisionRecord | None:
+        """One SQS message. Input that can never succeed is dead-lettered with its reason; errors worth a
+        retry propagate, so the message is reported as a batch item failure."""
+        try:
+            event = decode_event(body)
+            logger.set_correlation_id(event.id)
+            return self.handle_event(event)
+        except InvalidRecord as invalid:
+            logger.error("message dead-lettered", extra={"reason": invalid.reason, "field": invalid.field})
+            metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
+            self.dead_letters.send(body, reason=invalid.reason, field=invalid.field, failed_at=self.clock.now())
+            return None
+
+    def handle_event(self, event: EngagementEvent) -> DecisionRecord | None:
+        if event.type is EventType.CLIENT_DELETED:
+            logger.info("deleted clients get no email", extra={"userId": event.client.user_id})
+            return None
+        now = self.clock.now()
+        user_id = event.client.user_id
+        client = self.users.get(user_id, consistent=True)
+        if client is None:
+            return self._record(event, now, Decision(send=False, reason=DecisionReason.CLIENT_MISSING), None)
+        email_id = email_id_for(event)
+        score = score_client(client, now)
+        history = self.decisions.email_history(user_id)
+        if history.last_email_id == email_id:
+            # A redelivery of a message whose email already holds the slot: finish whatever is left.
+            logger.info("resuming a claimed email", extra={"userId": user_id, "emailId": email_id})
+            if self.emails.get(email_id) is None:
+                self._draft(event, client, score, email_id, now)
+        else:
+            decision = decide(client, score, history, now, self.rules)
+            if not decision.send:
+                return self._record(event, now, decision, score)
+            if not self.decisions.claim_email_slot(user_id, email_id, now, self.rules.cooldown):
+                # Another email took the slot between our read and our claim (a racing processor).
+                return self._record(event, now, Decision(send=False, reason=DecisionReason.COOLDOWN), score)
+            self._draft(event, client, score, email_id, now)
+        self.users.mark_emailed(user_id, email_id, now)
+        return self._record(event, now, Decision(send=True, reason=DecisionReason.ELIGIBLE), score, email_id)
+
+    def _draft(self, event: EngagementEvent, client: Client, score: Score, email_id: str, now: datetime) -> None:
+        written = self.writer.write(WriteRequest(client=client, score=score, now=now))
+        rendered = render_email(written.content, self.brand)
+        email = Email(
+            email_id=email_id,
+            user_id=client.user_id,
+            subject=rendered.subject,
+            content=rendered.html,
+            generated_at=now,
+            engagement_score_at_time=score.value,
+            status=EmailStatus.PENDING_REVIEW,
+            created_at=now,
+            recipient=client.email,
+            text_content=rendered.text,
+            preheader=rendered.preheader,
+            band_at_time=score.band,
+            writer=written.writer,
+            model=written.model,
+            prompt_version=written.prompt_version,
+            fallback_reason=written.fallback_reason,
+            trigger_event_id=event.id,
+        )
+        if self.emails.add(email):
+            metrics.add_metric(name="EmailsDrafted", unit=MetricUnit.Count, value=1)
+            logger.info(
+                "win-back email drafted",
+                extra={
+                    "userId": client.user_id,
+                    "emailId": email_id,
+                    "writer": written.writer,
+                    "band": score.band.value,
+                    "score": score.value,
+                },
+            )
+
+    def _record(
+        self,
+        event: EngagementEvent,
+        now: datetime,
+        decision: Decision,
+        score: Score | None,
+        email_id: str | None = None,
+    ) -> DecisionRecord:
+        record = DecisionRecord(
+            user_id=event.client.user_id,
+            decision_key=decision_key(event.occurred_at, event.id),
+            decided_at=now,
+            send=decision.send,
+            reason=decision.reason,
+            event_id=event.id,
+            event_type=event.type,
+            score=score.value if score else None,
+            band=score.band if score else None,
+            email_id=email_id,
+        )
+        self.decisions.record(record)
+        if not decision.send:
+            metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
+            logger.info("no email", extra={"userId": record.user_id, "reason": decision.reason.value})
+        return record

@@ -1,0 +1,326 @@
+"""Start, watch and stop the whole product on one machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localmode import resources
+from localmode.activity import Activity
+from localmode.emulator import Emulator
+from localmode.gateway import HttpApi
+from localmode.pollers import Poller, QueuePoller, StreamPoller
+from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
+
+# Settings a user may change for the local mode from their shell (the functions see them as in AWS).
+PASSTHROUGH = (
+    "EMAIL_COOLDOWN_DAYS",
+    "BRAND_NAME",
+    "SHOP_URL",
+    "POSTAL_ADDRESS",
+    "POWERTOOLS_LOG_LEVEL",
+)
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",  # the emulator accepts any credentials
+    "AWS_DEFAULT_REGION": resources.REGION,
+    "AWS_REGION": resources.REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+
+
+@dataclass
+class Settings:
+    aws_port: int = 4566
+    app_port: int = 8080
+    host: str = "127.0.0.1"
+    state_dir: Path = REPO_ROOT / ".local"
+    api_token: str = ""
+    verbose: bool = False
+    queue_wait_seconds: int = 1
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        settings = cls(
+            aws_port=int(os.environ.get("LOCAL_AWS_PORT", "4566")),
+            app_port=int(os.environ.get("LOCAL_APP_PORT", "8080")),
+            api_token=os.environ.get("API_TOKEN", ""),
+            state_dir=Path(os.environ.get("LOCAL_STATE_DIR", REPO_ROOT / ".local")),
+        )
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(settings, name, value)
+        return settings
+
+
+@dataclass
+class LocalMode:
+    settings: Settings
+    write: Callable[[str], None] | None = print
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.logs = self.settings.state_dir / "logs"
+        self.emulator = Emulator(self.settings.host, self.settings.aws_port, self.logs / "emulator.log")
+        self.functions: dict[str, LocalFunction] = {}
+        self.pollers: list[Poller] = []
+        self.api: HttpApi | None = None
+        self.deployed: resources.Deployed | None = None
+        self.activity: Activity | None = None
+        self.api_token = self.settings.api_token or secrets.token_urlsafe(24)
+        self.token_generated = not self.settings.api_token
+        self.started_at = 0.0
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.emulator.url
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=resources.REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - the emulator's
+            config=Config(retries={"mode": "standard", "max_attempts": 5}),
+        )
+
+    def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for log in self.logs.glob("*.log"):
+            log.unlink()
+        os.environ.update(LOCAL_CREDENTIALS)
+        self.emulator.start()
+        try:
+            self._start_inside()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_inside(self) -> None:
+        clients = {name: self.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        deployed = self.deployed = resources.create_all(clients, self.endpoint_url)
+        self.activity = Activity(
+            emails_table=deployed.tables["emails"],
+            queue_names={url: name for name, url in deployed.queue_urls.items()},
+            write=self.write,
+            verbose=self.settings.verbose,
+        )
+        specs = [self._worker_spec(function, deployed) for function in resources.FUNCTIONS]
+        with ThreadPoolExecutor(len(specs)) as pool:  # cold starts in parallel
+            started = list(pool.map(self._start_function, specs))
+        self.functions = {function.label: function for function in started}
+
+        stream = resources.USERS_STREAM_SOURCE
+        queue = resources.EMAIL_REQUESTS_SOURCE
+        self.pollers = [
+            StreamPoller(
+                function=self.functions[stream.function],
+                streams=clients["dynamodbstreams"],
+                sqs=self.client("sqs"),
+                stream_arn=deployed.stream_arn,
+                region=resources.REGION,
+                batch_size=stream.batch_size,
+                starting_position=resources.local_value("users-stream.starting_position", stream.starting_position),
+                maximum_retry_attempts=stream.maximum_retry_attempts,
+                bisect_on_error=stream.bisect_batch_on_function_error,
+                maximum_record_age=stream.maximum_record_age_seconds,
+                on_failure_queue_url=deployed.queue_urls[stream.on_failure_queue],
+                stop=self.stop_event,
+                report=self.activity.on_batch,
+            )
+        ]
+        for _ in range(resources.local_value("email-requests.maximum_concurrency", queue.maximum_concurrency)):
+            self.pollers.append(
+                QueuePoller(
+                    function=self.functions[queue.function],
+                    sqs=self.client("sqs"),
+                    queue_url=deployed.queue_urls[queue.queue],
+                    queue_arn=deployed.queue_arns[queue.queue],
+                    region=resources.REGION,
+                    batch_size=queue.batch_size,
+                    wait_seconds=self.settings.queue_wait_seconds,
+                    stop=self.stop_event,
+                    report=self.activity.on_batch,
+                )
+            )
+        for poller in self.pollers:
+            poller.start()
+        self.api = HttpApi(self.functions[resources.API.logical_name], self.settings.host, self.settings.app_port)
+        self.api.start()
+        self._write_env_file()
+
+    def _start_function(self, spec: WorkerSpec) -> LocalFunction:
+        function = LocalFunction(spec)
+        function.start()
+        return function
+
+    def _worker_spec(self, function: resources.Function, deployed: resources.Deployed) -> WorkerSpec:
+        environment = {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **resources.function_environment(function, deployed),
+        }
+        if function is resources.API:
+            environment["API_TOKEN"] = self.api_token
+        environment.update({name: os.environ[name] for name in PASSTHROUGH if name in os.environ})
+        return WorkerSpec(
+            label=function.logical_name,
+            function_name=function.name,
+            code_dir=str(REPO_ROOT / "functions" / function.logical_name),
+            handler="handler.lambda_handler",
+            environment=environment,
+            timeout=function.timeout,
+            memory=function.memory,
+            log_path=str(self.logs / f"{function.logical_name}.log"),
+            region=resources.REGION,
+        )
+
+    def _write_env_file(self) -> None:
+        assert self.deployed is not None
+        assert self.api is not None
+        lines = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": resources.REGION,
+            "API_URL": self.api.url,
+            "API_TOKEN": self.api_token,
+            "USERS_TABLE": self.deployed.tables["users"],
+            "EMAILS_TABLE": self.deployed.tables["emails"],
+            "DECISIONS_TABLE": self.deployed.tables["decisions"],
+        }
+        path = self.settings.state_dir / "env"
+        path.write_text("".join(f"export {name}={value}\n" for name, value in lines.items()))
+        path.chmod(0o600)
+
+    def banner(self) -> str:
+        assert self.deployed is not None
+        assert self.api is not None
+        d = self.deployed
+        rows = [
+            ("AWS emulator (moto)", self.endpoint_url),
+            ("HTTP API", f"{self.api.url}   (GET /health is public)"),
+            (
+                "API token",
+                self.api_token + ("   (generated; set API_TOKEN to choose one)" if self.token_generated else ""),
+            ),
+            ("users table", d.tables["users"]),
+            ("emails table", d.tables["emails"]),
+            ("decisions table", d.tables["decisions"]),
+            ("events topic", d.topic_arn),
+            ("email queue", f"{d.queue_urls['email-requests']}  (DLQ: email-requests-dlq)"),
+            ("stream DLQ", d.queue_urls["stream-dlq"]),
+            ("email writer", "template (offline)"),
+            ("functions", ", ".join(f"{name} ({fn.init_ms:.0f} ms cold start)" for name, fn in self.functions.items())),
+            ("logs", str(self.logs)),
+        ]
+        width = max(len(name) for name, _ in rows)
+        listing = "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+        return (
+            f"Client engagement, local mode: running in {time.monotonic() - self.started_at:.1f} s\n{listing}\n\n"
+            f"For the AWS CLI and scripts:  source {self.settings.state_dir / 'env'}\n"
+            f"  aws dynamodb list-tables --endpoint-url {self.endpoint_url}\n"
+            f'  curl -H "Authorization: Bearer $API_TOKEN" {self.api.url}/api/emails\n'
+            "Ctrl-C to stop."
+        )
+
+    def failure(self) -> str | None:
+        """Why the local mode can no longer work, if it cannot."""
+        if not self.emulator.running():
+            return "the AWS emulator stopped; see " + str(self.emulator.log_path)
+        for poller in self.pollers:
+            if poller.error is not None:
+                return f"poller {poller.name} failed: {type(poller.error).__name__}: {poller.error}"
+        return None
+
+    def queue_depths(self) -> dict[str, int]:
+        assert self.deployed is not None
+        sqs = self.client("sqs")
+        depths = {}
+        for name, url in self.deployed.queue_urls.items():
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            )
+        return depths
+
+    def wait_until_drained(self, timeout: float, quiet_for: float = 1.5) -> bool:
+        """True once nothing is in flight: no poller busy, the email queue empty, no batch for quiet_for s."""
+        assert self.activity is not None
+        deadline = time.monotonic() + timeout
+        last_changes, quiet_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            if self.failure():
+                return False
+            changes = self.activity.changes
+            if changes != last_changes or any(poller.busy for poller in self.pollers):
+                last_changes, quiet_since = changes, time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_for and self.queue_depths()["email-requests"] == 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def summary(self) -> dict[str, Any]:
+        assert self.deployed is not None
+        assert self.activity is not None
+        dynamodb = self.client("dynamodb")
+        bands: Counter[str] = Counter()
+        at_risk: set[str] = set()
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=self.deployed.tables["users"], ProjectionExpression="userId, band"
+        ):
+            for item in page["Items"]:
+                band = item.get("band", {}).get("S", "unscored")
+                bands[band] += 1
+                if band in ("critical", "at_risk"):
+                    at_risk.add(item["userId"]["S"])
+        writers: Counter[str] = Counter()
+        emailed: set[str] = set()
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=self.deployed.tables["emails"], ProjectionExpression="userId, writer"
+        ):
+            for item in page["Items"]:
+                writers[item["writer"]["S"]] += 1
+                emailed.add(item["userId"]["S"])
+        depths = self.queue_depths()
+        counts = self.activity.counts
+        return {
+            "bands": dict(bands),
+            "events": dict(counts.events),
+            "sns_calls": counts.sns_calls,
+            "stream_records": counts.stream_records,
+            "drafts_by_writer": dict(writers),
+            "at_risk_without_draft": sorted(at_risk - emailed),
+            "drafts_for_others": sorted(emailed - at_risk),
+            "dlq_depth": {name: depth for name, depth in depths.items() if name.endswith("dlq")},
+            "function_errors": counts.function_errors,
+        }
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.api is not None:
+            self.api.stop()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        for function in self.functions.values():
+            function.stop()
+        self.emulator.stop()

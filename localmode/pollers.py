@@ -1,0 +1,263 @@
+"""Local event source mappings: poll the emulator and invoke functions the way Lambda's pollers do.
+
+Stream mapping (DynamoDB Streams → function):
+- batches of up to batch_size records in shard order, in Lambda's event shape;
+- ReportBatchItemFailures: on item failures the batch is retried from the lowest failed sequence number;
+- a function error bisects the batch (BisectBatchOnFunctionError) and retries the halves;
+- after maximum_retry_attempts retries, or once records are older than maximum_record_age, Lambda's on-failure
+  record (metadata of the skipped range) goes to the on-failure queue and the shard moves on.
+
+Queue mapping (SQS → function):
+- batches of up to batch_size messages in Lambda's SQS event shape;
+- messages reported in batchItemFailures (or all, on a function error) are left on the queue: they come back
+  after the visibility timeout and reach the dead-letter queue after maxReceiveCount receives;
+- the others are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from localmode import lambda_events
+from localmode.runtime import Invocation, LocalFunction
+
+
+@dataclass
+class BatchReport:
+    """What one invocation did, for the console and the counters."""
+
+    source: str
+    function: str
+    size: int
+    failed: int
+    invocation: Invocation
+    note: str = ""
+
+
+Reporter = Callable[[BatchReport], None]
+
+
+class Poller(threading.Thread):
+    """Base: a daemon thread that polls until stopped, and knows whether it is busy."""
+
+    def __init__(self, name: str, stop: threading.Event, report: Reporter) -> None:
+        super().__init__(name=name, daemon=True)
+        self.stop_event = stop
+        self.report = report
+        self.busy = False
+        self.deliveries = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                if not self.poll_once():
+                    self.stop_event.wait(self.idle_wait)
+        except BaseException as exc:  # surfaced by the local mode, which then stops
+            self.error = exc
+            raise
+
+    idle_wait = 0.2
+
+    def poll_once(self) -> bool:
+        raise NotImplementedError
+
+
+def _failed_identifiers(invocation: Invocation) -> set[str] | None:
+    """The batch item failures an invocation reported; None means the whole batch failed."""
+    if invocation.failed:
+        return None
+    result = invocation.result or {}
+    if not isinstance(result, dict):
+        return set()
+    failures = result.get("batchItemFailures") or []
+    try:
+        return {str(failure["itemIdentifier"]) for failure in failures}
+    except (KeyError, TypeError):
+        return None  # a malformed response counts as a failed batch, as in Lambda
+
+
+class StreamPoller(Poller):
+    def __init__(
+        self,
+        *,
+        function: LocalFunction,
+        streams: Any,
+        sqs: Any,
+        stream_arn: str,
+        region: str,
+        batch_size: int,
+        starting_position: str,
+        maximum_retry_attempts: int,
+        bisect_on_error: bool,
+        maximum_record_age: int,
+        on_failure_queue_url: str,
+        stop: threading.Event,
+        report: Reporter,
+    ) -> None:
+        super().__init__(f"stream→{function.name}", stop, report)
+        self.function = function
+        self.streams = streams
+        self.sqs = sqs
+        self.stream_arn = stream_arn
+        self.region = region
+        self.batch_size = batch_size
+        self.starting_position = starting_position
+        self.maximum_retry_attempts = maximum_retry_attempts
+        self.bisect_on_error = bisect_on_error
+        self.maximum_record_age = maximum_record_age
+        self.on_failure_queue_url = on_failure_queue_url
+        self._iterators: dict[str, str | None] = {}
+
+    def _refresh_shards(self) -> None:
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.starting_position
+                )["ShardIterator"]
+
+    def poll_once(self) -> bool:
+        if not self._iterators:
+            self._refresh_shards()
+        delivered = False
+        for shard_id, iterator in list(self._iterators.items()):
+            if iterator is None:
+                continue
+            response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            self._iterators[shard_id] = response.get("NextShardIterator")
+            records = [
+                lambda_events.stream_record(record, self.stream_arn, self.region) for record in response["Records"]
+            ]
+            if records:
+                self.busy = True
+                try:
+                    self._deliver(shard_id, records)
+                finally:
+                    self.busy = False
+                    self.deliveries += 1
+                delivered = True
+        return delivered
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]], attempt: int = 0) -> None:
+        pending = records
+        while pending and not self.stop_event.is_set():
+            pending = self._drop_expired(shard_id, pending)
+            if not pending:
+                return
+            invocation = self.function.invoke({"Records": pending})
+            failed = _failed_identifiers(invocation)
+            known = {record["dynamodb"]["SequenceNumber"] for record in pending}
+            if failed is not None and not failed <= known:
+                failed = None  # an unknown identifier fails the whole batch, as in Lambda
+            self.report(
+                BatchReport(
+                    "stream",
+                    self.function.label,
+                    len(pending),
+                    len(pending) if failed is None else len(failed),
+                    invocation,
+                )
+            )
+            if failed is not None and not failed:
+                return
+            if failed is None and self.bisect_on_error and len(pending) > 1:
+                middle = len(pending) // 2
+                self._deliver(shard_id, pending[:middle], attempt + 1)
+                self._deliver(shard_id, pending[middle:], attempt + 1)
+                return
+            if failed:
+                first = min(i for i, record in enumerate(pending) if record["dynamodb"]["SequenceNumber"] in failed)
+                pending = pending[first:]
+            attempt += 1
+            if attempt > self.maximum_retry_attempts:
+                self._give_up(shard_id, pending, "RetryAttemptsExhausted", attempt)
+                return
+            self.stop_event.wait(min(0.05 * 2**attempt, 1.0))
+
+    def _drop_expired(self, shard_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        oldest_allowed = time.time() - self.maximum_record_age
+        fresh = [r for r in records if r["dynamodb"].get("ApproximateCreationDateTime", 0) >= oldest_allowed]
+        if len(fresh) < len(records):
+            self._give_up(shard_id, records[: len(records) - len(fresh)], "RecordAgeExceeded", 0)
+        return fresh
+
+    def _give_up(self, shard_id: str, records: list[dict[str, Any]], condition: str, attempts: int) -> None:
+        failure = lambda_events.stream_failure_record(
+            function_arn=f"arn:aws:lambda:{self.region}:123456789012:function:{self.function.name}",
+            stream_arn=self.stream_arn,
+            shard_id=shard_id,
+            records=records,
+            condition=condition,
+            invoke_count=attempts,
+        )
+        self.sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(failure))
+        self.report(
+            BatchReport("stream", self.function.label, len(records), len(records), Invocation(), note=condition)
+        )
+
+
+class QueuePoller(Poller):
+    idle_wait = 0.0  # receive_message already long-polls
+
+    def __init__(
+        self,
+        *,
+        function: LocalFunction,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        region: str,
+        batch_size: int,
+        wait_seconds: int,
+        stop: threading.Event,
+        report: Reporter,
+    ) -> None:
+        super().__init__(f"sqs→{function.name}", stop, report)
+        self.function = function
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.region = region
+        self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
+
+    def poll_once(self) -> bool:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return False
+        self.busy = True
+        try:
+            records = [lambda_events.sqs_record(message, self.queue_arn, self.region) for message in messages]
+            invocation = self.function.invoke({"Records": records})
+            failed = _failed_identifiers(invocation)
+            known = {record["messageId"] for record in records}
+            if failed is None or not failed <= known:
+                failed = known
+            done = [record for record in records if record["messageId"] not in failed]
+            for start in range(0, len(done), 10):
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": record["receiptHandle"]}
+                        for i, record in enumerate(done[start : start + 10])
+                    ],
+                )
+            self.report(BatchReport("sqs", self.function.label, len(records), len(failed), invocation))
+        finally:
+            self.busy = False
+            self.deliveries += 1
+        return True

@@ -1,0 +1,294 @@
+"""The resources Terraform creates, as the local mode creates them in the emulator.
+
+This module is the local mode's half of the one source of truth for resource shapes: tables, keys, indexes,
+the stream view type, the topic, queues, redrive settings, the subscription's filter policy and the event source
+mappings. A test compares it with terraform/. The few settings the local mode changes to stay fast are declared
+in LOCAL_OVERRIDES and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PROJECT = "client-engagement"
+ENVIRONMENT = "local"
+PREFIX = f"{PROJECT}-{ENVIRONMENT}"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str
+
+
+@dataclass(frozen=True)
+class Table:
+    logical_name: str
+    hash_key: str
+    range_key: str | None = None
+    stream_view_type: str | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX}-{self.logical_name}"
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Every key attribute of the table and its indexes (all strings here)."""
+        names = [self.hash_key, *([self.range_key] if self.range_key else [])]
+        for index in self.indexes:
+            names += [index.hash_key, index.range_key]
+        return {name: "S" for name in dict.fromkeys(names)}
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical_name: str
+    visibility_timeout: int = 30
+    message_retention: int = 4 * 24 * 3600
+    dead_letter: str | None = None
+    max_receive_count: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX}-{self.logical_name}"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    queue: str
+    raw_message_delivery: bool
+    filter_policy: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StreamEventSource:
+    function: str
+    table: str
+    batch_size: int
+    starting_position: str
+    maximum_retry_attempts: int
+    bisect_batch_on_function_error: bool
+    maximum_record_age_seconds: int
+    on_failure_queue: str
+
+
+@dataclass(frozen=True)
+class QueueEventSource:
+    function: str
+    queue: str
+    batch_size: int
+    maximum_concurrency: int
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_name: str
+    timeout: int
+    memory: int
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX}-{self.logical_name}"
+
+
+USERS = Table("users", hash_key="userId", stream_view_type="NEW_AND_OLD_IMAGES")
+EMAILS = Table(
+    "emails",
+    hash_key="emailId",
+    indexes=(Index("byUser", "userId", "createdAt"), Index("byStatus", "status", "createdAt")),
+)
+DECISIONS = Table("decisions", hash_key="userId", range_key="decisionKey", ttl_attribute="expiresAt")
+TABLES = (USERS, EMAILS, DECISIONS)
+
+EVENTS_TOPIC = f"{PREFIX}-engagement-events"
+
+EMAIL_FUNCTION_TIMEOUT = 60
+EMAIL_REQUESTS_DLQ = Queue("email-requests-dlq", message_retention=14 * 24 * 3600)
+EMAIL_REQUESTS = Queue(
+    "email-requests",
+    visibility_timeout=6 * EMAIL_FUNCTION_TIMEOUT,
+    dead_letter=EMAIL_REQUESTS_DLQ.logical_name,
+    max_receive_count=5,
+)
+STREAM_DLQ = Queue("stream-dlq", message_retention=14 * 24 * 3600)
+QUEUES = (EMAIL_REQUESTS_DLQ, EMAIL_REQUESTS, STREAM_DLQ)
+
+# Only at-risk clients' creations and updates reach the email processor; deletions never make an email.
+EMAIL_REQUESTS_SUBSCRIPTION = Subscription(
+    queue=EMAIL_REQUESTS.logical_name,
+    raw_message_delivery=True,
+    filter_policy={
+        "band": ["at_risk", "critical"],
+        "eventType": ["client.created", "client.updated", "client.rescored"],
+    },
+)
+
+STREAM_PROCESSOR = Function("stream_processor", timeout=60, memory=256)
+EMAIL_PROCESSOR = Function("email_processor", timeout=EMAIL_FUNCTION_TIMEOUT, memory=512)
+API = Function("api", timeout=10, memory=256)
+FUNCTIONS = (STREAM_PROCESSOR, EMAIL_PROCESSOR, API)
+
+USERS_STREAM_SOURCE = StreamEventSource(
+    function=STREAM_PROCESSOR.logical_name,
+    table=USERS.logical_name,
+    batch_size=100,
+    starting_position="LATEST",
+    maximum_retry_attempts=5,
+    bisect_batch_on_function_error=True,
+    maximum_record_age_seconds=3600,
+    on_failure_queue=STREAM_DLQ.logical_name,
+)
+EMAIL_REQUESTS_SOURCE = QueueEventSource(
+    function=EMAIL_PROCESSOR.logical_name,
+    queue=EMAIL_REQUESTS.logical_name,
+    batch_size=10,
+    maximum_concurrency=5,
+)
+
+# What the local mode does differently from AWS, and why. Nothing else may differ (the parity test checks).
+LOCAL_OVERRIDES: dict[str, tuple[Any, str]] = {
+    "email-requests.visibility_timeout": (5, "a failed message is retried after seconds, not minutes"),
+    "users-stream.starting_position": ("TRIM_HORIZON", "tables are new at start-up, so nothing is old"),
+    "email-requests.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
+}
+
+
+def local_value(key: str, aws_value: Any) -> Any:
+    override = LOCAL_OVERRIDES.get(key)
+    return aws_value if override is None else override[0]
+
+
+@dataclass
+class Deployed:
+    """Names, ARNs and URLs of what was created, as the functions' environment needs them."""
+
+    endpoint_url: str
+    tables: dict[str, str] = field(default_factory=dict)
+    stream_arn: str = ""
+    topic_arn: str = ""
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+
+
+def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
+    """Create every resource in the emulator (idempotent where the emulator allows)."""
+    dynamodb, sns, sqs = clients["dynamodb"], clients["sns"], clients["sqs"]
+    deployed = Deployed(endpoint_url=endpoint_url)
+    for table in TABLES:
+        request: dict[str, Any] = {
+            "TableName": table.name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in table.attributes.items()],
+            "KeySchema": [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
+            + ([{"AttributeName": table.range_key, "KeyType": "RANGE"}] if table.range_key else []),
+            "SSESpecification": {"Enabled": True},
+        }
+        if table.indexes:
+            request["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [
+                        {"AttributeName": index.hash_key, "KeyType": "HASH"},
+                        {"AttributeName": index.range_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in table.indexes
+            ]
+        if table.stream_view_type:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view_type}
+        description = dynamodb.create_table(**request)["TableDescription"]
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=table.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+        deployed.tables[table.logical_name] = table.name
+        if table.stream_view_type:
+            deployed.stream_arn = description["LatestStreamArn"]
+
+    for queue in QUEUES:  # dead-letter queues come first in QUEUES
+        attributes = {
+            "VisibilityTimeout": str(local_value(f"{queue.logical_name}.visibility_timeout", queue.visibility_timeout)),
+            "MessageRetentionPeriod": str(queue.message_retention),
+            "SqsManagedSseEnabled": "true",
+        }
+        if queue.dead_letter:
+            redrive = {
+                "deadLetterTargetArn": deployed.queue_arns[queue.dead_letter],
+                "maxReceiveCount": queue.max_receive_count,
+            }
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        url = sqs.create_queue(QueueName=queue.name, Attributes=attributes)["QueueUrl"]
+        deployed.queue_urls[queue.logical_name] = url
+        deployed.queue_arns[queue.logical_name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+
+    deployed.topic_arn = sns.create_topic(Name=EVENTS_TOPIC)["TopicArn"]
+    subscription = EMAIL_REQUESTS_SUBSCRIPTION
+    sns.subscribe(
+        TopicArn=deployed.topic_arn,
+        Protocol="sqs",
+        Endpoint=deployed.queue_arns[subscription.queue],
+        Attributes={
+            "RawMessageDelivery": "true" if subscription.raw_message_delivery else "false",
+            "FilterPolicy": json.dumps(subscription.filter_policy),
+            "FilterPolicyScope": "MessageAttributes",
+        },
+    )
+    return deployed
+
+
+def function_environment(function: Function, deployed: Deployed) -> dict[str, str]:
+    """The environment Terraform gives each function (table names, ARNs, URLs, settings)."""
+    common = {
+        "POWERTOOLS_SERVICE_NAME": function.logical_name,
+        "POWERTOOLS_METRICS_NAMESPACE": "ClientEngagement",
+    }
+    tables = {
+        "USERS_TABLE_NAME": deployed.tables["users"],
+        "EMAILS_TABLE_NAME": deployed.tables["emails"],
+        "DECISIONS_TABLE_NAME": deployed.tables["decisions"],
+    }
+    if function is STREAM_PROCESSOR:
+        return {
+            **common,
+            "USERS_TABLE_NAME": deployed.tables["users"],
+            "EVENTS_TOPIC_ARN": deployed.topic_arn,
+            "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[STREAM_DLQ.logical_name],
+        }
+    if function is EMAIL_PROCESSOR:
+        return {
+            **common,
+            **tables,
+            "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[EMAIL_REQUESTS_DLQ.logical_name],
+            "EMAIL_COOLDOWN_DAYS": "7",
+            "BRAND_NAME": "Northwind Apparel",
+            "SHOP_URL": "https://shop.example.com/",
+            "POSTAL_ADDRESS": "100 Example Street, Springfield, 00000",
+        }
+    return {**common, **tables}
+
+
+def sample_environment(logical_name: str) -> dict[str, str]:
+    """A function's environment with AWS-shaped names, creating nothing: for cold-start checks and benchmarks."""
+    deployed = Deployed(
+        endpoint_url="",
+        tables={table.logical_name: table.name for table in TABLES},
+        topic_arn=f"arn:aws:sns:{REGION}:123456789012:{EVENTS_TOPIC}",
+        queue_urls={q.logical_name: f"https://sqs.{REGION}.amazonaws.com/123456789012/{q.name}" for q in QUEUES},
+    )
+    function = next(f for f in FUNCTIONS if f.logical_name == logical_name)
+    environment = function_environment(function, deployed)
+    if function is API:
+        environment["API_TOKEN"] = "sample-token-0123456789abcdef"  # noqa: S105 - a placeholder, not a secret
+    return environment

@@ -1,0 +1,81 @@
+"""Shared test set-up: no real AWS, ever, and handlers imported fresh inside moto."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+# Before anything imports boto3: fake credentials, one region, and nothing that points at a live endpoint.
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "API_TOKEN", "OPENROUTER_API_KEY"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ClientEngagementTests",
+        "POWERTOOLS_SERVICE_NAME": "tests",
+    }
+)
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    """moto in-process, with the resources the local mode (and Terraform) create; yields clients + names."""
+    import boto3
+    from moto import mock_aws
+
+    from engagement import aws as engagement_aws
+    from localmode import resources
+
+    engagement_aws.client.cache_clear()
+    with mock_aws():
+        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        deployed = resources.create_all(clients, endpoint_url="")
+        yield {"clients": clients, "deployed": deployed, **clients}
+    engagement_aws.client.cache_clear()
+
+
+@pytest.fixture
+def load_handler(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
+    """Import functions/<name>/handler.py fresh (its cold start) with the environment Terraform gives it."""
+    from localmode import resources
+
+    def load(name: str, **extra_env: str) -> ModuleType:
+        function = next(f for f in resources.FUNCTIONS if f.logical_name == name)
+        environment = resources.function_environment(function, aws["deployed"])
+        if name == "api":
+            environment["API_TOKEN"] = "test-token-0123456789abcdef"
+        for key, value in {**environment, **extra_env}.items():
+            monkeypatch.setenv(key, value)
+        module_name = f"functions.{name}.handler"
+        sys.modules.pop(module_name, None)
+        return importlib.import_module(module_name)
+
+    return load
+
+
+class LambdaContext:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    memory_limit_in_mb = 256
+    aws_request_id = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    log_group_name = "/aws/lambda/test-function"
+    log_stream_name = "2026/11/28/[$LATEST]test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()

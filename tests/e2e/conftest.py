@@ -1,0 +1,88 @@
+"""Start the real local mode (`python -m localmode run`) in a subprocess on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningLocalMode:
+    process: subprocess.Popen[str]
+    aws_port: int
+    app_port: int
+    token: str
+    state_dir: Path
+    output: Path
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1")
+
+    def console(self) -> str:
+        return self.output.read_text()
+
+    def stop(self, timeout: float = 20) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+
+def local_mode_environment(state_dir: Path, aws_port: int, app_port: int, token: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment.update(
+        LOCAL_AWS_PORT=str(aws_port), LOCAL_APP_PORT=str(app_port), API_TOKEN=token, LOCAL_STATE_DIR=str(state_dir),
+        PYTHONUNBUFFERED="1",
+    )  # fmt: skip
+    return environment
+
+
+@pytest.fixture(scope="module")
+def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalMode]:
+    state_dir = tmp_path_factory.mktemp("local")
+    output = state_dir / "console.txt"
+    aws_port, app_port, token = free_port(), free_port(), "e2e-token-0123456789abcdef"
+    with output.open("w") as console:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localmode", "run"],
+            cwd=REPO_ROOT,
+            env=local_mode_environment(state_dir, aws_port, app_port, token),
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    running = RunningLocalMode(process, aws_port, app_port, token, state_dir, output)
+    deadline = time.monotonic() + 60
+    while "Ctrl-C to stop" not in running.console():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the local mode did not start:\n{running.console()}")
+        time.sleep(0.2)
+    yield running
+    if process.poll() is None:
+        running.stop()

@@ -1,0 +1,161 @@
+"""End to end in the local mode: the original runbook's put-items, through stream, SNS, SQS, to drafts and the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from localmode import resources
+from tests.e2e.conftest import REPO_ROOT, RunningLocalMode, free_port, local_mode_environment
+from tests.events import RUNBOOK_TEST_USER_1, RUNBOOK_TEST_USER_8
+
+pytestmark = pytest.mark.e2e
+
+
+def put_item_like_the_runbook(local_mode: RunningLocalMode, item: dict[str, Any]) -> None:
+    """`aws dynamodb put-item --endpoint-url … --table-name … --item '<runbook JSON>'` (boto3 if no CLI)."""
+    table = resources.USERS.name
+    aws_cli = shutil.which("aws")
+    if aws_cli:
+        environment = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        subprocess.run(
+            [aws_cli, "dynamodb", "put-item", "--endpoint-url", local_mode.endpoint_url, "--table-name", table,
+             "--item", json.dumps(item)],
+            check=True, env=environment, capture_output=True, timeout=60,
+        )  # fmt: skip
+    else:
+        local_mode.client("dynamodb").put_item(TableName=table, Item=item)
+
+
+def wait_for(condition: Any, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    return condition()
+
+
+def emails_of(local_mode: RunningLocalMode, user_id: str) -> list[dict[str, Any]]:
+    return local_mode.client("dynamodb").query(
+        TableName=resources.EMAILS.name,
+        IndexName="byUser",
+        KeyConditionExpression="userId = :u",
+        ExpressionAttributeValues={":u": {"S": user_id}},
+    )["Items"]
+
+
+def api_get(local_mode: RunningLocalMode, path: str) -> Any:
+    request = urllib.request.Request(local_mode.api_url + path, headers={"Authorization": f"Bearer {local_mode.token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_the_runbook_gives_one_draft_for_test_user_8_and_an_event_without_email_for_test_user_1(
+    local_mode: RunningLocalMode,
+) -> None:
+    sns, sqs = local_mode.client("sns"), local_mode.client("sqs")
+    tap = sqs.create_queue(QueueName="e2e-event-tap")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(resources.EVENTS_TOPIC)]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=tap_arn, Attributes={"RawMessageDelivery": "true"})
+
+    put_item_like_the_runbook(local_mode, RUNBOOK_TEST_USER_8)
+    put_item_like_the_runbook(local_mode, RUNBOOK_TEST_USER_1)
+
+    drafts = wait_for(lambda: emails_of(local_mode, "test-user-8"), timeout=20)
+    assert len(drafts) == 1
+    assert drafts[0]["status"]["S"] == "PENDING_REVIEW"
+    assert drafts[0]["writer"]["S"] == "template"
+
+    events: list[dict[str, Any]] = []
+
+    def collect() -> list[tuple[str, str, str]]:
+        for message in sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", []
+        ):
+            body = json.loads(message["Body"])
+            events.append(
+                {
+                    "userId": body["client"]["userId"],
+                    "type": body["type"],
+                    "band": message["MessageAttributes"]["band"]["StringValue"],
+                }
+            )
+            sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+        return sorted((e["userId"], e["type"], e["band"]) for e in events)
+
+    assert wait_for(lambda: len(collect()) >= 2, timeout=20)
+    put_item_like_the_runbook(local_mode, {**RUNBOOK_TEST_USER_8, "orderCount": {"N": "6"}})  # a new fact
+    time.sleep(3)  # give a wrong second draft, a draft for test-user-1 or a looping event the time to appear
+
+    assert collect() == [
+        ("test-user-1", "client.created", "moderate"),
+        ("test-user-8", "client.created", "at_risk"),
+        ("test-user-8", "client.updated", "at_risk"),
+    ]  # the system's own writes (score, lastEmailDate) published nothing
+    assert len(emails_of(local_mode, "test-user-8")) == 1
+    assert emails_of(local_mode, "test-user-1") == []
+
+    listed = api_get(local_mode, "/api/users/test-user-8/emails")
+    assert [email["emailId"] for email in listed["items"]] == [drafts[0]["emailId"]["S"]]
+    client = api_get(local_mode, "/api/users/test-user-8")
+    assert [(d["reason"], d.get("emailId")) for d in client["recentDecisions"]] == [
+        ("cooldown", None),  # the orderCount change, newest first
+        ("eligible", drafts[0]["emailId"]["S"]),
+    ]
+
+
+def test_an_invalid_item_reaches_the_stream_dlq_with_its_reason(local_mode: RunningLocalMode) -> None:
+    put_item_like_the_runbook(
+        local_mode, {"userId": {"S": "bad-1"}, "email": {"S": "bad@example.com"}, "orderCount": {"S": "many"}}
+    )
+    sqs = local_mode.client("sqs")
+    url = sqs.get_queue_url(QueueName=resources.STREAM_DLQ.name)["QueueUrl"]
+    messages = wait_for(
+        lambda: sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"]).get("Messages", []), timeout=20
+    )
+    assert messages[0]["MessageAttributes"]["field"]["StringValue"] == "orderCount"
+    assert "dead-lettered to stream-dlq" in local_mode.console()
+
+
+def test_the_http_api_refuses_requests_without_the_token(local_mode: RunningLocalMode) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(local_mode.api_url + "/api/users", timeout=10)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(local_mode.api_url + "/health", timeout=10) as response:
+        assert json.loads(response.read()) == {"status": "ok"}
+
+
+def test_sigterm_stops_everything_cleanly(local_mode: RunningLocalMode) -> None:
+    assert local_mode.stop() == 0
+    assert local_mode.console().rstrip().endswith("stopped.")
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(local_mode.endpoint_url + "/moto-api/", timeout=2)
+
+
+def test_make_demo_seeds_drains_and_summarises(tmp_path: Any) -> None:
+    environment = local_mode_environment(tmp_path, free_port(), free_port(), "demo-token-0123456789abcdef")
+    finished = subprocess.run(
+        [sys.executable, "-m", "localmode", "demo", "--count", "20", "--seed", "7"],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    summary = finished.stdout.split("Demo summary", 1)[1]
+    assert "events published    20 (client.created 20" in summary
+    assert "at-risk, no draft   0    drafts for others: 0" in summary
+    assert "email-requests-dlq 0, stream-dlq 0" in summary

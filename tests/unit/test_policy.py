@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engagement.models import Client, DecisionReason, EmailHistory
+from engagement.policy import EligibilityRules, decide
+from engagement.scoring import score_client
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+RULES = EligibilityRules(cooldown=timedelta(days=7))
+
+
+def at_risk_client(**extra: object) -> Client:
+    return Client.model_validate({"userId": "u", "email": "u@example.com", "engagementScore": 30, **extra})
+
+
+def reason(client: Client, history: EmailHistory | None = None) -> DecisionReason:
+    decision = decide(client, score_client(client, NOW), history or EmailHistory(), NOW, RULES)
+    assert decision.send is (decision.reason is DecisionReason.ELIGIBLE)
+    return decision.reason
+
+
+def test_an_at_risk_client_never_emailed_is_eligible() -> None:
+    assert reason(at_risk_client()) is DecisionReason.ELIGIBLE
+
+
+@pytest.mark.parametrize("score", [50, 75, 100])
+def test_a_score_of_50_or_more_is_not_at_risk(score: int) -> None:
+    assert reason(at_risk_client(engagementScore=score)) is DecisionReason.NOT_AT_RISK
+
+
+def test_emailed_within_the_cooldown_is_skipped() -> None:
+    recently = NOW - timedelta(days=6, hours=23)
+    assert reason(at_risk_client(), EmailHistory(last_email_date=recently)) is DecisionReason.COOLDOWN
+
+
+def test_a_last_email_date_set_on_the_item_by_an_operator_or_import_is_honoured() -> None:
+    assert reason(at_risk_client(lastEmailDate=NOW - timedelta(days=1))) is DecisionReason.COOLDOWN
+    long_ago = EmailHistory(last_email_date=NOW - timedelta(days=30))
+    assert reason(at_risk_client(lastEmailDate=NOW - timedelta(days=1)), long_ago) is DecisionReason.COOLDOWN
+
+
+def test_emailed_exactly_one_cooldown_ago_is_eligible_again() -> None:
+    assert reason(at_risk_client(), EmailHistory(last_email_date=NOW - timedelta(days=7))) is DecisionReason.ELIGIBLE
+
+
+def test_opted_out_and_suppressed_clients_are_skipped() -> None:
+    assert reason(at_risk_client(optedOut=True)) is DecisionReason.OPTED_OUT
+    assert reason(at_risk_client(suppressed=True)) is DecisionReason.SUPPRESSED
