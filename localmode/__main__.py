@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from types import FrameType
+from typing import Any
 
 from localmode.app import LocalMode, Settings
 from localmode.emulator import EmulatorError
@@ -63,32 +64,48 @@ def demo(args: argparse.Namespace) -> int:
         clients = generate_clients(args.count, seed=args.seed)
         write_clients(mode.client("dynamodb"), mode.deployed.tables["users"], clients, progress=True)
         drained = mode.wait_until_drained(timeout=args.timeout)
+        interrupted = mode.stop_event.is_set()
         summary = mode.summary()
     finally:
         mode.stop()
     elapsed = time.monotonic() - began
-    bands = summary["bands"]
-    per_band = ", ".join(f"{band} {bands.get(band, 0)}" for band in ("critical", "at_risk", "moderate", "good"))
-    print(
-        "\nDemo summary\n"
-        f"  clients per band    {per_band}"
-        + (f", unscored {bands['unscored']}" if bands.get("unscored") else "")
-        + "\n"
-        f"  events published    {sum(summary['events'].values())} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(summary['events'].items())) or 'none'}; "
-        f"{summary['sns_calls']} SNS PublishBatch calls)\n"
-        f"  emails drafted      {sum(summary['drafts_by_writer'].values())} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(summary['drafts_by_writer'].items())) or 'none'})\n"
-        f"  at-risk, no draft   {len(summary['at_risk_without_draft'])}"
-        f"    drafts for others: {len(summary['drafts_for_others'])}\n"
-        f"  DLQ depth           {', '.join(f'{k} {v}' for k, v in sorted(summary['dlq_depth'].items()))}\n"
-        f"  elapsed             {elapsed:.1f} s",
-        flush=True,
-    )
+    print("\nDemo summary\n" + "\n".join(f"  {name:<19} {value}" for name, value in summary_rows(summary, elapsed)))
+    if interrupted:
+        print("interrupted before the pipeline had drained", file=sys.stderr)
+        return 130
     if not drained:
         print(f"the pipeline did not drain within {args.timeout:.0f} s; see {mode.logs}", file=sys.stderr)
         return 1
     return 0
+
+
+def _listing(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
+
+
+def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str]]:
+    bands = summary["bands"]
+    per_band = ", ".join(f"{band} {bands.get(band, 0)}" for band in ("critical", "at_risk", "moderate", "good"))
+    if bands.get("unscored"):
+        per_band += f", unscored {bands['unscored']}"
+    rows = [
+        ("clients per band", per_band),
+        (
+            "events published",
+            f"{sum(summary['events'].values())} ({_listing(summary['events'])}; "
+            f"{summary['sns_calls']} SNS PublishBatch calls)",
+        ),
+        ("emails drafted", f"{sum(summary['drafts_by_writer'].values())} ({_listing(summary['drafts_by_writer'])})"),
+        (
+            "at-risk, no draft",
+            f"{len(summary['at_risk_without_draft'])}    drafts for others: {len(summary['drafts_for_others'])}",
+        ),
+        ("DLQ depth", _listing(summary["dlq_depth"])),
+    ]
+    if summary["function_errors"]:
+        rows.append(("function errors", f"{summary['function_errors']} (see the logs)"))
+    rows.append(("elapsed", f"{elapsed:.1f} s"))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,10 @@ from localmode.pollers import BatchReport
 @dataclass
 class Counts:
     stream_records: int = 0
-    queue_messages: int = 0
-    invocations: int = 0
     function_errors: int = 0
     sns_calls: int = 0
     events: Counter[str] = field(default_factory=Counter)
     drafts: Counter[str] = field(default_factory=Counter)
-    dead_letters: Counter[str] = field(default_factory=Counter)
-    gave_up: int = 0
 
 
 class Activity:
@@ -48,15 +44,10 @@ class Activity:
             counts = self.counts
             self.changes += 1
             self.last_change_at = time.monotonic()
-            counts.invocations += 0 if report.note else 1
             if report.source == "stream" and not report.note:
                 counts.stream_records += report.size
-            elif report.source == "sqs":
-                counts.queue_messages += report.size
             if report.invocation.failed:
                 counts.function_errors += 1
-            if report.note:
-                counts.gave_up += report.size
             published: Counter[str] = Counter()
             drafts: Counter[str] = Counter()
             for entry in report.invocation.activity:
@@ -69,7 +60,6 @@ class Activity:
                     drafts[str(entry.get("writer"))] += 1
                 elif kind == "sent_message":
                     queue = self.queue_names.get(str(entry.get("queue")), str(entry.get("queue")))
-                    counts.dead_letters[queue] += 1
                     parts.append(f"dead-lettered to {queue}: {entry.get('reason')}")
             counts.events.update(published)
             counts.drafts.update(drafts)

@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from localmode import resources
 from localmode.activity import Activity
-from localmode.emulator import Emulator
+from localmode.emulator import Emulator, EmulatorError, port_in_use
 from localmode.gateway import HttpApi
 from localmode.pollers import Poller, QueuePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
@@ -81,12 +81,18 @@ class LocalMode:
         self.api_token = self.settings.api_token or secrets.token_urlsafe(24)
         self.token_generated = not self.settings.api_token
         self.started_at = 0.0
+        self._clients: dict[str, Any] = {}
 
     @property
     def endpoint_url(self) -> str:
         return self.emulator.url
 
     def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._new_client(service)
+        return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.endpoint_url,
@@ -97,6 +103,11 @@ class LocalMode:
         )
 
     def start(self) -> None:
+        if port_in_use(self.settings.host, self.settings.app_port):
+            raise EmulatorError(
+                f"port {self.settings.app_port} is already in use (is another local mode running?); "
+                "stop it or choose another port with LOCAL_APP_PORT"
+            )
         self.started_at = time.monotonic()
         self.logs.mkdir(parents=True, exist_ok=True)
         for log in self.logs.glob("*.log"):
@@ -269,7 +280,7 @@ class LocalMode:
         deadline = time.monotonic() + timeout
         last_changes, quiet_since = -1, time.monotonic()
         while time.monotonic() < deadline:
-            if self.failure():
+            if self.failure() or self.stop_event.is_set():
                 return False
             changes = self.activity.changes
             if changes != last_changes or any(poller.busy for poller in self.pollers):
