@@ -4,8 +4,8 @@ Stream mapping (DynamoDB Streams → function):
 - batches of up to batch_size records in shard order, in Lambda's event shape;
 - ReportBatchItemFailures: on item failures the batch is retried from the lowest failed sequence number;
 - a function error bisects the batch (BisectBatchOnFunctionError) and retries the halves;
-- after maximum_retry_attempts retries, or once records are older than maximum_record_age, Lambda's on-failure
-  record (metadata of the skipped range) goes to the on-failure queue and the shard moves on.
+- after maximum_retry_attempts retries (-1: no limit), or once records are older than maximum_record_age,
+  Lambda's on-failure record (metadata of the skipped range) goes to the on-failure queue and the shard moves on.
 
 Queue mapping (SQS → function):
 - batches of up to batch_size messages in Lambda's SQS event shape;
@@ -176,7 +176,7 @@ class StreamPoller(Poller):
                 first = min(i for i, record in enumerate(pending) if record["dynamodb"]["SequenceNumber"] in failed)
                 pending = pending[first:]
             attempt += 1
-            if attempt > self.maximum_retry_attempts:
+            if 0 <= self.maximum_retry_attempts < attempt:  # -1: retry until the record is too old
                 self._give_up(shard_id, pending, "RetryAttemptsExhausted", attempt)
                 return
             self.stop_event.wait(min(0.05 * 2**attempt, 1.0))

@@ -141,9 +141,11 @@ USERS_STREAM_SOURCE = StreamEventSource(
     table=USERS.logical_name,
     batch_size=100,
     starting_position="LATEST",
-    maximum_retry_attempts=5,
+    # Transient failures retry until the stream would drop the record (24 h): an outage loses nothing. Records
+    # that can never succeed never retry: the stream processor dead-letters them at once.
+    maximum_retry_attempts=-1,
     bisect_batch_on_function_error=True,
-    maximum_record_age_seconds=3600,
+    maximum_record_age_seconds=86400,
     on_failure_queue=STREAM_DLQ.logical_name,
 )
 EMAIL_REQUESTS_SOURCE = QueueEventSource(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities import parameters
@@ -57,17 +56,6 @@ def _error(
         body=json.dumps(body),
         headers=headers,
     )
-
-
-def require_token(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    if app.current_event.path.startswith("/api/") and not auth.is_authorized(
-        app.current_event.headers.get("authorization")
-    ):
-        return _error(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return next_middleware(app)
-
-
-app.use(middlewares=[require_token])
 
 
 @app.exception_handler(RequestValidationError)
@@ -155,4 +143,14 @@ def get_email(email_id: str) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Authentication comes before routing and validation, so nothing about /api/* is told to a stranger.
+    path = str(event.get("rawPath", ""))
+    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    if (path == "/api" or path.startswith("/api/")) and not auth.is_authorized(headers.get("authorization")):
+        return {
+            "statusCode": 401,
+            "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
+            "body": json.dumps({"message": "missing or invalid bearer token"}),
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)

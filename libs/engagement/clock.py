@@ -35,10 +35,17 @@ class FixedClock:
 
 
 def as_utc(instant: datetime) -> datetime:
-    """A naive datetime is taken to be UTC (the original system wrote UTC without always saying so)."""
+    """A naive datetime is taken to be UTC (the original system wrote UTC without always saying so).
+
+    Raises ValueError (not OverflowError) for an instant that has no UTC equivalent, such as year 1 at +01:00, so
+    validation reports it as bad input.
+    """
     if instant.tzinfo is None:
         return instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{instant.isoformat()} is out of range in UTC") from exc
 
 
 def format_instant(instant: datetime) -> str:

@@ -47,6 +47,8 @@ def client_from_item(item: Mapping[str, Any]) -> Client:
         return Client.model_validate(item)
     except ValidationError as exc:
         raise InvalidRecord.from_validation("client item", exc) from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # what validation itself did not wrap
+        raise InvalidRecord(f"invalid client item: {exc}", None) from exc
 
 
 def event_from_change(
@@ -112,3 +114,5 @@ def decode_event(body: str) -> EngagementEvent:
         return EngagementEvent.model_validate(payload)
     except ValidationError as exc:
         raise InvalidRecord.from_validation("event envelope", exc) from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # what validation itself did not wrap
+        raise InvalidRecord(f"invalid event envelope: {exc}", None) from exc

@@ -17,6 +17,7 @@ from engagement.models import EngagementEvent
 
 MAX_BATCH_ENTRIES = 10  # SNS PublishBatch: at most 10 entries...
 MAX_BATCH_BYTES = 256 * 1024  # ...and 256 KiB in all
+ENTRY_OVERHEAD = 512  # bytes counted per entry for its id and message attributes
 _REASON_LIMIT = 1000
 
 
@@ -34,7 +35,7 @@ def _chunks(bodies: Sequence[str]) -> Iterator[list[int]]:
     chunk: list[int] = []
     size = 0
     for index, body in enumerate(bodies):
-        length = len(body.encode())
+        length = len(body.encode()) + ENTRY_OVERHEAD
         if chunk and (len(chunk) == MAX_BATCH_ENTRIES or size + length > MAX_BATCH_BYTES):
             yield chunk
             chunk, size = [], 0

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from engagement.clock import Clock
 from engagement.errors import InvalidRecord, TransientFailure
@@ -80,6 +81,10 @@ class StreamService:
         except InvalidRecord as invalid:
             self._dead_letter(raw, invalid.reason, invalid.field)
             return None
+        except Exception as unexpected:  # interpreting is pure: whatever breaks it is in the record itself
+            logger.exception("record could not be interpreted", extra={"eventId": event_id})
+            self._dead_letter(raw, f"record could not be interpreted: {type(unexpected).__name__}: {unexpected}", None)
+            return None
         if event is None:
             logger.debug("no fact changed; nothing to publish", extra={"eventId": event_id})
             metrics.add_metric(name="RecordsWithoutFactChange", unit=MetricUnit.Count, value=1)
@@ -110,6 +115,9 @@ class StreamService:
                 self._record_score(event)
             except TransientFailure as exc:
                 failed[index] = exc
+            except ClientError as exc:  # refused for good (say, an item at the size limit): the event is out
+                logger.error("score not stored", extra={"eventId": event.id, "error": str(exc)})
+                metrics.add_metric(name="ScoreWritesRefused", unit=MetricUnit.Count, value=1)
         for index, event in enumerate(events):
             logger.set_correlation_id(event.id)
             facts = {

@@ -24,6 +24,7 @@ from engagement.models import (
     DecisionReason,
     DecisionRecord,
     Email,
+    EmailHistory,
     EmailStatus,
     EngagementEvent,
     EventType,
@@ -92,14 +93,17 @@ class WinbackService:
         email_id = email_id_for(event)
         score = score_client(client, now)
         history = self.decisions.email_history(user_id)
-        if history.last_email_id == email_id:
-            # A redelivery of a message whose email already holds the slot: finish whatever is left.
-            logger.info("resuming a claimed email", extra={"userId": user_id, "emailId": email_id})
-            if self.emails.get(email_id) is None:
-                self._draft(event, client, score, email_id, now)
+        resuming = history.last_email_id == email_id
+        if resuming and self.emails.get(email_id) is not None:
+            # A redelivery after the draft was stored: only the steps after it may be missing.
+            logger.info("finishing a stored email", extra={"userId": user_id, "emailId": email_id})
         else:
-            decision = decide(client, score, history, now, self.rules)
+            # The slot we hold (a redelivery after a crash before the draft) counts for nothing here: decide
+            # afresh on the current client, and re-claiming moves the slot's date to now.
+            decision = decide(client, score, EmailHistory() if resuming else history, now, self.rules)
             if not decision.send:
+                if resuming:
+                    self.decisions.release_email_slot(user_id, email_id)
                 return self._record(event, now, decision, score)
             if not self.decisions.claim_email_slot(user_id, email_id, now, self.rules.cooldown):
                 # Another email took the slot between our read and our claim (a racing processor).

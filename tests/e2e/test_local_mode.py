@@ -101,7 +101,9 @@ def test_the_runbook_gives_one_draft_for_test_user_8_and_an_event_without_email_
 
     assert wait_for(lambda: len(collect()) >= 2, timeout=20)
     put_item_like_the_runbook(local_mode, {**RUNBOOK_TEST_USER_8, "orderCount": {"N": "6"}})  # a new fact
-    time.sleep(3)  # give a wrong second draft, a draft for test-user-1 or a looping event the time to appear
+    assert wait_for(lambda: len(collect()) >= 3, timeout=20)
+    assert wait_for(lambda: len(api_get(local_mode, "/api/users/test-user-8")["recentDecisions"]) >= 2, timeout=20)
+    time.sleep(2)  # a wrong second draft, a draft for test-user-1 or a looping event would have shown by now
 
     assert collect() == [
         ("test-user-1", "client.created", "moderate"),

@@ -64,6 +64,11 @@ def test_api_routes_need_the_bearer_token(call: Callable[..., Any], token: str |
     assert headers["WWW-Authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize("path", ["/api/users?limit=abc", "/api/emails?status=NOPE", "/api", "/api/users/u-1"])
+def test_without_a_token_nothing_about_the_api_is_told(call: Callable[..., Any], path: str) -> None:
+    assert call(path, token=None)[:2] == (401, {"message": "missing or invalid bearer token"})
+
+
 def test_unknown_api_routes_are_401_without_a_token_and_404_with_one(call: Callable[..., Any]) -> None:
     assert call("/api/nothing-here", token=None)[0] == 401
     assert call("/api/nothing-here")[0] == 404
@@ -168,11 +173,35 @@ def test_bad_query_parameters_are_422_naming_the_field(call: Callable[..., Any],
     assert [error["field"] for error in body["errors"]] == [field]
 
 
+def cursor_of(key: dict[str, Any]) -> str:
+    from engagement.store.pagination import encode_cursor
+
+    return str(encode_cursor(key))
+
+
 @pytest.mark.parametrize(
-    "path", ["/api/users?cursor=bm90LWEta2V5", "/api/emails?cursor=%%%", "/api/users/u/emails?cursor=e30"]
+    "path",
+    [
+        "/api/users?cursor=bm90LWEta2V5",
+        "/api/emails?cursor=%%%",
+        "/api/users/u/emails?cursor=e30",
+        "/api/users?cursor=" + cursor_of({"userId": {"N": "abc"}}),
+        "/api/users?cursor=" + cursor_of({"userId": {"S": ""}}),
+        "/api/emails?status=PENDING_REVIEW&cursor=" + cursor_of({"emailId": {"S": "e"}}),
+    ],
 )
 def test_a_cursor_the_api_did_not_hand_out_is_400(call: Callable[..., Any], path: str) -> None:
     assert call(path)[:2] == (400, {"message": "cursor is not one this API returned"})
+
+
+def test_a_cursor_from_another_clients_listing_is_400(call: Callable[..., Any], api: ModuleType) -> None:
+    add_email(api, "u-1", 1)
+    add_email(api, "u-1", 2)
+    _, page, _ = call("/api/users/u-1/emails?limit=1")
+    assert call(f"/api/users/u-2/emails?cursor={page['nextCursor']}")[:2] == (
+        400,
+        {"message": "cursor belongs to another listing"},
+    )
 
 
 def test_errors_never_show_a_stack_trace(

@@ -204,6 +204,54 @@ def test_a_crash_after_claiming_the_slot_is_finished_by_the_retry_without_a_dupl
     assert [d["reason"] for d in scan(aws, "decisions")] == ["eligible"]
 
 
+def test_a_late_redelivery_of_a_crashed_claim_starts_the_cooldown_when_the_email_is_written(
+    handler: ModuleType, aws: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_client(aws, raw=RUNBOOK_TEST_USER_8)
+    real_write = handler.service.writer.write
+    monkeypatch.setattr(
+        handler.service.writer, "write", lambda request: (_ for _ in ()).throw(TransientFailure("down"))
+    )
+    first = message(RUNBOOK_TEST_USER_8, "evt-1", message_id="m-1")
+    with pytest.raises(BatchProcessingError):
+        handler.lambda_handler(batch(first), lambda_context)
+
+    monkeypatch.setattr(handler.service.writer, "write", real_write)
+    later = NOW + timedelta(days=8)  # redriven from the DLQ a week later
+    handler.service.clock = FixedClock(later)
+    handler.lambda_handler(batch(first), lambda_context)
+    assert slot(aws, "test-user-8")["lastEmailDate"] == format_instant(later)
+
+    changed = {**RUNBOOK_TEST_USER_8, "orderCount": {"N": "6"}}
+    put_client(aws, raw=changed)  # an upstream put erases lastEmailDate on the item...
+    handler.service.clock = FixedClock(later + timedelta(minutes=1))
+    handler.lambda_handler(batch(message(changed, "evt-2")), lambda_context)
+
+    assert len(scan(aws, "emails")) == 1  # ...but the slot still says: emailed a minute ago
+    assert sorted(d["reason"] for d in scan(aws, "decisions")) == ["cooldown", "eligible"]
+
+
+def test_a_redelivered_claim_for_a_client_who_opted_out_meanwhile_writes_nothing_and_frees_the_slot(
+    handler: ModuleType, aws: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_client(aws, raw=RUNBOOK_TEST_USER_8)
+    real_write = handler.service.writer.write
+    monkeypatch.setattr(
+        handler.service.writer, "write", lambda request: (_ for _ in ()).throw(TransientFailure("down"))
+    )
+    first = message(RUNBOOK_TEST_USER_8, "evt-1", message_id="m-1")
+    with pytest.raises(BatchProcessingError):
+        handler.lambda_handler(batch(first), lambda_context)
+    monkeypatch.setattr(handler.service.writer, "write", real_write)
+    put_client(aws, raw={**RUNBOOK_TEST_USER_8, "optedOut": {"BOOL": True}})
+
+    handler.lambda_handler(batch(first), lambda_context)
+
+    assert scan(aws, "emails") == []
+    assert slot(aws, "test-user-8") == {}
+    assert [d["reason"] for d in scan(aws, "decisions")] == ["opted_out"]
+
+
 def test_a_crash_between_the_draft_and_last_email_date_is_repaired_without_a_duplicate(
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -76,7 +77,9 @@ def test_remove_makes_a_deleted_event_from_the_old_image() -> None:
      "email"), ({"userId": "u", "email": "u@example.com", "orderCount": "many"}, "orderCount"),
      ({"userId": "u", "email": "u@example.com", "lastOrderDate": "last tuesday"}, "lastOrderDate"),
      ({"userId": "u", "email": "u@example.com", "engagementScore": Decimal(140)}, "engagementScore"),
-     ({"userId": "u", "email": "u@example.com", "orderCount": Decimal("2.5")}, "orderCount")],
+     ({"userId": "u", "email": "u@example.com", "orderCount": Decimal("2.5")}, "orderCount"),
+     ({"userId": "u", "email": "u@example.com", "lastOrderDate": "0001-01-01T00:30:00+01:00"}, "lastOrderDate"),
+     ({"userId": "u", "email": "u@example.com", "createdAt": "9999-12-31T23:30:00-01:00"}, "createdAt")],
 )  # fmt: skip
 def test_an_invalid_item_names_the_field(item: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidRecord) as raised:
@@ -132,3 +135,32 @@ def test_changed_facts_never_lists_system_attributes(old: dict[str, int], new: d
     changed = changed_facts(old, new)
     assert not {"lastEmailDate", "band"} & set(changed)
     assert set(changed) == {k for k in ("email", "name", "orderCount") if old.get(k) != new.get(k)}
+
+
+attribute_values = st.one_of(
+    st.none(), st.booleans(), st.text(max_size=30), st.decimals(allow_nan=False, allow_infinity=False, places=3),
+    st.integers(min_value=-(10**30), max_value=10**30), st.lists(st.text(max_size=5), max_size=3),
+    st.sampled_from(["2025-03-21T15:01:00.000Z", "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-12:00", "x@y.z"]),
+)  # fmt: skip
+images = st.dictionaries(
+    st.sampled_from(["userId", "email", "name", "lastOrderDate", "orderCount", "averageOrderValue",
+                     "preferredCategories", "createdAt", "engagementScore", "optedOut", "timezone", "lastEmailDate"]),
+    attribute_values,
+)  # fmt: skip
+
+
+@given(st.sampled_from(["INSERT", "MODIFY", "REMOVE", "UPSERT", ""]), st.none() | images, st.none() | images)
+def test_any_image_is_an_event_nothing_or_invalid_never_a_crash(
+    event_name: str, old: dict[str, object] | None, new: dict[str, object] | None
+) -> None:
+    with contextlib.suppress(InvalidRecord):
+        change(event_name, old, new)
+
+
+@given(
+    st.text(max_size=200)
+    | st.builds(lambda d: json.dumps(d, default=str), st.dictionaries(st.text(max_size=8), attribute_values))
+)
+def test_any_message_body_is_an_event_or_invalid_never_a_crash(body: str) -> None:
+    with contextlib.suppress(InvalidRecord):
+        decode_event(body)

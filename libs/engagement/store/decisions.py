@@ -18,7 +18,7 @@ from engagement import aws
 from engagement.clock import format_instant
 from engagement.models import DecisionRecord, EmailHistory
 from engagement.store.dynamo import from_item, is_condition_failure, to_item, translated_errors
-from engagement.store.pagination import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor
+from engagement.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, decode_cursor, encode_cursor
 
 RETENTION = timedelta(days=400)
 DECISION_PREFIX = "decision#"
@@ -59,15 +59,16 @@ class DecisionRepository:
             "ScanIndexForward": False,
             "Limit": min(limit, MAX_PAGE_SIZE),
         }
-        start = decode_cursor(cursor, {"userId", "decisionKey"})
+        start = decode_cursor(cursor, {"userId", "decisionKey"}, partition=("userId", user_id))
         if start:
             request["ExclusiveStartKey"] = start
-        with translated_errors(f"list decisions for {user_id}"):
+        with cursor_refusals(start), translated_errors(f"list decisions for {user_id}"):
             response = self._dynamodb.query(**request)
-        return Page(
-            items=[DecisionRecord.model_validate(from_item(item)) for item in response.get("Items", [])],
-            next_cursor=encode_cursor(response.get("LastEvaluatedKey")),
-        )
+        decisions = [DecisionRecord.model_validate(from_item(item)) for item in response.get("Items", [])]
+        # Keys sort by the triggering event's time, which streams give in whole seconds: within one second,
+        # the order the decisions were made in is the better guess.
+        decisions.sort(key=lambda d: (d.decision_key[: len(DECISION_PREFIX) + 19], d.decided_at), reverse=True)
+        return Page(items=decisions, next_cursor=encode_cursor(response.get("LastEvaluatedKey")))
 
     def email_history(self, user_id: str) -> EmailHistory:
         with translated_errors(f"read email slot of {user_id}"):
@@ -104,3 +105,17 @@ class DecisionRepository:
                 return False
             raise
         return True
+
+    def release_email_slot(self, user_id: str, email_id: str) -> None:
+        """Give back a slot claimed for an email that will not be written (only if this email still holds it)."""
+        try:
+            with translated_errors(f"release email slot of {user_id}"):
+                self._dynamodb.delete_item(
+                    TableName=self.table_name,
+                    Key={"userId": {"S": user_id}, "decisionKey": {"S": EMAIL_SLOT}},
+                    ConditionExpression="lastEmailId = :email",
+                    ExpressionAttributeValues={":email": {"S": email_id}},
+                )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 from typing import Any
 
@@ -12,7 +13,14 @@ from botocore.exceptions import ClientError
 from engagement import aws
 from engagement.models import Email, EmailStatus
 from engagement.store.dynamo import from_item, is_condition_failure, to_item, translated_errors
-from engagement.store.pagination import MAX_PAGE_SIZE, InvalidCursor, Page, decode_cursor, encode_cursor
+from engagement.store.pagination import (
+    MAX_PAGE_SIZE,
+    InvalidCursor,
+    Page,
+    cursor_refusals,
+    decode_cursor,
+    encode_cursor,
+)
 
 BY_USER_INDEX = "byUser"
 BY_STATUS_INDEX = "byStatus"
@@ -54,8 +62,8 @@ class EmailRepository:
     def newest(self, *, limit: int, cursor: str | None = None) -> Page[Email]:
         """All emails, newest first: the by-status partitions merged.
 
-        The cursor holds, per status, where the next page starts: a key, None once the status is exhausted, or
-        nothing yet (from the newest).
+        Each status's emails are taken in the order DynamoDB returned them (ties included), so the cursor, which
+        holds per status where its next page starts (a key, or None once exhausted), never skips or repeats one.
         """
         starts = _decode_merge_cursor(cursor)
         fetched: dict[str, tuple[list[Email], bool]] = {}
@@ -64,11 +72,8 @@ class EmailRepository:
                 continue
             page = self._query_raw(BY_STATUS_INDEX, status.value, limit=limit, start=starts.get(status.value))
             fetched[status.value] = (page.items, page.next_cursor is not None)
-        merged: list[tuple[Email, str]] = sorted(
-            ((email, source) for source, (emails, _) in fetched.items() for email in emails),
-            key=lambda pair: (pair[0].created_at, pair[0].email_id),
-            reverse=True,
-        )[:limit]
+        streams = [[(email, name) for email in emails] for name, (emails, _) in fetched.items()]
+        merged = list(heapq.merge(*streams, key=lambda pair: pair[0].created_at, reverse=True))[:limit]
         next_starts: dict[str, dict[str, Any] | None] = {
             status: start for status, start in starts.items() if start is None
         }
@@ -84,7 +89,8 @@ class EmailRepository:
         return Page(items=[email for email, _ in merged], next_cursor=None if finished else _encode(next_starts))
 
     def _query(self, index: str, value: str, *, limit: int, cursor: str | None) -> Page[Email]:
-        start = decode_cursor(cursor, {"emailId", *_INDEX_KEYS[index]})
+        partition_key = _INDEX_KEYS[index][0]
+        start = decode_cursor(cursor, {"emailId", *_INDEX_KEYS[index]}, partition=(partition_key, value))
         return self._query_raw(index, value, limit=limit, start=start)
 
     def _query_raw(self, index: str, value: str, *, limit: int, start: dict[str, Any] | None) -> Page[Email]:
@@ -100,7 +106,7 @@ class EmailRepository:
         }
         if start:
             request["ExclusiveStartKey"] = start
-        with translated_errors(f"list emails by {partition_key}"):
+        with cursor_refusals(start), translated_errors(f"list emails by {partition_key}"):
             response = self._dynamodb.query(**request)
         return Page(
             items=[Email.model_validate(from_item(item)) for item in response.get("Items", [])],
@@ -129,6 +135,6 @@ def _decode_merge_cursor(cursor: str | None) -> dict[str, dict[str, Any] | None]
         raise InvalidCursor("cursor is not one this API returned")
     allowed = {"emailId", *_INDEX_KEYS[BY_STATUS_INDEX]}
     return {
-        status: None if start is None else decode_cursor(encode_cursor(start), allowed)
+        status: None if start is None else decode_cursor(encode_cursor(start), allowed, partition=("status", status))
         for status, start in starts.items()
     }

@@ -12,7 +12,7 @@ from engagement.clock import format_instant
 from engagement.events import client_from_item
 from engagement.models import Band, Client
 from engagement.store.dynamo import from_item, is_condition_failure, to_attribute, translated_errors
-from engagement.store.pagination import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor
+from engagement.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, decode_cursor, encode_cursor
 
 
 class UserRepository:
@@ -74,7 +74,7 @@ class UserRepository:
         start = decode_cursor(cursor, {"userId"})
         if start:
             request["ExclusiveStartKey"] = start
-        with translated_errors("list clients"):
+        with cursor_refusals(start), translated_errors("list clients"):
             response = self._dynamodb.scan(**request)
         return Page(
             items=[from_item(item) for item in response.get("Items", [])],
