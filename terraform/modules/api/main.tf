@@ -1,0 +1,67 @@
+# HTTP API: every route goes to the api function, which routes itself (powertools) and checks the bearer
+# token on /api/*; /health and, later, the dashboard and signed unsubscribe links are public.
+resource "aws_apigatewayv2_api" "this" {
+  name          = "${var.prefix}-api"
+  protocol_type = "HTTP"
+  description   = "Client engagement: clients, emails, health"
+  tags          = var.tags
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = var.function_invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 15000
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  # checkov:skip=CKV_AWS_309:the function authenticates /api/* with a bearer token (constant-time); /health is public
+  api_id    = aws_apigatewayv2_api.this.id
+  route_key = "$default"
+  target    = "integrations/${aws_apigatewayv2_integration.this.id}"
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  # checkov:skip=CKV_AWS_338:access logs hold client IPs; retention is a variable (30 days by default) to keep less
+  name              = "/aws/apigateway/${var.prefix}-api"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling_burst_limit
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId      = "$context.requestId"
+      ip             = "$context.identity.sourceIp"
+      requestTime    = "$context.requestTime"
+      httpMethod     = "$context.httpMethod"
+      path           = "$context.path"
+      status         = "$context.status"
+      responseLength = "$context.responseLength"
+      latencyMs      = "$context.responseLatency"
+      integrationErr = "$context.integrationErrorMessage"
+    })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "this" {
+  statement_id  = "AllowHttpApi"
+  action        = "lambda:InvokeFunction"
+  function_name = var.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+}

@@ -1,0 +1,39 @@
+output "kms_key_arn" {
+  description = "The application's data key."
+  value       = aws_kms_key.this.arn
+}
+
+output "users_table_name" {
+  description = "Users table (one item per client)."
+  value       = aws_dynamodb_table.users.name
+}
+
+output "users_table_arn" {
+  description = "Users table ARN."
+  value       = aws_dynamodb_table.users.arn
+}
+
+output "users_stream_arn" {
+  description = "The users table's stream (NEW_AND_OLD_IMAGES)."
+  value       = aws_dynamodb_table.users.stream_arn
+}
+
+output "emails_table_name" {
+  description = "Emails table."
+  value       = aws_dynamodb_table.emails.name
+}
+
+output "emails_table_arn" {
+  description = "Emails table ARN (its indexes are under <arn>/index/*)."
+  value       = aws_dynamodb_table.emails.arn
+}
+
+output "decisions_table_name" {
+  description = "Decisions table (decisions and each client's email slot)."
+  value       = aws_dynamodb_table.decisions.name
+}
+
+output "decisions_table_arn" {
+  description = "Decisions table ARN."
+  value       = aws_dynamodb_table.decisions.arn
+}

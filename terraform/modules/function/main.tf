@@ -1,0 +1,88 @@
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = var.name
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "runtime" {
+  source_policy_documents = [var.policy_json]
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  statement {
+    sid       = "SendTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"] # X-Ray has no resource-level permissions for these actions
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "${var.name}-runtime"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.runtime.json
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  # checkov:skip=CKV_AWS_338:logs name clients; retention is a variable (30 days by default) to keep less personal data
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  # checkov:skip=CKV_AWS_117:no VPC resources are used; DynamoDB, SNS, SQS and SSM are reached over AWS endpoints
+  # checkov:skip=CKV_AWS_116:invoked synchronously (event source mappings, API Gateway); failures go to the mappings' DLQs
+  # checkov:skip=CKV_AWS_272:code signing needs a signing profile in the deploying account; zips are built reproducibly
+  function_name                  = var.name
+  description                    = var.description
+  role                           = aws_iam_role.this.arn
+  filename                       = var.package_path
+  source_code_hash               = filebase64sha256(var.package_path)
+  handler                        = var.handler
+  runtime                        = var.runtime
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrency
+  layers                         = var.layers
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = merge(
+      {
+        POWERTOOLS_SERVICE_NAME      = var.service_name
+        POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+        POWERTOOLS_LOG_LEVEL         = var.log_level
+      },
+      var.environment,
+    )
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text" # powertools already writes one JSON object per line
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.this]
+}

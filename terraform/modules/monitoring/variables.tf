@@ -1,0 +1,42 @@
+variable "prefix" {
+  description = "Name prefix for every resource, \"<name>-<environment>\"."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "Key for the alerts topic."
+  type        = string
+}
+
+variable "alert_email" {
+  description = "Where alarms are emailed (the address must confirm the subscription); empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "function_names" {
+  description = "Functions to alarm on errors and throttles, by logical name."
+  type        = map(string)
+}
+
+variable "dead_letter_queue_names" {
+  description = "Dead-letter queues to alarm on as soon as they hold a message, by logical name."
+  type        = map(string)
+}
+
+variable "stream_function_name" {
+  description = "The function reading the users stream (iterator age alarm)."
+  type        = string
+}
+
+variable "iterator_age_threshold_ms" {
+  description = "Alarm when the stream processor falls this far behind (milliseconds)."
+  type        = number
+  default     = 60000
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

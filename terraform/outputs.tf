@@ -1,0 +1,72 @@
+output "api_url" {
+  description = "The HTTP API (GET /health is public; /api/* needs the bearer token in SSM)."
+  value       = module.http_api.url
+}
+
+output "dashboard_url" {
+  description = "The dashboard (served by the API at its root)."
+  value       = module.http_api.url
+}
+
+output "region" {
+  description = "Where it runs."
+  value       = var.region
+}
+
+output "users_table" {
+  description = "Users table: put-item here (the original runbook's commands work with this name)."
+  value       = module.data.users_table_name
+}
+
+output "emails_table" {
+  description = "Emails table."
+  value       = module.data.emails_table_name
+}
+
+output "decisions_table" {
+  description = "Decisions table."
+  value       = module.data.decisions_table_name
+}
+
+output "function_names" {
+  description = "Lambda functions by folder name."
+  value = {
+    stream_processor = module.stream_processor.function_name
+    email_processor  = module.email_processor.function_name
+    api              = module.api.function_name
+  }
+}
+
+output "log_groups" {
+  description = "Log groups by folder name (make logs FN=<name>), and the API's access logs."
+  value = {
+    stream_processor = module.stream_processor.log_group_name
+    email_processor  = module.email_processor.log_group_name
+    api              = module.api.log_group_name
+    api_access       = module.http_api.access_log_group_name
+  }
+}
+
+output "queues" {
+  description = "Queue URLs."
+  value = {
+    email_requests     = module.messaging.email_requests_queue_url
+    email_requests_dlq = module.messaging.email_requests_dlq_url
+    stream_dlq         = module.messaging.stream_dlq_url
+  }
+}
+
+output "api_token_parameter" {
+  description = "SSM parameter holding the API's bearer token."
+  value       = aws_ssm_parameter.api_token.name
+}
+
+output "openrouter_api_key_parameter" {
+  description = "SSM parameter for the OpenRouter key (set it with aws ssm put-parameter --overwrite)."
+  value       = aws_ssm_parameter.openrouter_api_key.name
+}
+
+output "alerts_topic_arn" {
+  description = "Topic every alarm notifies."
+  value       = module.monitoring.alerts_topic_arn
+}

@@ -1,0 +1,133 @@
+variable "name" {
+  description = "Project name: the first part of every resource name."
+  type        = string
+  default     = "client-engagement"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
+    error_message = "name must be lowercase letters, digits and hyphens, starting with a letter (2-31 characters)."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (dev, staging, prod...): the second part of every resource name."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
+    error_message = "environment must be lowercase letters and digits, starting with a letter (2-12 characters)."
+  }
+}
+
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "tags" {
+  description = "Tags added to every resource (Project and Environment are always added)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "dist_dir" {
+  description = "Folder holding the zips `make package` builds."
+  type        = string
+  default     = "../dist"
+}
+
+variable "architecture" {
+  description = "Lambda architecture; the layer in dist/ must be built for it (make package ARCH=...)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch Logs keeps function and access logs."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of every function: DEBUG, INFO, WARNING or ERROR."
+  type        = string
+  default     = "INFO"
+}
+
+variable "email_cooldown_days" {
+  description = "At most one win-back email per client within this many days."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.email_cooldown_days >= 1 && var.email_cooldown_days <= 365
+    error_message = "email_cooldown_days must be between 1 and 365."
+  }
+}
+
+variable "brand_name" {
+  description = "The sender's brand, as emails name it."
+  type        = string
+}
+
+variable "shop_url" {
+  description = "Where an email's call to action leads (https)."
+  type        = string
+
+  validation {
+    condition     = startswith(var.shop_url, "https://")
+    error_message = "shop_url must start with https://."
+  }
+}
+
+variable "postal_address" {
+  description = "The sender's postal address, which commercial email must carry."
+  type        = string
+}
+
+variable "email_processor_max_concurrency" {
+  description = "Most concurrent email processors (keep under the LLM provider's rate limit); 2 to 1000."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.email_processor_max_concurrency >= 2 && var.email_processor_max_concurrency <= 1000
+    error_message = "email_processor_max_concurrency must be between 2 and 1000 (the SQS mapping's limits)."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second the HTTP API accepts."
+  type        = number
+  default     = 50
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst of requests the HTTP API accepts."
+  type        = number
+  default     = 100
+}
+
+variable "alert_email" {
+  description = "Email address alarms notify (it must confirm the subscription); empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "deletion_protection" {
+  description = "Protect the tables from deletion; set false only for an environment you will destroy."
+  type        = bool
+  default     = true
+}
