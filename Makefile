@@ -7,8 +7,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 SOURCES := libs functions localmode scripts tests benchmarks
+ENV ?= dev
+ARCH ?= arm64
+TF := terraform -chdir=terraform
+TF_VARS = -var environment=$(ENV) -var architecture=$(ARCH) $(if $(wildcard terraform/terraform.tfvars),,$(error terraform/terraform.tfvars is missing: copy terraform/terraform.tfvars.example and fill it in))
+TF_PLUGIN_DIR ?= $(wildcard /opt/tf-plugins)
+TOOLS := .tools
+CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: help venv lock local demo seed test lint typecheck unit integration e2e bench clean
+.PHONY: help venv lock local demo seed test lint typecheck unit integration e2e bench clean \
+	package plan deploy destroy outputs logs smoke checkov test-aws
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,9 +31,13 @@ $(STAMP): requirements/dev.lock pyproject.toml
 
 venv: $(STAMP) ## create or update the virtual environment from the lock file
 
-lock: $(STAMP) ## re-pin requirements/dev.lock from pyproject.toml (then commit it)
+lock: $(STAMP) ## re-pin requirements/*.lock from pyproject.toml (then commit them)
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --extra dev --generate-hashes \
 		--quiet -o requirements/dev.lock
+	@# the layer: what the functions import at run time, for python3.12, without what the runtime already has
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.12 --generate-hashes -c requirements/dev.lock \
+		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer --no-emit-package urllib3 \
+		--no-emit-package python-dateutil --no-emit-package six --quiet -o requirements/layer.lock
 
 local: $(STAMP) ## run everything on this machine: emulator, functions, pollers, API (Ctrl-C stops)
 	$(BIN)/python -m localmode run
@@ -52,11 +64,55 @@ integration: $(STAMP) ## integration tests on moto
 e2e: $(STAMP) ## end-to-end tests: the real local mode in a subprocess
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck ## what CI runs: lint, types, then every test
+test: lint typecheck checkov ## what CI runs: lint, types, checkov, then every test (terraform fmt/validate included)
 	$(BIN)/pytest
 
 bench: $(STAMP) ## benchmarks: import times, stream throughput, local end-to-end rate
 	$(BIN)/python -m benchmarks
 
-clean: ## remove the environment, caches and local state
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
+package: $(STAMP) ## build dist/: a zip per function and the layer (ARCH=arm64|x86_64), reproducibly
+	$(BIN)/python scripts/package.py --arch $(ARCH)
+
+terraform/.terraform/$(ENV).init:
+	@command -v terraform >/dev/null || { echo "terraform is not installed: https://developer.hashicorp.com/terraform/install"; exit 1; }
+	$(TF) init -input=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
+	$(TF) workspace select -or-create $(ENV)
+	@touch $@
+
+plan: package terraform/.terraform/$(ENV).init ## show what deploy would change (ENV=dev)
+	$(TF) workspace select $(ENV)
+	$(TF) plan $(TF_VARS)
+
+deploy: package terraform/.terraform/$(ENV).init ## package, then terraform apply (ENV=dev, ARCH=arm64); prints the URLs and names
+	$(TF) workspace select $(ENV)
+	$(TF) apply -input=false $(TF_VARS)
+	@$(MAKE) --no-print-directory outputs
+
+outputs: ## print the deployed environment's URLs, tables, log groups and parameters
+	@$(TF) workspace select $(ENV) >/dev/null && $(TF) output
+
+destroy: terraform/.terraform/$(ENV).init ## remove the environment (tables need deletion_protection = false first)
+	$(TF) workspace select $(ENV)
+	$(TF) destroy $(TF_VARS)
+
+logs: $(STAMP) ## follow a function's logs: make logs FN=email_processor [CID=<correlation id>] [SINCE=10m]
+	@test -n "$(FN)" || { echo "usage: make logs FN=stream_processor|email_processor|api [CID=...] [SINCE=10m]"; exit 2; }
+	$(BIN)/python scripts/ops.py logs --env $(ENV) --function $(FN) $(if $(CID),--correlation-id $(CID)) $(if $(SINCE),--since $(SINCE))
+
+smoke: $(STAMP) ## after a deploy: the runbook's test-user-8 through the deployed pipeline to its draft
+	$(BIN)/python scripts/ops.py smoke --env $(ENV)
+
+$(CHECKOV):
+	@# checkov pins old boto3/openai: it gets an environment of its own, never the project's
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install --quiet --disable-pip-version-check "checkov==3.3.30"
+
+checkov: $(CHECKOV) ## checkov on terraform/ (every skipped check carries its reason inline)
+	$(CHECKOV) --directory terraform --quiet --compact --framework terraform --skip-download \
+		--download-external-modules false
+
+test-aws: $(STAMP) ## apply the Terraform modules to a real account and test them (needs credentials, terraform, network)
+	REAL_AWS_TESTS=1 $(BIN)/pytest -o addopts="-ra --strict-markers" -p terraform tests/aws
+
+clean: ## remove the environments, caches, build output and local state
+	rm -rf $(VENV) $(TOOLS) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis dist

@@ -151,6 +151,7 @@ class LocalMode:
                 on_failure_queue_url=deployed.queue_urls[stream.on_failure_queue],
                 stop=self.stop_event,
                 report=self.activity.on_batch,
+                filter_patterns=stream.filter_patterns,
             )
         ]
         for _ in range(resources.local_value("email-requests.maximum_concurrency", queue.maximum_concurrency)):

@@ -1,7 +1,8 @@
 """Local event source mappings: poll the emulator and invoke functions the way Lambda's pollers do.
 
 Stream mapping (DynamoDB Streams → function):
-- batches of up to batch_size records in shard order, in Lambda's event shape;
+- batches of up to batch_size records in shard order, in Lambda's event shape, filtered by the mapping's
+  filter criteria;
 - ReportBatchItemFailures: on item failures the batch is retried from the lowest failed sequence number;
 - a function error bisects the batch (BisectBatchOnFunctionError) and retries the halves;
 - after maximum_retry_attempts retries (-1: no limit), or once records are older than maximum_record_age,
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localmode import lambda_events
+from localmode.filters import passes
 from localmode.runtime import Invocation, LocalFunction
 
 
@@ -99,8 +101,10 @@ class StreamPoller(Poller):
         on_failure_queue_url: str,
         stop: threading.Event,
         report: Reporter,
+        filter_patterns: tuple[dict[str, Any], ...] = (),
     ) -> None:
         super().__init__(f"stream→{function.name}", stop, report)
+        self.filter_patterns = filter_patterns
         self.function = function
         self.streams = streams
         self.sqs = sqs
@@ -135,6 +139,7 @@ class StreamPoller(Poller):
             records = [
                 lambda_events.stream_record(record, self.stream_arn, self.region) for record in response["Records"]
             ]
+            records = [record for record in records if passes(self.filter_patterns, record)]
             if records:
                 self.busy = True
                 try:

@@ -77,6 +77,7 @@ class StreamEventSource:
     bisect_batch_on_function_error: bool
     maximum_record_age_seconds: int
     on_failure_queue: str
+    filter_patterns: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ USERS_STREAM_SOURCE = StreamEventSource(
     bisect_batch_on_function_error=True,
     maximum_record_age_seconds=86400,
     on_failure_queue=STREAM_DLQ.logical_name,
+    filter_patterns=({"eventName": ["INSERT", "MODIFY", "REMOVE"]},),
 )
 EMAIL_REQUESTS_SOURCE = QueueEventSource(
     function=EMAIL_PROCESSOR.logical_name,

@@ -11,20 +11,22 @@ from typing import Any
 
 import pytest
 
-# Before anything imports boto3: fake credentials, one region, and nothing that points at a live endpoint.
-for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "API_TOKEN", "OPENROUTER_API_KEY"):
-    os.environ.pop(_name, None)
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "ClientEngagementTests",
-        "POWERTOOLS_SERVICE_NAME": "tests",
-    }
-)
+# Before anything imports boto3: fake credentials, one region, and nothing that points at a live endpoint
+# (except for `make test-aws`, which sets REAL_AWS_TESTS and needs the operator's real credentials).
+if not os.environ.get("REAL_AWS_TESTS"):
+    for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "API_TOKEN", "OPENROUTER_API_KEY"):
+        os.environ.pop(_name, None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "ClientEngagementTests",
+            "POWERTOOLS_SERVICE_NAME": "tests",
+        }
+    )
 
 
 @pytest.fixture

@@ -143,6 +143,23 @@ def test_the_http_api_refuses_requests_without_the_token(local_mode: RunningLoca
         assert json.loads(response.read()) == {"status": "ok"}
 
 
+def test_the_smoke_test_passes_against_the_local_mode(local_mode: RunningLocalMode) -> None:
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    finished = subprocess.run(
+        [sys.executable, "scripts/ops.py", "--endpoint-url", local_mode.endpoint_url, "--prefix", resources.PREFIX,
+         "smoke", "--timeout", "30"],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "smoke test passed" in finished.stdout
+    assert "decision: eligible" in finished.stdout
+
+
 def test_sigterm_stops_everything_cleanly(local_mode: RunningLocalMode) -> None:
     assert local_mode.stop() == 0
     assert local_mode.console().rstrip().endswith("stopped.")

@@ -1,0 +1,233 @@
+"""Operator commands for a deployed environment (or the local mode).
+
+    python scripts/ops.py logs --env dev --function email_processor [--correlation-id ID] [--since 10m]
+    python scripts/ops.py smoke --env dev
+    python scripts/ops.py smoke --endpoint-url http://127.0.0.1:4566 --prefix client-engagement-local
+
+Names come from `terraform output` for the environment's workspace, or from --prefix for the local mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNBOOK_TEST_USER_8 = {
+    "email": {"S": "test8@example.com"},
+    "name": {"S": "Test User 8"},
+    "lastOrderDate": {"S": "2024-12-21T16:18:00.000Z"},
+    "orderCount": {"N": "5"},
+    "averageOrderValue": {"N": "100"},
+    "preferredCategories": {"L": [{"S": "pants"}, {"S": "shirts"}]},
+    "createdAt": {"S": "2025-03-21T16:18:00.000Z"},
+    "updatedAt": {"S": "2025-03-21T16:18:00.000Z"},
+    "engagementScore": {"N": "30"},
+}
+
+
+class OpsError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Environment:
+    users_table: str
+    emails_table: str
+    decisions_table: str
+    log_groups: dict[str, str]
+    region: str | None = None
+
+
+def terraform_environment(env: str) -> Environment:
+    def terraform(*args: str) -> str:
+        try:
+            return subprocess.run(  # noqa: S603
+                ["terraform", "-chdir=terraform", *args],  # noqa: S607 - the operator's terraform
+                cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+        except FileNotFoundError as exc:
+            raise OpsError("terraform is not installed") from exc
+        except subprocess.CalledProcessError as exc:
+            raise OpsError(f"terraform {' '.join(args)} failed: {exc.stderr.strip()}") from exc
+
+    terraform("workspace", "select", env)
+    outputs = {name: value["value"] for name, value in json.loads(terraform("output", "-json")).items()}
+    if "users_table" not in outputs:
+        raise OpsError(f"environment {env!r} has no outputs: deploy it first (make deploy ENV={env})")
+    return Environment(
+        users_table=outputs["users_table"],
+        emails_table=outputs["emails_table"],
+        decisions_table=outputs["decisions_table"],
+        log_groups=outputs["log_groups"],
+        region=outputs.get("region"),
+    )
+
+
+def local_environment(prefix: str) -> Environment:
+    return Environment(
+        users_table=f"{prefix}-users",
+        emails_table=f"{prefix}-emails",
+        decisions_table=f"{prefix}-decisions",
+        log_groups={name: f"/aws/lambda/{prefix}-{name}" for name in ("stream_processor", "email_processor", "api")},
+    )
+
+
+def parse_since(text: str) -> float:
+    """'10m', '2h', '30s', '1d' → seconds."""
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise OpsError(f"--since takes a number and a unit, such as 30s, 10m, 2h or 1d, not {text!r}")
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def logs(
+    client: Any, log_group: str, *, since: float, correlation_id: str | None, follow: bool, out: Any = sys.stdout
+) -> int:
+    """Print a log group's events (only one correlation id's, if given), following new ones until Ctrl-C."""
+    start = int((time.time() - since) * 1000)
+    pattern = f'{{ $.correlation_id = "{correlation_id}" }}' if correlation_id else ""
+    seen: set[str] = set()
+    printed = 0
+    while True:
+        request: dict[str, Any] = {"logGroupName": log_group, "startTime": start, "interleaved": True}
+        if pattern:
+            request["filterPattern"] = pattern
+        for page in client.get_paginator("filter_log_events").paginate(**request):
+            for event in page.get("events", []):
+                if event["eventId"] in seen or not _belongs(event["message"], correlation_id):
+                    continue
+                seen.add(event["eventId"])
+                start = max(start, event["timestamp"])
+                stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).strftime("%H:%M:%S")
+                print(f"{stamp}  {event['message'].rstrip()}", file=out, flush=True)
+                printed += 1
+        if not follow:
+            return printed
+        time.sleep(2)
+
+
+def _belongs(message: str, correlation_id: str | None) -> bool:
+    """The server filters by correlation id already; this check keeps emulators that ignore the pattern honest."""
+    if correlation_id is None:
+        return True
+    try:
+        line = json.loads(message)
+    except ValueError:
+        return correlation_id in message
+    return isinstance(line, dict) and line.get("correlation_id") == correlation_id
+
+
+@dataclass
+class Stage:
+    name: str
+    done_at: float | None = None
+
+
+def smoke(dynamodb: Any, environment: Environment, *, timeout: float, keep: bool, out: Any = sys.stdout) -> bool:
+    """The runbook's test-user-8 through the pipeline: written, scored, decided, drafted. Says where it stopped."""
+    user_id = f"smoke-test-user-8-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    key = {"userId": {"S": user_id}}
+    stages = [Stage("client written"), Stage("scored by stream_processor"), Stage("decision by email_processor"),
+              Stage("draft stored")]  # fmt: skip
+    started = time.monotonic()
+    dynamodb.put_item(TableName=environment.users_table, Item={**key, **RUNBOOK_TEST_USER_8})
+    stages[0].done_at = time.monotonic()
+    print(f"put {user_id} (the runbook's test-user-8, engagementScore 30) into {environment.users_table}", file=out)
+
+    def check() -> None:
+        if stages[1].done_at is None:
+            item = dynamodb.get_item(TableName=environment.users_table, Key=key, ConsistentRead=True).get("Item", {})
+            if "band" in item:
+                stages[1].done_at = time.monotonic()
+        if stages[2].done_at is None:
+            decisions = dynamodb.query(
+                TableName=environment.decisions_table,
+                KeyConditionExpression="userId = :u AND begins_with(decisionKey, :d)",
+                ExpressionAttributeValues={":u": {"S": user_id}, ":d": {"S": "decision#"}},
+            )["Items"]
+            if decisions:
+                stages[2].done_at = time.monotonic()
+                print(f"decision: {decisions[0]['reason']['S']}", file=out)
+        if stages[3].done_at is None:
+            emails = dynamodb.query(
+                TableName=environment.emails_table,
+                IndexName="byUser",
+                KeyConditionExpression="userId = :u",
+                ExpressionAttributeValues={":u": {"S": user_id}},
+            )["Items"]
+            if emails:
+                stages[3].done_at = time.monotonic()
+                email = emails[0]
+                print(f"draft {email['emailId']['S']}: {email['subject']['S']!r} ({email['writer']['S']})", file=out)
+
+    while time.monotonic() - started < timeout and stages[-1].done_at is None:
+        check()
+        time.sleep(1)
+    for stage in stages:
+        took = "not reached" if stage.done_at is None else f"{stage.done_at - started:5.1f} s"
+        print(f"  {stage.name:<30} {took}", file=out)
+    succeeded = stages[-1].done_at is not None
+    if succeeded:
+        print(f"smoke test passed in {stages[-1].done_at - started:.1f} s", file=out)  # type: ignore[operator]
+        if not keep:
+            dynamodb.delete_item(TableName=environment.users_table, Key=key)
+    else:
+        stopped = next(stage for stage in stages if stage.done_at is None)
+        function = "stream_processor" if stopped is stages[1] else "email_processor"
+        print(f"smoke test FAILED: stopped before '{stopped.name}' (waited {timeout:.0f} s); "
+              f"look at: make logs FN={function} SINCE=5m", file=out)  # fmt: skip
+    return succeeded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="dev", help="environment (terraform workspace), default dev")
+    parser.add_argument("--endpoint-url", help="an emulator (the local mode) instead of AWS")
+    parser.add_argument("--prefix", help="resource name prefix, instead of reading terraform's outputs")
+    parser.add_argument("--profile", help="AWS profile")
+    commands = parser.add_subparsers(dest="command", required=True)
+    log_parser = commands.add_parser("logs", help="follow a function's logs")
+    log_parser.add_argument("--function", required=True, choices=["stream_processor", "email_processor", "api"])
+    log_parser.add_argument("--correlation-id", help="only this event's lines (the engagement event id)")
+    log_parser.add_argument("--since", default="10m", help="how far back to start (30s, 10m, 2h, 1d)")
+    log_parser.add_argument("--no-follow", action="store_true", help="print what is there and stop")
+    smoke_parser = commands.add_parser("smoke", help="the runbook's test through the deployed pipeline")
+    smoke_parser.add_argument("--timeout", type=float, default=90)
+    smoke_parser.add_argument("--keep", action="store_true", help="keep the smoke client in the users table")
+    args = parser.parse_args(argv)
+
+    import boto3
+
+    try:
+        environment = local_environment(args.prefix) if args.prefix else terraform_environment(args.env)
+        session = boto3.Session(profile_name=args.profile, region_name=environment.region)
+        if args.command == "logs":
+            client = session.client("logs", endpoint_url=args.endpoint_url)
+            logs(
+                client,
+                environment.log_groups[args.function],
+                since=parse_since(args.since),
+                correlation_id=args.correlation_id,
+                follow=not args.no_follow,
+            )
+            return 0
+        dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
+        return 0 if smoke(dynamodb, environment, timeout=args.timeout, keep=args.keep) else 1
+    except OpsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
