@@ -68,7 +68,7 @@ resource "aws_lambda_layer_version" "engagement" {
   compatible_architectures = [var.architecture]
 }
 
-# ---- stream_processor -------------------------------------------------------------------------------------
+# ---- each function's least-privilege policy --------------------------------------------------------------
 
 data "aws_iam_policy_document" "stream_processor" {
   statement {
@@ -97,55 +97,6 @@ data "aws_iam_policy_document" "stream_processor" {
     resources = [module.data.kms_key_arn]
   }
 }
-
-module "stream_processor" {
-  source               = "./modules/function"
-  name                 = "${local.prefix}-stream_processor"
-  service_name         = "stream_processor"
-  description          = local.functions.stream_processor.description
-  package_path         = "${local.dist}/stream_processor.zip"
-  architecture         = var.architecture
-  timeout              = local.functions.stream_processor.timeout
-  memory_size          = local.functions.stream_processor.memory
-  reserved_concurrency = -1
-  layers               = [aws_lambda_layer_version.engagement.arn]
-  policy_json          = data.aws_iam_policy_document.stream_processor.json
-  kms_key_arn          = module.data.kms_key_arn
-  log_retention_days   = var.log_retention_days
-  log_level            = var.log_level
-  environment = {
-    USERS_TABLE_NAME      = module.data.users_table_name
-    EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
-    DEAD_LETTER_QUEUE_URL = module.messaging.stream_dlq_url
-  }
-  tags = local.tags
-}
-
-resource "aws_lambda_event_source_mapping" "users_stream" {
-  function_name                  = module.stream_processor.function_name
-  event_source_arn               = module.data.users_stream_arn
-  starting_position              = "LATEST"
-  batch_size                     = 100
-  maximum_retry_attempts         = -1   # transient failures retry until the record would leave the stream
-  bisect_batch_on_function_error = true # (24 h); poison records are dead-lettered by the function at once
-  maximum_record_age_in_seconds  = 86400
-  function_response_types        = ["ReportBatchItemFailures"]
-
-  # DynamoDB streams only carry these three; named so the mapping's intent is explicit.
-  filter_criteria {
-    filter {
-      pattern = jsonencode({ eventName = ["INSERT", "MODIFY", "REMOVE"] })
-    }
-  }
-
-  destination_config {
-    on_failure {
-      destination_arn = module.messaging.stream_dlq_arn
-    }
-  }
-}
-
-# ---- email_processor --------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "email_processor" {
   statement {
@@ -180,47 +131,6 @@ data "aws_iam_policy_document" "email_processor" {
   }
 }
 
-module "email_processor" {
-  source               = "./modules/function"
-  name                 = "${local.prefix}-email_processor"
-  service_name         = "email_processor"
-  description          = local.functions.email_processor.description
-  package_path         = "${local.dist}/email_processor.zip"
-  architecture         = var.architecture
-  timeout              = local.functions.email_processor.timeout
-  memory_size          = local.functions.email_processor.memory
-  reserved_concurrency = -1
-  layers               = [aws_lambda_layer_version.engagement.arn]
-  policy_json          = data.aws_iam_policy_document.email_processor.json
-  kms_key_arn          = module.data.kms_key_arn
-  log_retention_days   = var.log_retention_days
-  log_level            = var.log_level
-  environment = {
-    USERS_TABLE_NAME      = module.data.users_table_name
-    EMAILS_TABLE_NAME     = module.data.emails_table_name
-    DECISIONS_TABLE_NAME  = module.data.decisions_table_name
-    DEAD_LETTER_QUEUE_URL = module.messaging.email_requests_dlq_url
-    EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days)
-    BRAND_NAME            = var.brand_name
-    SHOP_URL              = var.shop_url
-    POSTAL_ADDRESS        = var.postal_address
-  }
-  tags = local.tags
-}
-
-resource "aws_lambda_event_source_mapping" "email_requests" {
-  function_name           = module.email_processor.function_name
-  event_source_arn        = module.messaging.email_requests_queue_arn
-  batch_size              = 10
-  function_response_types = ["ReportBatchItemFailures"]
-
-  scaling_config {
-    maximum_concurrency = var.email_processor_max_concurrency
-  }
-}
-
-# ---- api --------------------------------------------------------------------------------------------------
-
 data "aws_iam_policy_document" "api" {
   statement {
     sid       = "ReadClients"
@@ -249,35 +159,105 @@ data "aws_iam_policy_document" "api" {
   }
 }
 
-module "api" {
-  source               = "./modules/function"
-  name                 = "${local.prefix}-api"
-  service_name         = "api"
-  description          = local.functions.api.description
-  package_path         = "${local.dist}/api.zip"
+# ---- the functions ----------------------------------------------------------------------------------------
+
+locals {
+  function_policies = {
+    stream_processor = data.aws_iam_policy_document.stream_processor.json
+    email_processor  = data.aws_iam_policy_document.email_processor.json
+    api              = data.aws_iam_policy_document.api.json
+  }
+  function_environment = {
+    stream_processor = {
+      USERS_TABLE_NAME      = module.data.users_table_name
+      EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
+      DEAD_LETTER_QUEUE_URL = module.messaging.stream_dlq_url
+    }
+    email_processor = {
+      USERS_TABLE_NAME      = module.data.users_table_name
+      EMAILS_TABLE_NAME     = module.data.emails_table_name
+      DECISIONS_TABLE_NAME  = module.data.decisions_table_name
+      DEAD_LETTER_QUEUE_URL = module.messaging.email_requests_dlq_url
+      EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days)
+      BRAND_NAME            = var.brand_name
+      SHOP_URL              = var.shop_url
+      POSTAL_ADDRESS        = var.postal_address
+    }
+    api = {
+      USERS_TABLE_NAME     = module.data.users_table_name
+      EMAILS_TABLE_NAME    = module.data.emails_table_name
+      DECISIONS_TABLE_NAME = module.data.decisions_table_name
+      API_TOKEN_PARAMETER  = aws_ssm_parameter.api_token.name
+    }
+  }
+}
+
+# One function per folder in functions/, each with its own role, policy, log group and environment.
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  name                 = "${local.prefix}-${each.key}"
+  service_name         = each.key
+  description          = each.value.description
+  package_path         = "${local.dist}/${each.key}.zip"
   architecture         = var.architecture
-  timeout              = local.functions.api.timeout
-  memory_size          = local.functions.api.memory
+  timeout              = each.value.timeout
+  memory_size          = each.value.memory
   reserved_concurrency = -1
   layers               = [aws_lambda_layer_version.engagement.arn]
-  policy_json          = data.aws_iam_policy_document.api.json
+  policy_json          = local.function_policies[each.key]
   kms_key_arn          = module.data.kms_key_arn
   log_retention_days   = var.log_retention_days
   log_level            = var.log_level
-  environment = {
-    USERS_TABLE_NAME     = module.data.users_table_name
-    EMAILS_TABLE_NAME    = module.data.emails_table_name
-    DECISIONS_TABLE_NAME = module.data.decisions_table_name
-    API_TOKEN_PARAMETER  = aws_ssm_parameter.api_token.name
-  }
-  tags = local.tags
+  environment          = local.function_environment[each.key]
+  tags                 = local.tags
 }
+
+# ---- event source mappings --------------------------------------------------------------------------------
+
+resource "aws_lambda_event_source_mapping" "users_stream" {
+  function_name                  = module.function["stream_processor"].function_name
+  event_source_arn               = module.data.users_stream_arn
+  starting_position              = "LATEST"
+  batch_size                     = 100
+  maximum_retry_attempts         = -1   # transient failures retry until the record would leave the stream
+  bisect_batch_on_function_error = true # (24 h); poison records are dead-lettered by the function at once
+  maximum_record_age_in_seconds  = 86400
+  function_response_types        = ["ReportBatchItemFailures"]
+
+  # DynamoDB streams only carry these three; named so the mapping's intent is explicit.
+  filter_criteria {
+    filter {
+      pattern = jsonencode({ eventName = ["INSERT", "MODIFY", "REMOVE"] })
+    }
+  }
+
+  destination_config {
+    on_failure {
+      destination_arn = module.messaging.stream_dlq_arn
+    }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "email_requests" {
+  function_name           = module.function["email_processor"].function_name
+  event_source_arn        = module.messaging.email_requests_queue_arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.email_processor_max_concurrency
+  }
+}
+
+# ---- HTTP API and monitoring ------------------------------------------------------------------------------
 
 module "http_api" {
   source                 = "./modules/api"
   prefix                 = local.prefix
-  function_name          = module.api.function_name
-  function_invoke_arn    = module.api.invoke_arn
+  function_name          = module.function["api"].function_name
+  function_invoke_arn    = module.function["api"].invoke_arn
   throttling_rate_limit  = var.api_throttling_rate_limit
   throttling_burst_limit = var.api_throttling_burst_limit
   kms_key_arn            = module.data.kms_key_arn
@@ -286,19 +266,15 @@ module "http_api" {
 }
 
 module "monitoring" {
-  source      = "./modules/monitoring"
-  prefix      = local.prefix
-  kms_key_arn = module.data.kms_key_arn
-  alert_email = var.alert_email
-  function_names = {
-    stream_processor = module.stream_processor.function_name
-    email_processor  = module.email_processor.function_name
-    api              = module.api.function_name
-  }
+  source         = "./modules/monitoring"
+  prefix         = local.prefix
+  kms_key_arn    = module.data.kms_key_arn
+  alert_email    = var.alert_email
+  function_names = { for name, function in module.function : name => function.function_name }
   dead_letter_queue_names = {
     email-requests-dlq = module.messaging.email_requests_dlq_name
     stream-dlq         = module.messaging.stream_dlq_name
   }
-  stream_function_name = module.stream_processor.function_name
+  stream_function_name = module.function["stream_processor"].function_name
   tags                 = local.tags
 }

@@ -30,21 +30,15 @@ output "decisions_table" {
 
 output "function_names" {
   description = "Lambda functions by folder name."
-  value = {
-    stream_processor = module.stream_processor.function_name
-    email_processor  = module.email_processor.function_name
-    api              = module.api.function_name
-  }
+  value       = { for name, function in module.function : name => function.function_name }
 }
 
 output "log_groups" {
   description = "Log groups by folder name (make logs FN=<name>), and the API's access logs."
-  value = {
-    stream_processor = module.stream_processor.log_group_name
-    email_processor  = module.email_processor.log_group_name
-    api              = module.api.log_group_name
-    api_access       = module.http_api.access_log_group_name
-  }
+  value = merge(
+    { for name, function in module.function : name => function.log_group_name },
+    { api_access = module.http_api.access_log_group_name },
+  )
 }
 
 output "queues" {

@@ -10,6 +10,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check behaviour, never speed: on a busy 2-core machine, timing checks would only make them flaky.
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
 
 # Before anything imports boto3: fake credentials, one region, and nothing that points at a live endpoint
 # (except for `make test-aws`, which sets REAL_AWS_TESTS and needs the operator's real credentials).

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from engagement.errors import InvalidRecord
 from engagement.models import ENVELOPE_VERSION, Client, EngagementEvent, EventType
 from engagement.scoring import score_client
+
+M = TypeVar("M", bound=BaseModel)
 
 FACT_ATTRIBUTES: tuple[str, ...] = (
     "email",
@@ -41,14 +43,19 @@ def changed_facts(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) 
     return tuple(name for name in FACT_ATTRIBUTES if old.get(name) != new.get(name))
 
 
-def client_from_item(item: Mapping[str, Any]) -> Client:
-    """A users-table item (deserialised) as a Client; InvalidRecord names every bad attribute."""
+def _validated(model: type[M], data: Any, subject: str) -> M:
+    """data as a model, or InvalidRecord naming every bad attribute."""
     try:
-        return Client.model_validate(item)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRecord.from_validation("client item", exc) from exc
+        raise InvalidRecord.from_validation(subject, exc) from exc
     except (TypeError, ValueError, OverflowError) as exc:  # what validation itself did not wrap
-        raise InvalidRecord(f"invalid client item: {exc}", None) from exc
+        raise InvalidRecord(f"invalid {subject}: {exc}", None) from exc
+
+
+def client_from_item(item: Mapping[str, Any]) -> Client:
+    """A users-table item (deserialised) as a Client."""
+    return _validated(Client, item, "client item")
 
 
 def event_from_change(
@@ -110,9 +117,4 @@ def decode_event(body: str) -> EngagementEvent:
             f"unsupported envelope version {payload.get('version')!r} (this processor reads {ENVELOPE_VERSION})",
             "version",
         )
-    try:
-        return EngagementEvent.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidRecord.from_validation("event envelope", exc) from exc
-    except (TypeError, ValueError, OverflowError) as exc:  # what validation itself did not wrap
-        raise InvalidRecord(f"invalid event envelope: {exc}", None) from exc
+    return _validated(EngagementEvent, payload, "event envelope")

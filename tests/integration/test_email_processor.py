@@ -76,6 +76,20 @@ def dead_letters(aws: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
+def crash(*_: Any, **__: Any) -> Any:
+    raise TransientFailure("the process died here")
+
+
+def deliver_with_a_crash(
+    handler: ModuleType, context: Any, monkeypatch: pytest.MonkeyPatch, target: Any, method: str, record: Any
+) -> None:
+    """Deliver one message while target.method fails as if the process died there; then it works again."""
+    with monkeypatch.context() as patched:
+        patched.setattr(target, method, crash)
+        with pytest.raises(BatchProcessingError):  # the whole (one-message) batch failed: SQS will redeliver it
+            handler.lambda_handler(batch(record), context)
+
+
 def test_the_runbooks_at_risk_client_gets_exactly_one_draft(
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any
 ) -> None:
@@ -183,19 +197,11 @@ def test_a_crash_after_claiming_the_slot_is_finished_by_the_retry_without_a_dupl
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
-    real_write = handler.service.writer.write
-
-    def crash(request: Any) -> Any:
-        raise TransientFailure("the process died here")
-
-    monkeypatch.setattr(handler.service.writer, "write", crash)
     first = message(RUNBOOK_TEST_USER_8, message_id="m-1")
-    with pytest.raises(BatchProcessingError):  # the whole (one-message) batch failed: SQS will redeliver it
-        handler.lambda_handler(batch(first), lambda_context)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.writer, "write", first)
     assert scan(aws, "emails") == []
     assert slot(aws, "test-user-8")["lastEmailId"]  # the slot is held...
 
-    monkeypatch.setattr(handler.service.writer, "write", real_write)
     handler.service.clock = FixedClock(NOW + timedelta(minutes=2))
     assert handler.lambda_handler(batch(first), lambda_context) == {"batchItemFailures": []}
 
@@ -208,15 +214,9 @@ def test_a_late_redelivery_of_a_crashed_claim_starts_the_cooldown_when_the_email
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
-    real_write = handler.service.writer.write
-    monkeypatch.setattr(
-        handler.service.writer, "write", lambda request: (_ for _ in ()).throw(TransientFailure("down"))
-    )
     first = message(RUNBOOK_TEST_USER_8, "evt-1", message_id="m-1")
-    with pytest.raises(BatchProcessingError):
-        handler.lambda_handler(batch(first), lambda_context)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.writer, "write", first)
 
-    monkeypatch.setattr(handler.service.writer, "write", real_write)
     later = NOW + timedelta(days=8)  # redriven from the DLQ a week later
     handler.service.clock = FixedClock(later)
     handler.lambda_handler(batch(first), lambda_context)
@@ -235,14 +235,8 @@ def test_a_redelivered_claim_for_a_client_who_opted_out_meanwhile_writes_nothing
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
-    real_write = handler.service.writer.write
-    monkeypatch.setattr(
-        handler.service.writer, "write", lambda request: (_ for _ in ()).throw(TransientFailure("down"))
-    )
     first = message(RUNBOOK_TEST_USER_8, "evt-1", message_id="m-1")
-    with pytest.raises(BatchProcessingError):
-        handler.lambda_handler(batch(first), lambda_context)
-    monkeypatch.setattr(handler.service.writer, "write", real_write)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.writer, "write", first)
     put_client(aws, raw={**RUNBOOK_TEST_USER_8, "optedOut": {"BOOL": True}})
 
     handler.lambda_handler(batch(first), lambda_context)
@@ -256,19 +250,11 @@ def test_a_crash_between_the_draft_and_last_email_date_is_repaired_without_a_dup
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
-    real_mark = handler.service.users.mark_emailed
-
-    def crash(*_: Any) -> None:
-        raise TransientFailure("the process died here")
-
-    monkeypatch.setattr(handler.service.users, "mark_emailed", crash)
     first = message(RUNBOOK_TEST_USER_8, message_id="m-1")
-    with pytest.raises(BatchProcessingError):
-        handler.lambda_handler(batch(first), lambda_context)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.users, "mark_emailed", first)
     assert len(scan(aws, "emails")) == 1
     assert "lastEmailDate" not in user(aws, "test-user-8")
 
-    monkeypatch.setattr(handler.service.users, "mark_emailed", real_mark)
     assert handler.lambda_handler(batch(first), lambda_context) == {"batchItemFailures": []}
 
     [email] = scan(aws, "emails")

@@ -88,7 +88,7 @@ def test_the_stream_mapping_matches() -> None:
     root = hcl.root()
     terraform = root.resource("aws_lambda_event_source_mapping", "users_stream")
     local = resources.USERS_STREAM_SOURCE
-    assert terraform["function_name"] == f"${{module.{local.function}.function_name}}"
+    assert terraform["function_name"] == f'${{module.function["{local.function}"].function_name}}'
     assert terraform["event_source_arn"] == "${module.data.users_stream_arn}"
     assert terraform["batch_size"] == local.batch_size
     assert terraform["starting_position"] == local.starting_position
@@ -106,7 +106,7 @@ def test_the_queue_mapping_matches() -> None:
     root = hcl.root()
     terraform = root.resource("aws_lambda_event_source_mapping", "email_requests")
     local = resources.EMAIL_REQUESTS_SOURCE
-    assert terraform["function_name"] == f"${{module.{local.function}.function_name}}"
+    assert terraform["function_name"] == f'${{module.function["{local.function}"].function_name}}'
     assert terraform["event_source_arn"] == "${module.messaging.email_requests_queue_arn}"
     assert terraform["batch_size"] == local.batch_size
     assert root.value(terraform["scaling_config"][0]["maximum_concurrency"]) == local.maximum_concurrency
@@ -118,13 +118,17 @@ def test_functions_sizes_and_environment_match(local: resources.Function) -> Non
     root = hcl.root()
     sizes = root.value(f"${{local.functions.{local.logical_name}}}")
     assert (sizes["timeout"], sizes["memory"]) == (local.timeout, local.memory)
-    call = root.modules[local.logical_name]
-    assert call["name"] == "${local.prefix}-" + local.logical_name
-    assert call["service_name"] == local.logical_name
+    call = root.modules["function"]
+    assert (call["for_each"], call["name"], call["service_name"]) == (
+        "${local.functions}",
+        "${local.prefix}-${each.key}",
+        "${each.key}",
+    )
+    assert call["environment"] == "${local.function_environment[each.key]}"
     environment = resources.sample_environment(local.logical_name)
     secrets_locally = {"API_TOKEN": "API_TOKEN_PARAMETER"}  # locally a value, in AWS the SSM parameter's name
     expected = {secrets_locally.get(name, name) for name in environment if not name.startswith("POWERTOOLS_")}
-    assert set(call["environment"]) == expected
+    assert set(root.locals["function_environment"][local.logical_name]) == expected
 
 
 def test_every_local_override_is_declared_and_differs_from_aws() -> None:

@@ -63,17 +63,21 @@ def test_terraform_is_valid(tmp_path: Path) -> None:
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
-@pytest.mark.parametrize("folder", FUNCTION_FOLDERS)
-def test_every_function_folder_has_a_lambda_a_log_group_and_a_role(folder: str) -> None:
-    call = hcl.root().modules[folder]
-    assert call["source"] == "./modules/function"
-    assert call["package_path"] == "${local.dist}/" + folder + ".zip"
-    function_module = hcl.child(folder)
+def test_every_function_folder_has_a_lambda_a_log_group_and_a_role() -> None:
+    root = hcl.root()
+    assert sorted(root.locals["functions"]) == FUNCTION_FOLDERS == sorted(f.logical_name for f in resources.FUNCTIONS)
+    assert sorted(root.locals["function_policies"]) == FUNCTION_FOLDERS
+    assert sorted(root.locals["function_environment"]) == FUNCTION_FOLDERS
+    call = root.modules["function"]
+    assert (call["source"], call["for_each"]) == ("./modules/function", "${local.functions}")
+    assert call["package_path"] == "${local.dist}/${each.key}.zip"
+    function_module = hcl.child("function")
     assert function_module.resource("aws_lambda_function", "this")["role"] == "${aws_iam_role.this.arn}"
     assert function_module.resource("aws_cloudwatch_log_group", "this")["name"] == "/aws/lambda/${var.name}"
     assert function_module.resource("aws_iam_role_policy", "this")["role"] == "${aws_iam_role.this.id}"
     assert function_module.resource("aws_lambda_function", "this")["tracing_config"][0]["mode"] == "Active"
-    assert folder in {f.logical_name for f in resources.FUNCTIONS}
+    for folder in FUNCTION_FOLDERS:
+        assert root.locals["function_policies"][folder] == f"${{data.aws_iam_policy_document.{folder}.json}}"
 
 
 def _star_resource_lines() -> Iterator[tuple[Path, int, str]]:
@@ -278,8 +282,8 @@ def test_every_aws_call_an_adapter_makes_is_allowed_by_the_functions_policy(
 
 
 def test_the_api_reads_its_token_from_the_parameter_terraform_creates() -> None:
-    call = hcl.root().modules["api"]
-    assert call["environment"]["API_TOKEN_PARAMETER"] == "${aws_ssm_parameter.api_token.name}"
+    environment = hcl.root().locals["function_environment"]["api"]
+    assert environment["API_TOKEN_PARAMETER"] == "${aws_ssm_parameter.api_token.name}"
 
 
 def test_terraform_tfvars_example_documents_every_variable() -> None:

@@ -33,31 +33,23 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each            = var.function_names
-  alarm_name          = "${var.prefix}-${each.key}-errors"
-  alarm_description   = "${each.value} failed invocations: see make logs FN=${each.key}."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-  tags                = var.tags
+locals {
+  # Every function alarms on failed invocations and on throttling.
+  function_alarms = merge([
+    for name, function in var.function_names : {
+      "${name}-errors"    = { function = function, metric = "Errors", advice = "see make logs FN=${name}" }
+      "${name}-throttles" = { function = function, metric = "Throttles", advice = "raise its concurrency or the account limit" }
+    }
+  ]...)
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each            = var.function_names
-  alarm_name          = "${var.prefix}-${each.key}-throttles"
-  alarm_description   = "${each.value} is being throttled: raise its concurrency or the account limit."
+resource "aws_cloudwatch_metric_alarm" "functions" {
+  for_each            = local.function_alarms
+  alarm_name          = "${var.prefix}-${each.key}"
+  alarm_description   = "${each.value.function}: ${each.value.metric} > 0; ${each.value.advice}."
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = each.value.function }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
