@@ -4,7 +4,9 @@
    init does), next to a bare `import boto3` plus one client.
 2. Stream processor: records per second through the real handler on in-process moto, and SNS calls per 100
    records.
-3. Local end to end: clients per second from seeding 1,000 clients until the pipeline has drained, next to the
+3. The LLM writer: wall time of a batch of 10 against a local OpenAI-compatible server answering in 300 ms (the
+   messages are written concurrently), and tokens and estimated cost per 1,000 emails at the default model's prices.
+4. Local end to end: clients per second from seeding 1,000 clients until the pipeline has drained, next to the
    emulator's raw sequential put_item rate measured in the same run (the ceiling here).
 """
 
@@ -126,6 +128,75 @@ def stream_throughput(batches: int) -> None:
     print(f"   {len(calls) / batches:7.1f} SNS PublishBatch calls per 100 records")
 
 
+def llm_batch(latency: float, runs: int) -> None:
+    """A batch of 10 through the email processor, the LLM answering after `latency` s; and tokens and cost."""
+    os.environ.update(FAKE_AWS)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    import importlib
+    import json as json_module
+    from datetime import UTC, datetime
+
+    import boto3
+    from moto import mock_aws
+
+    from engagement.config import DEFAULT_PRICES
+    from engagement.events import encode_event, event_from_change
+    from engagement.models import Client
+    from engagement.scoring import score_client
+    from engagement.store.dynamo import from_item
+    from engagement.writer import WriteRequest
+    from engagement.writer.prompt import RESPONSE_FORMAT, facts_message, system_prompt
+    from localmode import resources
+    from tests.events import client_values, sqs_record, to_image
+    from tests.fakes.llm_server import GOOD_EMAIL, FakeLLM, running
+
+    walls = []
+    with running(FakeLLM(latency=latency)) as fake, mock_aws():
+        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        deployed = resources.create_all(clients, endpoint_url="")
+        os.environ.update(resources.function_environment(resources.EMAIL_PROCESSOR, deployed))
+        os.environ.update(OPENROUTER_API_KEY="bench-key", LLM_BASE_URL=fake.base_url)
+        handler = importlib.import_module("functions.email_processor.handler")
+        context = type("Context", (), {"function_name": "bench", "memory_limit_in_mb": 512, "aws_request_id": "r",
+                                       "invoked_function_arn": "arn:aws:lambda:us-east-1:1:function:bench",
+                                       "get_remaining_time_in_millis": lambda self: 60_000})()  # fmt: skip
+        for run in range(runs):
+            records = []
+            for i in range(10):
+                image = to_image(client_values(f"r{run}-{i}", engagementScore=20))
+                clients["dynamodb"].put_item(TableName=deployed.tables["users"], Item=image)
+                now = datetime.now(UTC)
+                event = event_from_change(event_name="INSERT", event_id=f"r{run}-{i}", occurred_at=now,
+                                          old_image=None, new_image=from_item(image), now=now)  # fmt: skip
+                assert event is not None
+                records.append(sqs_record(encode_event(event)))
+            started = time.perf_counter()
+            assert handler.lambda_handler({"Records": records}, context) == {"batchItemFailures": []}
+            walls.append(time.perf_counter() - started)
+    wall = statistics.median(walls)
+    print(
+        f"\n3. LLM writer: a batch of 10 messages, the LLM answering after {latency * 1000:.0f} ms (median of {runs})"
+    )
+    print(f"   {wall * 1000:7.0f} ms wall time for the batch, next to {latency * 1000:.0f} ms for one LLM call")
+    print(
+        f"           (one after the other: {10 * latency * 1000:.0f} ms); at most {fake.most_in_flight} calls at once"
+    )
+
+    # Tokens: the real prompt for a typical client, and a typical answer, at ~4 characters per token.
+    client = Client.model_validate({**client_values("typical"), "engagementScore": 30})
+    request = WriteRequest(client=client, score=score_client(client, datetime.now(UTC)), now=datetime.now(UTC))
+    prompt_chars = len(system_prompt("Northwind Apparel", ())) + len(facts_message(request))
+    prompt_chars += len(json_module.dumps(RESPONSE_FORMAT))  # the schema is sent too
+    prompt_tokens, completion_tokens = prompt_chars / 4, len(json_module.dumps(GOOD_EMAIL)) / 4
+    price = DEFAULT_PRICES["openai/gpt-4o-mini"]
+    per_thousand = 1000 * (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
+    print(f"   per 1,000 emails with openai/gpt-4o-mini (${price.prompt}/M in, ${price.completion}/M out):")
+    print(f"           ~{prompt_tokens * 1000:,.0f} prompt + ~{completion_tokens * 1000:,.0f} completion tokens, "
+          f"~${per_thousand:.3f}")  # fmt: skip
+    print("           (estimated at 4 characters a token; a repair or a regeneration adds a call)")
+
+
 def local_end_to_end(clients: int, put_items: int) -> None:
     from localmode.app import LocalMode, Settings
     from scripts.seed_users import generate_clients, write_clients
@@ -159,7 +230,7 @@ def local_end_to_end(clients: int, put_items: int) -> None:
             mode.stop()
     drafts = sum(summary["drafts_by_writer"].values())
     print(
-        f"\n3. Local end to end ({clients} seeded clients: stream → SNS → SQS → drafts, then the system's own writes)"
+        f"\n4. Local end to end ({clients} seeded clients: stream → SNS → SQS → drafts, then the system's own writes)"
     )
     print(f"   {raw_rate:7.0f} put_item/s   the emulator's raw sequential rate (the ceiling here)")
     print(f"   {clients / elapsed:7.1f} clients/s   seeding start to last batch: {elapsed:.1f} s"
@@ -174,10 +245,12 @@ def main() -> None:
     parser.add_argument("--stream-batches", type=int, default=20)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--put-items", type=int, default=1000)
+    parser.add_argument("--llm-latency", type=float, default=0.3)
     args = parser.parse_args()
     print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     import_times(args.import_runs)
     stream_throughput(args.stream_batches)
+    llm_batch(args.llm_latency, runs=3)
     local_end_to_end(args.clients, args.put_items)
 
 

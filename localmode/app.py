@@ -30,6 +30,15 @@ PASSTHROUGH = (
     "SHOP_URL",
     "POSTAL_ADDRESS",
     "POWERTOOLS_LOG_LEVEL",
+    "OPENROUTER_API_KEY",
+    "LLM_BASE_URL",
+    "LLM_MODEL",
+    "LLM_TIMEOUT_S",
+    "LLM_MAX_RETRIES",
+    "LLM_CONCURRENCY",
+    "LLM_PRICES",
+    "ALLOWED_LINK_DOMAINS",
+    "ALLOWED_OFFERS",
 )
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -238,7 +247,7 @@ class LocalMode:
             ("events topic", d.topic_arn),
             ("email queue", f"{d.queue_urls['email-requests']}  (DLQ: email-requests-dlq)"),
             ("stream DLQ", d.queue_urls["stream-dlq"]),
-            ("email writer", "template (offline)"),
+            ("email writer", self.writer_description()),
             ("functions", ", ".join(f"{name} ({fn.init_ms:.0f} ms cold start)" for name, fn in self.functions.items())),
             ("logs", str(self.logs)),
         ]
@@ -251,6 +260,14 @@ class LocalMode:
             f'  curl -H "Authorization: Bearer $API_TOKEN" {self.api.url}/api/emails\n'
             "Ctrl-C to stop."
         )
+
+    def writer_description(self) -> str:
+        """Which writer drafts the emails (never shows the key)."""
+        assert self.functions
+        environment = self.functions[resources.EMAIL_PROCESSOR.logical_name].spec.environment
+        if environment.get("OPENROUTER_API_KEY", "").strip():
+            return f"LLM: {environment['LLM_MODEL']} at {environment['LLM_BASE_URL']} (template as fallback)"
+        return "template (offline; set OPENROUTER_API_KEY for the LLM writer)"
 
     def failure(self) -> str | None:
         """Why the local mode can no longer work, if it cannot."""

@@ -279,6 +279,11 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "BRAND_NAME": "Northwind Apparel",
             "SHOP_URL": "https://shop.example.com/",
             "POSTAL_ADDRESS": "100 Example Street, Springfield, 00000",
+            "MAX_RECEIVE_COUNT": str(EMAIL_REQUESTS.max_receive_count),
+            "LLM_BASE_URL": "https://openrouter.ai/api/v1",
+            "LLM_MODEL": "openai/gpt-4o-mini",
+            "LLM_CONCURRENCY": str(EMAIL_REQUESTS_SOURCE.batch_size),
+            "ALLOWED_OFFERS": "",
         }
     return {**common, **tables}
 

@@ -27,7 +27,7 @@ module "messaging" {
   kms_key_arn                       = module.data.kms_key_arn
   email_function_timeout            = local.functions.email_processor.timeout
   email_requests_visibility_timeout = 6 * local.functions.email_processor.timeout
-  max_receive_count                 = 5
+  max_receive_count                 = 5 # the email processor's MAX_RECEIVE_COUNT says the same
   tags                              = local.tags
 }
 
@@ -125,6 +125,11 @@ data "aws_iam_policy_document" "email_processor" {
     resources = [module.messaging.email_requests_dlq_arn]
   }
   statement {
+    sid       = "ReadLlmKey"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.openrouter_api_key.arn]
+  }
+  statement {
     sid       = "UseDataKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [module.data.kms_key_arn]
@@ -182,6 +187,13 @@ locals {
       BRAND_NAME            = var.brand_name
       SHOP_URL              = var.shop_url
       POSTAL_ADDRESS        = var.postal_address
+      MAX_RECEIVE_COUNT     = "5" # the email queue's redrive: on the last receive the template writes the email
+      LLM_BASE_URL          = var.llm_base_url
+      LLM_MODEL             = var.llm_model
+      LLM_CONCURRENCY       = "10" # the queue mapping's batch size: a batch is written side by side
+      ALLOWED_OFFERS        = join(",", var.allowed_offers)
+
+      OPENROUTER_API_KEY_PARAMETER = aws_ssm_parameter.openrouter_api_key.name
     }
     api = {
       USERS_TABLE_NAME     = module.data.users_table_name
@@ -276,5 +288,6 @@ module "monitoring" {
     stream-dlq         = module.messaging.stream_dlq_name
   }
   stream_function_name = module.function["stream_processor"].function_name
+  email_service_name   = "email_processor"
   tags                 = local.tags
 }

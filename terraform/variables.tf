@@ -131,3 +131,26 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "llm_base_url" {
+  description = "OpenAI-compatible endpoint the LLM writer calls (the key is the SSM parameter openrouter-api-key)."
+  type        = string
+  default     = "https://openrouter.ai/api/v1"
+}
+
+variable "llm_model" {
+  description = "Model the LLM writer asks for; it must support structured outputs (json_schema)."
+  type        = string
+  default     = "openai/gpt-4o-mini"
+}
+
+variable "allowed_offers" {
+  description = "Offers an LLM-written email may mention, word for word (none by default: no offers at all)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for offer in var.allowed_offers : !strcontains(offer, ",")])
+    error_message = "An allowed offer cannot contain a comma."
+  }
+}

@@ -190,4 +190,9 @@ class Email(CamelModel):
     model: str | None = None
     prompt_version: str | None = None
     fallback_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_latency_ms: int = 0
+    estimated_cost_usd: float = 0.0
+    guardrail_violations: tuple[str, ...] = ()
     trigger_event_id: str

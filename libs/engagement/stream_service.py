@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from engagement.clock import Clock
@@ -23,7 +22,7 @@ from engagement.errors import InvalidRecord, TransientFailure
 from engagement.events import event_from_change
 from engagement.messaging import DeadLetterQueue, EventPublisher
 from engagement.models import EngagementEvent, EventType
-from engagement.observability import logger, metrics
+from engagement.observability import count, logger
 from engagement.store.dynamo import from_item
 from engagement.store.users import UserRepository
 
@@ -87,7 +86,7 @@ class StreamService:
             return None
         if event is None:
             logger.debug("no fact changed; nothing to publish", extra={"eventId": event_id})
-            metrics.add_metric(name="RecordsWithoutFactChange", unit=MetricUnit.Count, value=1)
+            count("RecordsWithoutFactChange")
         return event
 
     def publish(self, pending: list[tuple[Any, EngagementEvent]]) -> list[tuple[Any, Exception]]:
@@ -107,9 +106,9 @@ class StreamService:
             else:
                 failed[failure.index] = TransientFailure(f"publish {event.id}: {failure.code}: {failure.message}")
         published = [(index, event) for index, event in enumerate(events) if index not in failed]
-        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(published))
+        count("EventsPublished", len(published))
         if failed:
-            metrics.add_metric(name="EventPublishFailures", unit=MetricUnit.Count, value=len(failed))
+            count("EventPublishFailures", len(failed))
         for index, event in published:
             try:
                 self._record_score(event)
@@ -117,7 +116,7 @@ class StreamService:
                 failed[index] = exc
             except ClientError as exc:  # refused for good (say, an item at the size limit): the event is out
                 logger.error("score not stored", extra={"eventId": event.id, "error": str(exc)})
-                metrics.add_metric(name="ScoreWritesRefused", unit=MetricUnit.Count, value=1)
+                count("ScoreWritesRefused")
         for index, event in enumerate(events):
             logger.set_correlation_id(event.id)
             facts = {
@@ -152,7 +151,7 @@ class StreamService:
                 "sequenceNumber": (raw.get("dynamodb") or {}).get("SequenceNumber"),
             },
         )
-        metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=1)
+        count("RecordsDeadLettered")
         self.dead_letters.send(
             json.dumps(raw, default=str), reason=reason, field=field_name, failed_at=self.clock.now()
         )

@@ -19,7 +19,6 @@ from engagement.errors import InvalidRecord
 from engagement.events import decode_event
 from engagement.messaging import DeadLetterQueue
 from engagement.models import (
-    Client,
     Decision,
     DecisionReason,
     DecisionRecord,
@@ -30,13 +29,13 @@ from engagement.models import (
     EventType,
     Score,
 )
-from engagement.observability import logger, metrics
+from engagement.observability import count, logger
 from engagement.policy import EligibilityRules, decide
 from engagement.scoring import score_client
 from engagement.store.decisions import DecisionRepository, decision_key
 from engagement.store.emails import EmailRepository
 from engagement.store.users import UserRepository
-from engagement.writer import Brand, EmailWriter, WriteRequest, render_email
+from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
 
 _EMAIL_IDS = uuid.UUID("6f1c9a1e-3b5e-4c1a-9a57-0d3c2f1b7e11")
 
@@ -68,20 +67,30 @@ class WinbackService:
         self.dead_letters = dead_letters
         self.clock = clock
 
-    def handle_message(self, body: str) -> DecisionRecord | None:
+    def handle_message(
+        self, body: str, *, last_receive: bool = False, deadline: float | None = None
+    ) -> DecisionRecord | None:
         """One SQS message. Input that can never succeed is dead-lettered with its reason; errors worth a
-        retry propagate, so the message is reported as a batch item failure."""
+        retry propagate, so the message is reported as a batch item failure.
+
+        last_receive: this is the message's last delivery (the writer falls back rather than wait for another).
+        deadline: time.monotonic() by which writing must be done (the Lambda's remaining time, less a margin).
+        """
         try:
             event = decode_event(body)
-            logger.set_correlation_id(event.id)
-            return self.handle_event(event)
+            logger.thread_safe_append_keys(correlation_id=event.id)
+            return self.handle_event(event, last_receive=last_receive, deadline=deadline)
         except InvalidRecord as invalid:
             logger.error("message dead-lettered", extra={"reason": invalid.reason, "field": invalid.field})
-            metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
+            count("MessagesDeadLettered")
             self.dead_letters.send(body, reason=invalid.reason, field=invalid.field, failed_at=self.clock.now())
             return None
+        finally:
+            logger.thread_safe_remove_keys(["correlation_id"])
 
-    def handle_event(self, event: EngagementEvent) -> DecisionRecord | None:
+    def handle_event(
+        self, event: EngagementEvent, *, last_receive: bool = False, deadline: float | None = None
+    ) -> DecisionRecord | None:
         if event.type is EventType.CLIENT_DELETED:
             logger.info("deleted clients get no email", extra={"userId": event.client.user_id})
             return None
@@ -108,13 +117,16 @@ class WinbackService:
             if not self.decisions.claim_email_slot(user_id, email_id, now, self.rules.cooldown):
                 # Another email took the slot between our read and our claim (a racing processor).
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.COOLDOWN), score)
-            self._draft(event, client, score, email_id, now)
+            request = WriteRequest(client=client, score=score, now=now, deadline=deadline, last_attempt=last_receive)
+            self._draft(event, request, email_id)
         self.users.mark_emailed(user_id, email_id, now)
         return self._record(event, now, Decision(send=True, reason=DecisionReason.ELIGIBLE), score, email_id)
 
-    def _draft(self, event: EngagementEvent, client: Client, score: Score, email_id: str, now: datetime) -> None:
-        written = self.writer.write(WriteRequest(client=client, score=score, now=now))
+    def _draft(self, event: EngagementEvent, request: WriteRequest, email_id: str) -> None:
+        client, score, now = request.client, request.score, request.now
+        written = self.writer.write(request)
         rendered = render_email(written.content, self.brand)
+        usage = written.usage
         email = Email(
             email_id=email_id,
             user_id=client.user_id,
@@ -132,18 +144,25 @@ class WinbackService:
             model=written.model,
             prompt_version=written.prompt_version,
             fallback_reason=written.fallback_reason,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            llm_latency_ms=usage.latency_ms,
+            estimated_cost_usd=round(usage.estimated_cost_usd, 8),
+            guardrail_violations=written.guardrail_violations,
             trigger_event_id=event.id,
         )
         if self.emails.add(email):
-            metrics.add_metric(name="EmailsDrafted", unit=MetricUnit.Count, value=1)
+            _count_written(written)
             logger.info(
                 "win-back email drafted",
                 extra={
                     "userId": client.user_id,
                     "emailId": email_id,
                     "writer": written.writer,
+                    "fallbackReason": written.fallback_reason,
                     "band": score.band.value,
                     "score": score.value,
+                    "costUsd": usage.estimated_cost_usd,
                 },
             )
 
@@ -169,6 +188,22 @@ class WinbackService:
         )
         self.decisions.record(record)
         if not decision.send:
-            metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
+            count("EmailsSkipped")
             logger.info("no email", extra={"userId": record.user_id, "reason": decision.reason.value})
         return record
+
+
+def _count_written(written: WrittenEmail) -> None:
+    """EMF metrics for a stored draft: what it cost and whether the LLM writer had to fall back."""
+    count("EmailsDrafted")
+    usage = written.usage
+    if usage.calls:
+        count("LLMCalls", usage.calls)
+        count("LLMPromptTokens", usage.prompt_tokens)
+        count("LLMCompletionTokens", usage.completion_tokens)
+        count("LLMCostMicroUSD", round(usage.estimated_cost_usd * 1_000_000))
+        count("LLMLatency", usage.latency_ms, MetricUnit.Milliseconds)
+    if written.fallback_reason:
+        count("WriterFallbacks")
+    if written.guardrail_violations:
+        count("GuardrailViolations", len(written.guardrail_violations))

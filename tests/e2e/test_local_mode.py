@@ -178,3 +178,28 @@ def test_make_demo_seeds_drains_and_summarises(tmp_path: Any) -> None:
     assert "events published    20 (client.created 20" in summary
     assert "at-risk, no draft   0    drafts for others: 0" in summary
     assert "email-requests-dlq 0, stream-dlq 0" in summary
+
+
+def test_with_a_key_the_local_mode_writes_with_the_llm_and_says_so(tmp_path: Any) -> None:
+    from tests.fakes.llm_server import FakeLLM, running
+
+    key = "sk-or-v1-e2e-secret-0123456789"
+    with running(FakeLLM()) as fake:
+        environment = local_mode_environment(tmp_path, free_port(), free_port(), "llm-token-0123456789abcdef")
+        environment.update(OPENROUTER_API_KEY=key, LLM_BASE_URL=fake.base_url, LLM_MODEL="openai/gpt-4o-mini")
+        finished = subprocess.run(
+            [sys.executable, "-m", "localmode", "demo", "--count", "12", "--seed", "3"],
+            cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+    console = finished.stdout + finished.stderr
+    assert finished.returncode == 0, console
+    assert "email writer         LLM: openai/gpt-4o-mini at http://127.0.0.1" in console
+    drafted = console.split("emails drafted", 1)[1].splitlines()[0]
+    assert "(llm " in drafted
+    assert "template" not in drafted
+    assert fake.received
+    assert fake.received[0].body["model"] == "openai/gpt-4o-mini"
+    logs = "".join(path.read_text() for path in (tmp_path / "logs").glob("*.log"))
+    assert "win-back email drafted" in logs
+    assert key not in console + logs
+    assert key[:12] not in console + logs

@@ -101,9 +101,14 @@ def python312_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @needs_python312
-@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(
+    ("function", "extra", "openai"),
+    [(name, {}, False) for name in FUNCTIONS]
+    + [("email_processor", {"OPENROUTER_API_KEY_PARAMETER": "/client-engagement-dev/openrouter-api-key"}, True)],
+    ids=[*FUNCTIONS, "email_processor-with-llm"],
+)
 def test_each_handler_imports_from_its_zip_and_the_layer_on_python312(
-    function: str, x86_64: dict[str, Path], python312_runtime: Path, tmp_path: Path
+    function: str, extra: dict[str, str], openai: bool, x86_64: dict[str, Path], python312_runtime: Path, tmp_path: Path
 ) -> None:
     task, opt = tmp_path / "task", tmp_path / "opt"
     with zipfile.ZipFile(x86_64[function]) as opened:
@@ -122,13 +127,14 @@ def test_each_handler_imports_from_its_zip_and_the_layer_on_python312(
         "AWS_SECRET_ACCESS_KEY": "packaging-test",
         "POWERTOOLS_TRACE_DISABLED": "true",
         **sample_environment(function),
+        **extra,
     }
     started = subprocess.run(
         [str(python312_runtime), "-I", "-c", probe, str(task), str(opt / "python")],
         env=environment, capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
-    assert started.stdout.split() == ["ok", "False"]
+    assert started.stdout.split() == ["ok", str(openai)]  # only the email processor, and only with a key, loads openai
 
 
 def test_the_packager_refuses_to_guess_without_python312(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,7 +128,24 @@ def test_functions_sizes_and_environment_match(local: resources.Function) -> Non
     environment = resources.sample_environment(local.logical_name)
     secrets_locally = {"API_TOKEN": "API_TOKEN_PARAMETER"}  # locally a value, in AWS the SSM parameter's name
     expected = {secrets_locally.get(name, name) for name in environment if not name.startswith("POWERTOOLS_")}
+    if local is resources.EMAIL_PROCESSOR:  # locally the key comes from your shell, if at all; in AWS from SSM
+        expected.add("OPENROUTER_API_KEY_PARAMETER")
     assert set(root.locals["function_environment"][local.logical_name]) == expected
+
+
+def test_the_email_processor_knows_the_queues_redrive_and_batch_size() -> None:
+    terraform = hcl.root().locals["function_environment"]["email_processor"]
+    local = resources.sample_environment("email_processor")
+    assert (
+        terraform["MAX_RECEIVE_COUNT"] == local["MAX_RECEIVE_COUNT"] == str(resources.EMAIL_REQUESTS.max_receive_count)
+    )
+    assert (
+        hcl.root().value(hcl.root().modules["messaging"]["max_receive_count"])
+        == resources.EMAIL_REQUESTS.max_receive_count
+    )
+    assert terraform["LLM_CONCURRENCY"] == local["LLM_CONCURRENCY"] == str(resources.EMAIL_REQUESTS_SOURCE.batch_size)
+    assert hcl.root().value(terraform["LLM_MODEL"]) == local["LLM_MODEL"]
+    assert hcl.root().value(terraform["LLM_BASE_URL"]) == local["LLM_BASE_URL"]
 
 
 def test_every_local_override_is_declared_and_differs_from_aws() -> None:

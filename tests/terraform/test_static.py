@@ -143,6 +143,7 @@ POLICY_RESOURCES = {
     ("queue", "email-requests-dlq"): "${module.messaging.email_requests_dlq_arn}",
     ("queue", "stream-dlq"): "${module.messaging.stream_dlq_arn}",
     ("parameter", "api-token"): "${aws_ssm_parameter.api_token.arn}",
+    ("parameter", "openrouter-api-key"): "${aws_ssm_parameter.openrouter_api_key.arn}",
     ("key", "data"): "${module.data.kms_key_arn}",
 }
 
@@ -239,8 +240,8 @@ def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
     return pairs
 
 
-# What the event source mappings and Lambda itself do with the function's role.
-MAPPING_NEEDS = {
+# What the event source mappings, Lambda itself and powertools' parameters do with the function's role.
+OTHER_NEEDS = {
     "stream_processor": {
         (action, ("stream", "users"))
         for action in (
@@ -255,7 +256,7 @@ MAPPING_NEEDS = {
         (action, ("queue", "email-requests"))
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
     }
-    | {("kms:Decrypt", ("key", "data"))},
+    | {("kms:Decrypt", ("key", "data")), ("ssm:GetParameter", ("parameter", "openrouter-api-key"))},
     "api": {("ssm:GetParameter", ("parameter", "api-token")), ("kms:Decrypt", ("key", "data"))},
 }
 
@@ -267,7 +268,7 @@ def test_every_aws_call_an_adapter_makes_is_allowed_by_the_functions_policy(
     handler = load_handler(folder)
     uses = adapter_uses(handler)
     assert uses, f"{folder} calls no adapter: the scan is broken"
-    required = set().union(*(needs(adapter, method) for adapter, method in uses)) | MAPPING_NEEDS[folder]
+    required = set().union(*(needs(adapter, method) for adapter, method in uses)) | OTHER_NEEDS[folder]
     granted = {
         (action, resource)
         for statement in _statements(hcl.root().data["aws_iam_policy_document"][folder])

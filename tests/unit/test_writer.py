@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from engagement.models import Client
 from engagement.scoring import score_client
-from engagement.writer import Brand, TemplateWriter, WriteRequest, render_email
+from engagement.writer import Brand, CallToAction, EmailContent, TemplateWriter, WriteRequest, render_email
 from engagement.writer.render import UNSUBSCRIBE_SLOT
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -40,14 +40,29 @@ def test_a_critical_client_is_missed_by_name() -> None:
     assert subject == "Amara, we miss you"
 
 
-def test_client_text_is_escaped_and_never_becomes_markup() -> None:
-    subject, html, _ = write(
-        name="<img src=x onerror=alert(1)>", preferredCategories=['"><script>alert(1)</script>'], engagementScore=10
-    )
+def test_a_name_or_category_with_markup_or_links_is_left_out_not_repeated() -> None:
+    categories = ['"><script>alert(1)</script>', "www.evil.com", "knitwear"]
+    subject, html, text = write(name="<img src=x onerror=alert(1)>", preferredCategories=categories, engagementScore=10)
+    assert subject == "We miss you"
+    assert text.startswith("Hi there,")
+    assert "knitwear" in text
+    for part in (html, text):
+        assert "img" not in part
+        assert "script" not in part
+        assert "evil" not in part
+
+
+def test_whatever_a_writer_supplies_is_escaped_by_the_renderer() -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    content = EmailContent(
+        subject=hostile, preheader=hostile, greeting=hostile, paragraphs=(hostile, '"><script>alert(1)</script>'),
+        call_to_action=CallToAction(label=hostile, url="javascript:alert(1)"), sign_off=hostile,
+    )  # fmt: skip
+    html = render_email(content, BRAND).html
     assert "<img" not in html
-    assert "<script>" not in html
-    assert "&lt;img" in html
-    assert subject.startswith("<img")  # the subject is plain text; mail clients show it as text
+    assert "<script" not in html
+    assert "javascript:" not in html  # not a link we would render
+    assert html.count("&lt;img src=x onerror=alert(1)&gt;") >= 5
 
 
 def test_every_email_has_the_postal_address_and_an_unsubscribe_slot() -> None:

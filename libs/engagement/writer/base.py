@@ -36,6 +36,40 @@ class WriteRequest(BaseModel):
     client: Client
     score: Score
     now: datetime
+    # Seconds (time.monotonic) by which the writer must have answered, within the Lambda's remaining time.
+    deadline: float | None = None
+    # The message's last receive: rather than leave it for a redelivery that will not come, fall back.
+    last_attempt: bool = False
+
+
+class ModelPrice(BaseModel):
+    """What a model costs, in USD per million tokens."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+
+
+class Usage(BaseModel):
+    """What producing the email cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: int = 0
+    calls: int = 0
+    estimated_cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            latency_ms=self.latency_ms + other.latency_ms,
+            calls=self.calls + other.calls,
+            estimated_cost_usd=self.estimated_cost_usd + other.estimated_cost_usd,
+        )
 
 
 class WrittenEmail(BaseModel):
@@ -48,6 +82,8 @@ class WrittenEmail(BaseModel):
     model: str | None = None
     prompt_version: str | None = None
     fallback_reason: str | None = None
+    usage: Usage = Usage()
+    guardrail_violations: tuple[str, ...] = ()
 
 
 class EmailWriter(Protocol):

@@ -5,6 +5,8 @@ It is the default when no LLM key is configured and the fallback whenever the LL
 
 from __future__ import annotations
 
+import re
+
 from engagement.models import Band
 from engagement.scoring import days_since
 from engagement.writer.base import CallToAction, EmailContent, WriteRequest, WrittenEmail
@@ -20,8 +22,17 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+# Words only: a name or category with markup, a link or digits in it is left out rather than repeated in an email.
+_PLAIN = re.compile(r"^[^\W\d_]+(?:[ '\u2019-][^\W\d_]+)*$")
+
+
+def _plain(text: str) -> str:
+    text = " ".join(text.split())
+    return text if _PLAIN.match(text) else ""
+
+
 def _categories(request: WriteRequest) -> str:
-    picks = [_clip(category.strip(), 30) for category in request.client.preferred_categories if category.strip()]
+    picks = [_clip(plain, 30) for category in request.client.preferred_categories if (plain := _plain(category))]
     return _join(picks[:3])
 
 
@@ -47,7 +58,7 @@ class TemplateWriter:
     def write(self, request: WriteRequest) -> WrittenEmail:
         client = request.client
         categories = _categories(request)
-        first_name = _clip(client.first_name, 40)
+        first_name = _clip(_plain(client.first_name), 40)
         critical = request.score.band is Band.CRITICAL
 
         if critical:

@@ -77,3 +77,20 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   ok_actions          = local.actions
   tags                = var.tags
 }
+
+resource "aws_cloudwatch_metric_alarm" "writer_fallbacks" {
+  alarm_name          = "${var.prefix}-writer-fallbacks"
+  alarm_description   = "The LLM writer keeps falling back to the template: see fallbackReason on the emails and make logs FN=email_processor."
+  namespace           = var.metrics_namespace
+  metric_name         = "WriterFallbacks"
+  dimensions          = { service = var.email_service_name }
+  statistic           = "Sum"
+  period              = 900
+  evaluation_periods  = 1
+  threshold           = var.fallback_alarm_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}

@@ -40,3 +40,20 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "email_service_name" {
+  description = "The email processor's service name (the dimension of its metrics)."
+  type        = string
+}
+
+variable "metrics_namespace" {
+  description = "Namespace of the functions' own metrics."
+  type        = string
+  default     = "ClientEngagement"
+}
+
+variable "fallback_alarm_threshold" {
+  description = "Alarm when more LLM emails than this fall back to the template within 15 minutes."
+  type        = number
+  default     = 5
+}

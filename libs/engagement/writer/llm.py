@@ -1,0 +1,313 @@
+"""The LLM writer: an OpenAI-compatible chat completion (OpenRouter by default) through the openai SDK.
+
+- Structured output: a strict json_schema, and OpenRouter's provider.require_parameters so that providers which
+  would ignore the schema are not used. The answer is validated by our own model; one repair attempt if it is not
+  valid, one regeneration if it breaks a guardrail, then the template writer with the reason recorded.
+- One retry layer, ours (the SDK's is off): 429, 5xx, timeouts and connection errors are retried with exponential
+  backoff and full jitter, honouring Retry-After, and never past the deadline the Lambda's remaining time sets.
+  When retries are spent the message is left for SQS to redeliver (TransientFailure); on its last receive the
+  template writes it instead, so an outage loses nothing and doubles nothing.
+- The key comes from a source that can be asked again: after a 401 it is fetched afresh once (key rotation in SSM
+  needs no redeploy). The key is never logged.
+
+This module imports openai; only the email processor imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import openai
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from engagement.errors import TransientFailure
+from engagement.observability import logger
+from engagement.writer import prompt
+from engagement.writer.base import (
+    CallToAction,
+    EmailContent,
+    EmailWriter,
+    ModelPrice,
+    Usage,
+    WriteRequest,
+    WrittenEmail,
+)
+from engagement.writer.guardrails import GuardrailPolicy, Violation, check
+
+RETRYABLE_STATUSES = (408, 409, 429)  # and every 5xx; connection errors and timeouts too
+MINIMUM_CALL_SECONDS = 2.0  # a call with less time than this left is not worth starting
+
+
+class LLMUnavailable(TransientFailure):
+    """The provider could not answer in time (after retries): worth trying again later."""
+
+
+class LLMRefused(Exception):
+    """The provider refused the request itself (4xx other than 401/429): retrying cannot help."""
+
+
+class InvalidOutput(Exception):
+    """The model's answer is not an email we can use."""
+
+
+class LLMSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    model: str
+    timeout_s: float
+    max_retries: int
+    brand_name: str
+    shop_url: str
+    policy: GuardrailPolicy
+    prices: dict[str, ModelPrice]
+    temperature: float = 0.7
+    max_tokens: int = 700
+
+
+class ApiKeySource:
+    """The provider key: from the environment (local) or an SSM SecureString through a cache (AWS)."""
+
+    def __init__(self, key: str | None = None, parameter: str | None = None, max_age: int = 300) -> None:
+        self._key = key
+        self._parameter = parameter
+        self._max_age = max_age
+
+    def get(self, *, refresh: bool = False) -> str | None:
+        if self._parameter is None:
+            value = self._key
+        else:
+            from aws_lambda_powertools.utilities import parameters
+
+            value = str(
+                parameters.get_parameter(self._parameter, decrypt=True, max_age=self._max_age, force_fetch=refresh)
+            )
+        value = (value or "").strip()
+        return None if value in ("", "unset") else value
+
+
+def _retry_after(error: openai.APIStatusError) -> float | None:
+    headers = error.response.headers
+    if milliseconds := headers.get("retry-after-ms"):
+        try:
+            return float(milliseconds) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+class LLMWriter:
+    name = "llm"
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        keys: ApiKeySource,
+        fallback: EmailWriter,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.fallback = fallback
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._client: openai.OpenAI | None = None
+        self._client_key: str | None = None
+
+    def _client_for(self, key: str) -> openai.OpenAI:
+        if self._client is None or key != self._client_key:
+            self._client = openai.OpenAI(
+                api_key=key,
+                base_url=self.settings.base_url,
+                max_retries=0,  # one retry layer: ours, bounded by the Lambda's remaining time
+                timeout=self.settings.timeout_s,
+                default_headers={"HTTP-Referer": self.settings.shop_url, "X-Title": self.settings.brand_name},
+            )
+            self._client_key = key
+        return self._client
+
+    # ---- the writer -------------------------------------------------------------------------------------------
+
+    def write(self, request: WriteRequest) -> WrittenEmail:
+        key = self.keys.get()
+        if key is None:
+            return self.fallback.write(request)  # no key configured: the template writer is the default
+        ledger: list[Usage] = []  # every call's cost, whatever becomes of its answer
+        seen: list[Violation] = []
+        system = prompt.system_prompt(self.settings.brand_name, self.settings.policy.allowed_offers)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt.facts_message(request)}]
+        try:
+            content, answer = self._generate(request, messages, ledger)
+            violations = check(content, request, self.settings.policy)
+            if violations:
+                seen += violations
+                logger.warning("guardrails broken; regenerating", extra={"violations": [str(v) for v in violations]})
+                feedback = prompt.REGENERATE_MESSAGE.format(violations="; ".join(map(str, violations)))
+                retry = [*messages, {"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
+                content, answer = self._generate(request, retry, ledger)
+                again = check(content, request, self.settings.policy)
+                if again:
+                    seen += again
+                    return self._fall_back(request, "guardrails: " + "; ".join(map(str, again)), ledger, seen)
+        except InvalidOutput as invalid:
+            return self._fall_back(request, f"invalid output: {invalid}", ledger, seen)
+        except LLMRefused as refused:
+            return self._fall_back(request, f"provider refused: {refused}", ledger, seen)
+        except LLMUnavailable as unavailable:
+            if request.last_attempt:
+                return self._fall_back(request, f"provider unavailable: {unavailable}", ledger, seen)
+            raise
+        return WrittenEmail(
+            content=content,
+            writer=self.name,
+            model=self.settings.model,
+            prompt_version=prompt.PROMPT_VERSION,
+            usage=sum(ledger, Usage()),
+            guardrail_violations=tuple(map(str, seen)),
+        )
+
+    def _fall_back(
+        self, request: WriteRequest, reason: str, ledger: list[Usage], violations: list[Violation]
+    ) -> WrittenEmail:
+        logger.warning("template fallback", extra={"fallbackReason": reason})
+        written = self.fallback.write(request)
+        return written.model_copy(
+            update={
+                "fallback_reason": reason[:500],
+                "usage": sum(ledger, Usage()),
+                "model": self.settings.model,
+                "prompt_version": prompt.PROMPT_VERSION,
+                "guardrail_violations": tuple(map(str, violations)),
+            }
+        )
+
+    def _generate(
+        self, request: WriteRequest, messages: list[dict[str, str]], ledger: list[Usage]
+    ) -> tuple[EmailContent, str]:
+        """One answer as an email; if it cannot be used, one repair attempt."""
+        answer = self._complete(request, messages, ledger)
+        try:
+            return self._parse(answer), answer
+        except InvalidOutput as invalid:
+            logger.warning("invalid output; asking for a repair", extra={"problem": str(invalid)})
+            repair = [*messages, {"role": "assistant", "content": answer},
+                      {"role": "user", "content": prompt.REPAIR_MESSAGE.format(problem=invalid)}]  # fmt: skip
+            answer = self._complete(request, repair, ledger)
+            return self._parse(answer), answer
+
+    def _parse(self, answer: str) -> EmailContent:
+        try:
+            fields = json.loads(answer)
+        except (TypeError, ValueError) as exc:
+            raise InvalidOutput(f"not JSON ({exc})") from exc
+        if not isinstance(fields, dict):
+            raise InvalidOutput("not a JSON object")
+        try:
+            return EmailContent(
+                subject=fields.get("subject"),
+                preheader=fields.get("preheader"),
+                greeting=fields.get("greeting"),
+                paragraphs=fields.get("paragraphs"),
+                call_to_action=CallToAction(label=fields.get("call_to_action_label"), url=self.settings.shop_url),
+                sign_off=fields.get("sign_off"),
+            )
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors(include_url=False)
+            )
+            raise InvalidOutput(problems) from exc
+
+    # ---- one retry layer ------------------------------------------------------------------------------------
+
+    def _complete(self, request: WriteRequest, messages: list[dict[str, str]], ledger: list[Usage]) -> str:
+        deadline = request.deadline if request.deadline is not None else self._monotonic() + 60
+        attempt, refreshed = 0, False
+        key = self.keys.get()
+        while True:
+            left = deadline - self._monotonic()
+            if key is None:
+                raise LLMUnavailable("no API key")
+            if left < MINIMUM_CALL_SECONDS:
+                raise LLMUnavailable("no time left for a call")
+            started = self._monotonic()
+            try:
+                response = self._client_for(key).chat.completions.create(  # type: ignore[call-overload]
+                    model=self.settings.model,
+                    messages=messages,
+                    response_format=prompt.RESPONSE_FORMAT,
+                    temperature=self.settings.temperature,
+                    max_tokens=self.settings.max_tokens,
+                    extra_body={"provider": {"require_parameters": True}},
+                    timeout=min(self.settings.timeout_s, left),
+                )
+            except openai.AuthenticationError as exc:
+                if refreshed:
+                    raise LLMUnavailable(f"the provider rejected the API key ({exc.status_code})") from exc
+                key, refreshed = self.keys.get(refresh=True), True  # rotated in SSM? fetch it again, once
+                continue
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                status = getattr(exc, "status_code", None)
+                if status is not None and status not in RETRYABLE_STATUSES and status < 500:
+                    raise LLMRefused(f"{status}: {str(exc)[:200]}") from exc
+                attempt += 1
+                wait = self._backoff(attempt, exc)
+                logger.warning("LLM call failed; retrying", extra={"attempt": attempt, "status": status, "waitS": wait})
+                if attempt > self.settings.max_retries:
+                    raise LLMUnavailable(
+                        f"{attempt} attempts failed, last: {type(exc).__name__} {status or ''}"
+                    ) from exc
+                if self._monotonic() + wait + MINIMUM_CALL_SECONDS > deadline:
+                    raise LLMUnavailable(f"no time left to retry after {type(exc).__name__}") from exc
+                self._sleep(wait)
+                continue
+            ledger.append(self._usage(response, self._monotonic() - started))
+            return self._answer(response)
+
+    def _backoff(self, attempt: int, error: Exception) -> float:
+        if isinstance(error, openai.APIStatusError):
+            retry_after = _retry_after(error)
+            if retry_after is not None:
+                return retry_after + random.uniform(0, 0.25)  # noqa: S311 - jitter, not cryptography
+        return random.uniform(0, min(8.0, 0.5 * 2**attempt))  # noqa: S311 - full jitter
+
+    def _answer(self, response: Any) -> str:
+        if not response.choices:
+            raise InvalidOutput("no choices in the answer")
+        choice = response.choices[0]
+        if getattr(choice.message, "refusal", None):
+            raise InvalidOutput(f"the model refused: {choice.message.refusal[:200]}")
+        if choice.finish_reason == "length":
+            raise InvalidOutput("the answer was cut off at the token limit")
+        return str(choice.message.content or "")
+
+    def _usage(self, response: Any, latency: float) -> Usage:
+        prompt_tokens = int(getattr(response.usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(response.usage, "completion_tokens", 0) or 0)
+        price = self.settings.prices.get(self.settings.model)
+        cost = 0.0
+        if price is not None:
+            cost = (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
+        return Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_ms=round(latency * 1000),
+            calls=1,
+            estimated_cost_usd=cost,
+        )
