@@ -18,6 +18,7 @@ class Counts:
     sns_calls: int = 0
     events: Counter[str] = field(default_factory=Counter)
     drafts: Counter[str] = field(default_factory=Counter)
+    emails_sent: int = 0
 
 
 class Activity:
@@ -50,6 +51,7 @@ class Activity:
                 counts.function_errors += 1
             published: Counter[str] = Counter()
             drafts: Counter[str] = Counter()
+            sent = 0
             for entry in report.invocation.activity:
                 kind = entry.get("kind")
                 if kind == "sns_call":
@@ -58,15 +60,20 @@ class Activity:
                     published[str(entry.get("eventType"))] += 1
                 elif kind == "put_item" and entry.get("table") == self.emails_table:
                     drafts[str(entry.get("writer"))] += 1
+                elif kind == "email_sent":
+                    sent += 1
                 elif kind == "sent_message":
                     queue = self.queue_names.get(str(entry.get("queue")), str(entry.get("queue")))
                     parts.append(f"dead-lettered to {queue}: {entry.get('reason')}")
             counts.events.update(published)
             counts.drafts.update(drafts)
+            counts.emails_sent += sent
         if published:
             parts.insert(0, f"{sum(published.values())} published ({_listing(published)})")
         if drafts:
             parts.append(f"{sum(drafts.values())} drafted ({_listing(drafts)})")
+        if sent:
+            parts.append(f"{sent} sent through SES")
         if report.invocation.error:
             error = report.invocation.error
             parts.append(f"function error {error.get('errorType')}: {error.get('errorMessage')}")
@@ -76,7 +83,7 @@ class Activity:
             parts.append(f"gave up ({report.note}): on-failure record sent")
         if self.write is None or not (parts or self.verbose):
             return
-        unit = "record" if report.source == "stream" else "message"
+        unit = {"stream": "record", "sqs": "message", "schedule": "due email"}[report.source]
         plural = "" if report.size == 1 else "s"
         summary = ", ".join(parts) or "nothing to publish (no fact changed)"
         self.write(f"{time.strftime('%H:%M:%S')}  {report.function:<16} {report.size} {unit}{plural} → {summary}")

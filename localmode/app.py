@@ -20,7 +20,7 @@ from localmode import resources
 from localmode.activity import Activity
 from localmode.emulator import Emulator, EmulatorError, port_in_use
 from localmode.gateway import HttpApi
-from localmode.pollers import Poller, QueuePoller, StreamPoller
+from localmode.pollers import Poller, QueuePoller, SchedulePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
 
 # Settings a user may change for the local mode from their shell (the functions see them as in AWS).
@@ -39,6 +39,11 @@ PASSTHROUGH = (
     "LLM_PRICES",
     "ALLOWED_LINK_DOMAINS",
     "ALLOWED_OFFERS",
+    "DELIVERY_MODE",
+    "HOLDOUT_PERCENT",
+    "FREQUENCY_CAP",
+    "SENDING_WINDOW_START",
+    "SENDING_WINDOW_END",
 )
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -89,6 +94,7 @@ class LocalMode:
         self.activity: Activity | None = None
         self.api_token = self.settings.api_token or secrets.token_urlsafe(24)
         self.token_generated = not self.settings.api_token
+        self.unsubscribe_secret = secrets.token_urlsafe(32)  # links from this run verify in this run
         self.started_at = 0.0
         self._clients: dict[str, Any] = {}
 
@@ -130,7 +136,7 @@ class LocalMode:
             raise
 
     def _start_inside(self) -> None:
-        clients = {name: self.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        clients = {name: self.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams", "sesv2", "ses")}
         deployed = self.deployed = resources.create_all(clients, self.endpoint_url)
         self.activity = Activity(
             emails_table=deployed.tables["emails"],
@@ -144,7 +150,6 @@ class LocalMode:
         self.functions = {function.label: function for function in started}
 
         stream = resources.USERS_STREAM_SOURCE
-        queue = resources.EMAIL_REQUESTS_SOURCE
         self.pollers = [
             StreamPoller(
                 function=self.functions[stream.function],
@@ -163,16 +168,29 @@ class LocalMode:
                 filter_patterns=stream.filter_patterns,
             )
         ]
-        for _ in range(resources.local_value("email-requests.maximum_concurrency", queue.maximum_concurrency)):
+        for source in resources.QUEUE_SOURCES:
+            workers = resources.local_value(f"{source.queue}.maximum_concurrency", source.maximum_concurrency)
+            for _ in range(workers):
+                self.pollers.append(
+                    QueuePoller(
+                        function=self.functions[source.function],
+                        sqs=self.client("sqs"),
+                        queue_url=deployed.queue_urls[source.queue],
+                        queue_arn=deployed.queue_arns[source.queue],
+                        region=resources.REGION,
+                        batch_size=source.batch_size,
+                        wait_seconds=self.settings.queue_wait_seconds,
+                        stop=self.stop_event,
+                        report=self.activity.on_batch,
+                    )
+                )
+        for schedule in resources.SCHEDULES:
+            minutes = resources.local_value(f"{schedule.logical_name}.rate_minutes", schedule.rate_minutes)
             self.pollers.append(
-                QueuePoller(
-                    function=self.functions[queue.function],
-                    sqs=self.client("sqs"),
-                    queue_url=deployed.queue_urls[queue.queue],
-                    queue_arn=deployed.queue_arns[queue.queue],
-                    region=resources.REGION,
-                    batch_size=queue.batch_size,
-                    wait_seconds=self.settings.queue_wait_seconds,
+                SchedulePoller(
+                    function=self.functions[schedule.function],
+                    interval_seconds=minutes * 60,
+                    payload=schedule.payload,
                     stop=self.stop_event,
                     report=self.activity.on_batch,
                 )
@@ -199,6 +217,9 @@ class LocalMode:
         }
         if function is resources.API:
             environment["API_TOKEN"] = self.api_token
+        if "SENDER_EMAIL" in environment:
+            environment["UNSUBSCRIBE_SECRET"] = self.unsubscribe_secret
+            environment["PUBLIC_BASE_URL"] = f"http://{self.settings.host}:{self.settings.app_port}"
         environment.update({name: os.environ[name] for name in PASSTHROUGH if name in os.environ})
         return WorkerSpec(
             label=function.logical_name,
@@ -303,7 +324,9 @@ class LocalMode:
             changes = self.activity.changes
             if changes != last_changes or any(poller.busy for poller in self.pollers):
                 last_changes, quiet_since = changes, time.monotonic()
-            elif time.monotonic() - quiet_since >= quiet_for and self.queue_depths()["email-requests"] == 0:
+            elif time.monotonic() - quiet_since >= quiet_for and not any(
+                self.queue_depths()[source.queue] for source in resources.QUEUE_SOURCES
+            ):
                 return True
             time.sleep(0.1)
         return False

@@ -62,9 +62,10 @@ class Queue:
 
 @dataclass(frozen=True)
 class Subscription:
+    topic: str
     queue: str
     raw_message_delivery: bool
-    filter_policy: dict[str, Any]
+    filter_policy: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ class QueueEventSource:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """EventBridge Scheduler invoking a function at a fixed rate with a fixed input."""
+
+    logical_name: str
+    function: str
+    rate_minutes: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Function:
     logical_name: str
     timeout: int
@@ -107,23 +118,58 @@ EMAILS = Table(
     indexes=(Index("byUser", "userId", "createdAt"), Index("byStatus", "status", "createdAt")),
 )
 DECISIONS = Table("decisions", hash_key="userId", range_key="decisionKey", ttl_attribute="expiresAt")
-TABLES = (USERS, EMAILS, DECISIONS)
+SUPPRESSIONS = Table("suppressions", hash_key="address")
+TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS)
 
 EVENTS_TOPIC = f"{PREFIX}-engagement-events"
+SES_FEEDBACK_TOPIC = f"{PREFIX}-ses-feedback"
+TOPICS = {"engagement-events": EVENTS_TOPIC, "ses-feedback": SES_FEEDBACK_TOPIC}
+
+# SES: the sender's domain is the verified identity; the configuration set publishes bounces and complaints.
+SENDER_DOMAIN = "shop.example.com"
+SENDER_EMAIL = f"winback@{SENDER_DOMAIN}"
+SES_CONFIGURATION_SET = f"{PREFIX}-emails"
 
 EMAIL_FUNCTION_TIMEOUT = 60
-EMAIL_REQUESTS_DLQ = Queue("email-requests-dlq", message_retention=14 * 24 * 3600)
+SIGNALS_FUNCTION_TIMEOUT = 30
+FEEDBACK_FUNCTION_TIMEOUT = 30
+FOURTEEN_DAYS = 14 * 24 * 3600
+EMAIL_REQUESTS_DLQ = Queue("email-requests-dlq", message_retention=FOURTEEN_DAYS)
 EMAIL_REQUESTS = Queue(
     "email-requests",
     visibility_timeout=6 * EMAIL_FUNCTION_TIMEOUT,
     dead_letter=EMAIL_REQUESTS_DLQ.logical_name,
     max_receive_count=5,
 )
-STREAM_DLQ = Queue("stream-dlq", message_retention=14 * 24 * 3600)
-QUEUES = (EMAIL_REQUESTS_DLQ, EMAIL_REQUESTS, STREAM_DLQ)
+STREAM_DLQ = Queue("stream-dlq", message_retention=FOURTEEN_DAYS)
+CLIENT_SIGNALS_DLQ = Queue("client-signals-dlq", message_retention=FOURTEEN_DAYS)
+CLIENT_SIGNALS = Queue(
+    "client-signals",
+    visibility_timeout=6 * SIGNALS_FUNCTION_TIMEOUT,
+    dead_letter=CLIENT_SIGNALS_DLQ.logical_name,
+    max_receive_count=5,
+)
+SES_FEEDBACK_DLQ = Queue("ses-feedback-dlq", message_retention=FOURTEEN_DAYS)
+SES_FEEDBACK = Queue(
+    "ses-feedback",
+    visibility_timeout=6 * FEEDBACK_FUNCTION_TIMEOUT,
+    dead_letter=SES_FEEDBACK_DLQ.logical_name,
+    max_receive_count=5,
+)
+# Dead-letter queues come first: a queue's redrive policy names its DLQ's ARN.
+QUEUES = (
+    EMAIL_REQUESTS_DLQ,
+    EMAIL_REQUESTS,
+    STREAM_DLQ,
+    CLIENT_SIGNALS_DLQ,
+    CLIENT_SIGNALS,
+    SES_FEEDBACK_DLQ,
+    SES_FEEDBACK,
+)
 
 # Only at-risk clients' creations and updates reach the email processor; deletions never make an email.
 EMAIL_REQUESTS_SUBSCRIPTION = Subscription(
+    topic="engagement-events",
     queue=EMAIL_REQUESTS.logical_name,
     raw_message_delivery=True,
     filter_policy={
@@ -131,11 +177,25 @@ EMAIL_REQUESTS_SUBSCRIPTION = Subscription(
         "eventType": ["client.created", "client.updated", "client.rescored"],
     },
 )
+# Orders (conversions), opt-outs and deletions (pending drafts are cancelled).
+CLIENT_SIGNALS_SUBSCRIPTION = Subscription(
+    topic="engagement-events",
+    queue=CLIENT_SIGNALS.logical_name,
+    raw_message_delivery=True,
+    filter_policy={"signals": ["order_placed", "opted_out", "deleted"]},
+)
+SES_FEEDBACK_SUBSCRIPTION = Subscription(
+    topic="ses-feedback", queue=SES_FEEDBACK.logical_name, raw_message_delivery=True, filter_policy=None
+)
+SUBSCRIPTIONS = (EMAIL_REQUESTS_SUBSCRIPTION, CLIENT_SIGNALS_SUBSCRIPTION, SES_FEEDBACK_SUBSCRIPTION)
 
 STREAM_PROCESSOR = Function("stream_processor", timeout=60, memory=256)
 EMAIL_PROCESSOR = Function("email_processor", timeout=EMAIL_FUNCTION_TIMEOUT, memory=512)
 API = Function("api", timeout=10, memory=256)
-FUNCTIONS = (STREAM_PROCESSOR, EMAIL_PROCESSOR, API)
+SCHEDULED_SENDER = Function("scheduled_sender", timeout=60, memory=256)
+CLIENT_SIGNALS_FUNCTION = Function("client_signals", timeout=SIGNALS_FUNCTION_TIMEOUT, memory=256)
+SES_FEEDBACK_FUNCTION = Function("ses_feedback", timeout=FEEDBACK_FUNCTION_TIMEOUT, memory=256)
+FUNCTIONS = (STREAM_PROCESSOR, EMAIL_PROCESSOR, API, SCHEDULED_SENDER, CLIENT_SIGNALS_FUNCTION, SES_FEEDBACK_FUNCTION)
 
 USERS_STREAM_SOURCE = StreamEventSource(
     function=STREAM_PROCESSOR.logical_name,
@@ -156,12 +216,36 @@ EMAIL_REQUESTS_SOURCE = QueueEventSource(
     batch_size=10,
     maximum_concurrency=5,
 )
+CLIENT_SIGNALS_SOURCE = QueueEventSource(
+    function=CLIENT_SIGNALS_FUNCTION.logical_name,
+    queue=CLIENT_SIGNALS.logical_name,
+    batch_size=10,
+    maximum_concurrency=2,
+)
+SES_FEEDBACK_SOURCE = QueueEventSource(
+    function=SES_FEEDBACK_FUNCTION.logical_name, queue=SES_FEEDBACK.logical_name, batch_size=10, maximum_concurrency=2
+)
+QUEUE_SOURCES = (EMAIL_REQUESTS_SOURCE, CLIENT_SIGNALS_SOURCE, SES_FEEDBACK_SOURCE)
+
+SEND_DUE = Schedule("send-due", function=SCHEDULED_SENDER.logical_name, rate_minutes=5, payload={"action": "send-due"})
+SCHEDULES = (SEND_DUE,)
 
 # What the local mode does differently from AWS, and why. Nothing else may differ (the parity test checks).
 LOCAL_OVERRIDES: dict[str, tuple[Any, str]] = {
     "email-requests.visibility_timeout": (5, "a failed message is retried after seconds, not minutes"),
+    "client-signals.visibility_timeout": (5, "a failed message is retried after seconds, not minutes"),
+    "ses-feedback.visibility_timeout": (5, "a failed message is retried after seconds, not minutes"),
     "users-stream.starting_position": ("TRIM_HORIZON", "tables are new at start-up, so nothing is old"),
     "email-requests.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
+    "client-signals.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
+    "ses-feedback.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
+    "send-due.rate_minutes": (0.25, "scheduled emails go out within seconds of becoming due"),
+    "ses.feedback": (
+        "identity notifications",
+        "moto has no configuration-set event destinations; identity notifications send the same bounces and "
+        "complaints (in SES's notificationType shape) to the same topic, and the mailbox simulator's addresses "
+        "(bounce@simulator.amazonses.com, complaint@simulator.amazonses.com) produce them",
+    ),
 }
 
 
@@ -177,13 +261,17 @@ class Deployed:
     endpoint_url: str
     tables: dict[str, str] = field(default_factory=dict)
     stream_arn: str = ""
-    topic_arn: str = ""
+    topic_arns: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def topic_arn(self) -> str:
+        return self.topic_arns["engagement-events"]
+
 
 def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
-    """Create every resource in the emulator (idempotent where the emulator allows)."""
+    """Create every resource in the emulator."""
     dynamodb, sns, sqs = clients["dynamodb"], clients["sns"], clients["sqs"]
     deployed = Deployed(endpoint_url=endpoint_url)
     for table in TABLES:
@@ -219,7 +307,7 @@ def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
         if table.stream_view_type:
             deployed.stream_arn = description["LatestStreamArn"]
 
-    for queue in QUEUES:  # dead-letter queues come first in QUEUES
+    for queue in QUEUES:
         attributes = {
             "VisibilityTimeout": str(local_value(f"{queue.logical_name}.visibility_timeout", queue.visibility_timeout)),
             "MessageRetentionPeriod": str(queue.message_retention),
@@ -237,18 +325,29 @@ def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
             "Attributes"
         ]["QueueArn"]
 
-    deployed.topic_arn = sns.create_topic(Name=EVENTS_TOPIC)["TopicArn"]
-    subscription = EMAIL_REQUESTS_SUBSCRIPTION
-    sns.subscribe(
-        TopicArn=deployed.topic_arn,
-        Protocol="sqs",
-        Endpoint=deployed.queue_arns[subscription.queue],
-        Attributes={
-            "RawMessageDelivery": "true" if subscription.raw_message_delivery else "false",
-            "FilterPolicy": json.dumps(subscription.filter_policy),
-            "FilterPolicyScope": "MessageAttributes",
-        },
-    )
+    for logical_name, topic_name in TOPICS.items():
+        deployed.topic_arns[logical_name] = sns.create_topic(Name=topic_name)["TopicArn"]
+    for subscription in SUBSCRIPTIONS:
+        attributes = {"RawMessageDelivery": "true" if subscription.raw_message_delivery else "false"}
+        if subscription.filter_policy is not None:
+            attributes |= {
+                "FilterPolicy": json.dumps(subscription.filter_policy),
+                "FilterPolicyScope": "MessageAttributes",
+            }
+        sns.subscribe(
+            TopicArn=deployed.topic_arns[subscription.topic],
+            Protocol="sqs",
+            Endpoint=deployed.queue_arns[subscription.queue],
+            Attributes=attributes,
+        )
+
+    if "sesv2" in clients:
+        clients["sesv2"].create_configuration_set(ConfigurationSetName=SES_CONFIGURATION_SET)
+        clients["sesv2"].create_email_identity(EmailIdentity=SENDER_DOMAIN, ConfigurationSetName=SES_CONFIGURATION_SET)
+        for kind in ("Bounce", "Complaint"):  # see LOCAL_OVERRIDES["ses.feedback"]
+            clients["ses"].set_identity_notification_topic(
+                Identity=SENDER_DOMAIN, NotificationType=kind, SnsTopic=deployed.topic_arns["ses-feedback"]
+            )
     return deployed
 
 
@@ -262,6 +361,16 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         "USERS_TABLE_NAME": deployed.tables["users"],
         "EMAILS_TABLE_NAME": deployed.tables["emails"],
         "DECISIONS_TABLE_NAME": deployed.tables["decisions"],
+        "SUPPRESSIONS_TABLE_NAME": deployed.tables["suppressions"],
+    }
+    delivery = {
+        **tables,
+        "DELIVERY_MODE": "review",
+        "SENDER_EMAIL": SENDER_EMAIL,
+        "BRAND_NAME": "Northwind Apparel",
+        "SES_CONFIGURATION_SET": SES_CONFIGURATION_SET,
+        "SENDING_WINDOW_START": "09:00",
+        "SENDING_WINDOW_END": "20:00",
     }
     if function is STREAM_PROCESSOR:
         return {
@@ -273,10 +382,11 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
     if function is EMAIL_PROCESSOR:
         return {
             **common,
-            **tables,
+            **delivery,
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[EMAIL_REQUESTS_DLQ.logical_name],
             "EMAIL_COOLDOWN_DAYS": "7",
-            "BRAND_NAME": "Northwind Apparel",
+            "FREQUENCY_CAP": "2",
+            "HOLDOUT_PERCENT": "0",
             "SHOP_URL": "https://shop.example.com/",
             "POSTAL_ADDRESS": "100 Example Street, Springfield, 00000",
             "MAX_RECEIVE_COUNT": str(EMAIL_REQUESTS.max_receive_count),
@@ -285,7 +395,20 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "LLM_CONCURRENCY": str(EMAIL_REQUESTS_SOURCE.batch_size),
             "ALLOWED_OFFERS": "",
         }
-    return {**common, **tables}
+    if function is CLIENT_SIGNALS_FUNCTION:
+        return {
+            **common,
+            **tables,
+            "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[CLIENT_SIGNALS_DLQ.logical_name],
+            "CONVERSION_WINDOW_DAYS": "30",
+        }
+    if function is SES_FEEDBACK_FUNCTION:
+        return {
+            **common,
+            "SUPPRESSIONS_TABLE_NAME": deployed.tables["suppressions"],
+            "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[SES_FEEDBACK_DLQ.logical_name],
+        }
+    return {**common, **delivery}  # api, scheduled_sender
 
 
 def sample_environment(logical_name: str) -> dict[str, str]:
@@ -293,11 +416,14 @@ def sample_environment(logical_name: str) -> dict[str, str]:
     deployed = Deployed(
         endpoint_url="",
         tables={table.logical_name: table.name for table in TABLES},
-        topic_arn=f"arn:aws:sns:{REGION}:123456789012:{EVENTS_TOPIC}",
+        topic_arns={name: f"arn:aws:sns:{REGION}:123456789012:{topic}" for name, topic in TOPICS.items()},
         queue_urls={q.logical_name: f"https://sqs.{REGION}.amazonaws.com/123456789012/{q.name}" for q in QUEUES},
     )
     function = next(f for f in FUNCTIONS if f.logical_name == logical_name)
     environment = function_environment(function, deployed)
     if function is API:
         environment["API_TOKEN"] = "sample-token-0123456789abcdef"  # noqa: S105 - a placeholder, not a secret
+    if "SENDER_EMAIL" in environment:
+        environment["UNSUBSCRIBE_SECRET"] = "sample-unsubscribe-secret-0123456789"  # noqa: S105 - a placeholder
+        environment["PUBLIC_BASE_URL"] = "https://api.example.com"
     return environment

@@ -107,6 +107,8 @@ def install_activity_hooks(sink: list[dict[str, Any]]) -> None:
                     "writer": item.get("writer", {}).get("S"),
                 }
             )
+        elif model.name == "SendEmail":
+            sink.append({"kind": "email_sent", "to": params.get("Destination", {}).get("ToAddresses", [])})
         elif model.name == "SendMessage":
             sink.append(
                 {
@@ -117,7 +119,7 @@ def install_activity_hooks(sink: list[dict[str, Any]]) -> None:
                 }
             )
 
-    for operation in ("sns.PublishBatch", "dynamodb.PutItem", "sqs.SendMessage"):
+    for operation in ("sns.PublishBatch", "dynamodb.PutItem", "sqs.SendMessage", "sesv2.SendEmail"):
         events.register(f"before-parameter-build.{operation}", remember)
         events.register(f"after-call.{operation}", observe)
 

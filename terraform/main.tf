@@ -6,11 +6,14 @@ locals {
   })
   dist = "${path.root}/${var.dist_dir}"
 
-  # One place for the functions' sizes; the email queue's visibility timeout is 6 x the email timeout.
+  # One place for the functions' sizes; a queue's visibility timeout is 6 x its consumer's timeout.
   functions = {
     stream_processor = { timeout = 60, memory = 256, description = "Users stream -> score -> engagement events" }
     email_processor  = { timeout = 60, memory = 512, description = "Email requests -> decision -> win-back draft" }
-    api              = { timeout = 10, memory = 256, description = "HTTP API: clients, emails, health" }
+    api              = { timeout = 10, memory = 256, description = "HTTP API: clients, emails, review, unsubscribe" }
+    scheduled_sender = { timeout = 60, memory = 256, description = "Sends scheduled emails when they are due" }
+    client_signals   = { timeout = 30, memory = 256, description = "Orders, opt-outs, deletions -> conversions" }
+    ses_feedback     = { timeout = 30, memory = 256, description = "SES bounces and complaints -> suppressions" }
   }
 }
 
@@ -22,17 +25,28 @@ module "data" {
 }
 
 module "messaging" {
-  source                            = "./modules/messaging"
-  prefix                            = local.prefix
-  kms_key_arn                       = module.data.kms_key_arn
-  email_function_timeout            = local.functions.email_processor.timeout
-  email_requests_visibility_timeout = 6 * local.functions.email_processor.timeout
-  max_receive_count                 = 5 # the email processor's MAX_RECEIVE_COUNT says the same
-  tags                              = local.tags
+  source      = "./modules/messaging"
+  prefix      = local.prefix
+  kms_key_arn = module.data.kms_key_arn
+  consumer_timeouts = {
+    email-requests = local.functions.email_processor.timeout
+    client-signals = local.functions.client_signals.timeout
+    ses-feedback   = local.functions.ses_feedback.timeout
+  }
+  max_receive_count = 5 # the email processor's MAX_RECEIVE_COUNT says the same
+  tags              = local.tags
 }
 
-# Secrets live in SSM as SecureStrings. Terraform creates them with a placeholder and never manages the value
-# again: set the real value with `aws ssm put-parameter --overwrite` (README), so it never sits in tfvars.
+module "email" {
+  source             = "./modules/email"
+  prefix             = local.prefix
+  sender_email       = var.sender_email
+  feedback_topic_arn = module.messaging.ses_feedback_topic_arn
+  tags               = local.tags
+}
+
+# Secrets live in SSM as SecureStrings. Terraform creates them with a placeholder (or a random value) and never
+# manages the value again: set the real one with `aws ssm put-parameter --overwrite` (README), never in tfvars.
 resource "aws_ssm_parameter" "openrouter_api_key" {
   name        = "/${local.prefix}/openrouter-api-key"
   description = "OpenRouter API key for the LLM writer; 'unset' keeps the template writer."
@@ -57,6 +71,30 @@ resource "aws_ssm_parameter" "api_token" {
   lifecycle {
     ignore_changes = [value]
   }
+}
+
+resource "aws_ssm_parameter" "unsubscribe_secret" {
+  name        = "/${local.prefix}/unsubscribe-secret"
+  description = "Key that signs unsubscribe links (random at creation; rotating it invalidates links already sent)."
+  type        = "SecureString"
+  key_id      = module.data.kms_key_arn
+  value       = "${uuid()}${uuid()}"
+  tags        = local.tags
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+# Where unsubscribe links point. A parameter, not an environment variable: the API's URL exists only after the
+# API, which needs the function first.
+resource "aws_ssm_parameter" "public_base_url" {
+  # checkov:skip=CKV2_AWS_34:the API's public URL is printed in every email; it is not a secret
+  name        = "/${local.prefix}/public-base-url"
+  description = "The HTTP API's public URL, for the links in emails."
+  type        = "String"
+  value       = module.http_api.url
+  tags        = local.tags
 }
 
 resource "aws_lambda_layer_version" "engagement" {
@@ -98,11 +136,53 @@ data "aws_iam_policy_document" "stream_processor" {
   }
 }
 
+# What sending an email takes: the functions that send (email processor in auto mode, API on approval, the
+# scheduled sender) share it.
+data "aws_iam_policy_document" "sending" {
+  statement {
+    sid       = "ReadClients"
+    actions   = ["dynamodb:GetItem"]
+    resources = [module.data.users_table_arn]
+  }
+  statement {
+    sid       = "MoveEmailsThroughTheirLifecycle"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = [module.data.emails_table_arn, "${module.data.emails_table_arn}/index/*"]
+  }
+  statement {
+    sid       = "CheckTheSuppressionList"
+    actions   = ["dynamodb:GetItem"]
+    resources = [module.data.suppressions_table_arn]
+  }
+  statement {
+    sid       = "CountSentEmails"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [module.data.decisions_table_arn]
+  }
+  statement {
+    sid       = "SendThroughSes"
+    actions   = ["ses:SendEmail", "ses:SendRawEmail"]
+    resources = [module.email.identity_arn, module.email.configuration_set_arn]
+  }
+  statement {
+    sid       = "ReadUnsubscribeSettings"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.unsubscribe_secret.arn, aws_ssm_parameter.public_base_url.arn]
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt"]
+    resources = [module.data.kms_key_arn]
+  }
+}
+
 data "aws_iam_policy_document" "email_processor" {
+  source_policy_documents = [data.aws_iam_policy_document.sending.json]
+
   statement {
     sid       = "ConsumeEmailRequests"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-    resources = [module.messaging.email_requests_queue_arn]
+    resources = [module.messaging.queue_arns["email-requests"]]
   }
   statement {
     sid       = "ReadClientsAndMarkEmailed"
@@ -111,8 +191,8 @@ data "aws_iam_policy_document" "email_processor" {
   }
   statement {
     sid       = "StoreDrafts"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    resources = [module.data.emails_table_arn]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [module.data.emails_table_arn, "${module.data.emails_table_arn}/index/*"]
   }
   statement {
     sid       = "RecordDecisionsAndClaimEmailSlots"
@@ -122,12 +202,64 @@ data "aws_iam_policy_document" "email_processor" {
   statement {
     sid       = "DeadLetterMessages"
     actions   = ["sqs:SendMessage"]
-    resources = [module.messaging.email_requests_dlq_arn]
+    resources = [module.messaging.dead_letter_arns["email-requests"]]
   }
   statement {
     sid       = "ReadLlmKey"
     actions   = ["ssm:GetParameter"]
     resources = [aws_ssm_parameter.openrouter_api_key.arn]
+  }
+  statement {
+    sid       = "UseDataKeyForQueues"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.data.kms_key_arn]
+  }
+}
+
+data "aws_iam_policy_document" "api" {
+  source_policy_documents = [data.aws_iam_policy_document.sending.json]
+
+  statement {
+    sid       = "ReadClientsAndOptThemOut"
+    actions   = ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+    resources = [module.data.users_table_arn]
+  }
+  statement {
+    sid       = "ReadDecisionsAndCounters"
+    actions   = ["dynamodb:Query", "dynamodb:GetItem"]
+    resources = [module.data.decisions_table_arn]
+  }
+  statement {
+    sid       = "ReadApiToken"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.api_token.arn]
+  }
+}
+
+data "aws_iam_policy_document" "scheduled_sender" {
+  source_policy_documents = [data.aws_iam_policy_document.sending.json]
+}
+
+data "aws_iam_policy_document" "client_signals" {
+  statement {
+    sid       = "ConsumeClientSignals"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [module.messaging.queue_arns["client-signals"]]
+  }
+  statement {
+    sid       = "ConvertAndCancelEmails"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = [module.data.emails_table_arn, "${module.data.emails_table_arn}/index/*"]
+  }
+  statement {
+    sid       = "ConvertHoldoutDecisionsAndCount"
+    actions   = ["dynamodb:Query", "dynamodb:UpdateItem"]
+    resources = [module.data.decisions_table_arn]
+  }
+  statement {
+    sid       = "DeadLetterMessages"
+    actions   = ["sqs:SendMessage"]
+    resources = [module.messaging.dead_letter_arns["client-signals"]]
   }
   statement {
     sid       = "UseDataKey"
@@ -136,30 +268,25 @@ data "aws_iam_policy_document" "email_processor" {
   }
 }
 
-data "aws_iam_policy_document" "api" {
+data "aws_iam_policy_document" "ses_feedback" {
   statement {
-    sid       = "ReadClients"
-    actions   = ["dynamodb:GetItem", "dynamodb:Scan"]
-    resources = [module.data.users_table_arn]
+    sid       = "ConsumeSesFeedback"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [module.messaging.queue_arns["ses-feedback"]]
   }
   statement {
-    sid       = "ReadEmails"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
-    resources = [module.data.emails_table_arn, "${module.data.emails_table_arn}/index/*"]
+    sid       = "Suppress"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [module.data.suppressions_table_arn]
   }
   statement {
-    sid       = "ReadDecisions"
-    actions   = ["dynamodb:Query"]
-    resources = [module.data.decisions_table_arn]
-  }
-  statement {
-    sid       = "ReadApiToken"
-    actions   = ["ssm:GetParameter"]
-    resources = [aws_ssm_parameter.api_token.arn]
+    sid       = "DeadLetterMessages"
+    actions   = ["sqs:SendMessage"]
+    resources = [module.messaging.dead_letter_arns["ses-feedback"]]
   }
   statement {
     sid       = "UseDataKey"
-    actions   = ["kms:Decrypt"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [module.data.kms_key_arn]
   }
 }
@@ -171,20 +298,37 @@ locals {
     stream_processor = data.aws_iam_policy_document.stream_processor.json
     email_processor  = data.aws_iam_policy_document.email_processor.json
     api              = data.aws_iam_policy_document.api.json
+    scheduled_sender = data.aws_iam_policy_document.scheduled_sender.json
+    client_signals   = data.aws_iam_policy_document.client_signals.json
+    ses_feedback     = data.aws_iam_policy_document.ses_feedback.json
   }
+  tables_environment = {
+    USERS_TABLE_NAME        = module.data.users_table_name
+    EMAILS_TABLE_NAME       = module.data.emails_table_name
+    DECISIONS_TABLE_NAME    = module.data.decisions_table_name
+    SUPPRESSIONS_TABLE_NAME = module.data.suppressions_table_name
+  }
+  delivery_environment = merge(local.tables_environment, {
+    DELIVERY_MODE                = var.delivery_mode
+    SENDER_EMAIL                 = var.sender_email
+    BRAND_NAME                   = var.brand_name
+    SES_CONFIGURATION_SET        = module.email.configuration_set_name
+    SENDING_WINDOW_START         = var.sending_window_start
+    SENDING_WINDOW_END           = var.sending_window_end
+    UNSUBSCRIBE_SECRET_PARAMETER = aws_ssm_parameter.unsubscribe_secret.name
+    PUBLIC_BASE_URL_PARAMETER    = aws_ssm_parameter.public_base_url.name
+  })
   function_environment = {
     stream_processor = {
       USERS_TABLE_NAME      = module.data.users_table_name
       EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
       DEAD_LETTER_QUEUE_URL = module.messaging.stream_dlq_url
     }
-    email_processor = {
-      USERS_TABLE_NAME      = module.data.users_table_name
-      EMAILS_TABLE_NAME     = module.data.emails_table_name
-      DECISIONS_TABLE_NAME  = module.data.decisions_table_name
-      DEAD_LETTER_QUEUE_URL = module.messaging.email_requests_dlq_url
+    email_processor = merge(local.delivery_environment, {
+      DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["email-requests"]
       EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days)
-      BRAND_NAME            = var.brand_name
+      FREQUENCY_CAP         = tostring(var.frequency_cap)
+      HOLDOUT_PERCENT       = tostring(var.holdout_percent)
       SHOP_URL              = var.shop_url
       POSTAL_ADDRESS        = var.postal_address
       MAX_RECEIVE_COUNT     = "5" # the email queue's redrive: on the last receive the template writes the email
@@ -194,12 +338,16 @@ locals {
       ALLOWED_OFFERS        = join(",", var.allowed_offers)
 
       OPENROUTER_API_KEY_PARAMETER = aws_ssm_parameter.openrouter_api_key.name
-    }
-    api = {
-      USERS_TABLE_NAME     = module.data.users_table_name
-      EMAILS_TABLE_NAME    = module.data.emails_table_name
-      DECISIONS_TABLE_NAME = module.data.decisions_table_name
-      API_TOKEN_PARAMETER  = aws_ssm_parameter.api_token.name
+    })
+    api              = merge(local.delivery_environment, { API_TOKEN_PARAMETER = aws_ssm_parameter.api_token.name })
+    scheduled_sender = local.delivery_environment
+    client_signals = merge(local.tables_environment, {
+      DEAD_LETTER_QUEUE_URL  = module.messaging.dead_letter_urls["client-signals"]
+      CONVERSION_WINDOW_DAYS = "30"
+    })
+    ses_feedback = {
+      SUPPRESSIONS_TABLE_NAME = module.data.suppressions_table_name
+      DEAD_LETTER_QUEUE_URL   = module.messaging.dead_letter_urls["ses-feedback"]
     }
   }
 }
@@ -226,7 +374,7 @@ module "function" {
   tags                 = local.tags
 }
 
-# ---- event source mappings --------------------------------------------------------------------------------
+# ---- event sources ----------------------------------------------------------------------------------------
 
 resource "aws_lambda_event_source_mapping" "users_stream" {
   function_name                  = module.function["stream_processor"].function_name
@@ -252,15 +400,35 @@ resource "aws_lambda_event_source_mapping" "users_stream" {
   }
 }
 
-resource "aws_lambda_event_source_mapping" "email_requests" {
-  function_name           = module.function["email_processor"].function_name
-  event_source_arn        = module.messaging.email_requests_queue_arn
-  batch_size              = 10
+locals {
+  # Each queue's consumer and how many of them may run at once (the email processor's: the LLM's rate limit).
+  queue_consumers = {
+    email-requests = { function = "email_processor", batch_size = 10, maximum_concurrency = var.email_processor_max_concurrency }
+    client-signals = { function = "client_signals", batch_size = 10, maximum_concurrency = 2 }
+    ses-feedback   = { function = "ses_feedback", batch_size = 10, maximum_concurrency = 2 }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "queue" {
+  for_each                = local.queue_consumers
+  function_name           = module.function[each.value.function].function_name
+  event_source_arn        = module.messaging.queue_arns[each.key]
+  batch_size              = each.value.batch_size
   function_response_types = ["ReportBatchItemFailures"]
 
   scaling_config {
-    maximum_concurrency = var.email_processor_max_concurrency
+    maximum_concurrency = each.value.maximum_concurrency
   }
+}
+
+module "send_due" {
+  source       = "./modules/schedule"
+  name         = "${local.prefix}-send-due"
+  function_arn = module.function["scheduled_sender"].function_arn
+  rate_minutes = var.send_due_rate_minutes
+  payload      = { action = "send-due" }
+  kms_key_arn  = module.data.kms_key_arn
+  tags         = local.tags
 }
 
 # ---- HTTP API and monitoring ------------------------------------------------------------------------------
@@ -278,16 +446,14 @@ module "http_api" {
 }
 
 module "monitoring" {
-  source         = "./modules/monitoring"
-  prefix         = local.prefix
-  kms_key_arn    = module.data.kms_key_arn
-  alert_email    = var.alert_email
-  function_names = { for name, function in module.function : name => function.function_name }
-  dead_letter_queue_names = {
-    email-requests-dlq = module.messaging.email_requests_dlq_name
-    stream-dlq         = module.messaging.stream_dlq_name
-  }
-  stream_function_name = module.function["stream_processor"].function_name
-  email_service_name   = "email_processor"
-  tags                 = local.tags
+  source                  = "./modules/monitoring"
+  prefix                  = local.prefix
+  kms_key_arn             = module.data.kms_key_arn
+  alert_email             = var.alert_email
+  function_names          = { for name, function in module.function : name => function.function_name }
+  dead_letter_queue_names = module.messaging.dead_letter_names
+  stream_function_name    = module.function["stream_processor"].function_name
+  email_service_name      = "email_processor"
+  configuration_set_name  = module.email.configuration_set_name
+  tags                    = local.tags
 }

@@ -42,12 +42,22 @@ output "log_groups" {
 }
 
 output "queues" {
-  description = "Queue URLs."
-  value = {
-    email_requests     = module.messaging.email_requests_queue_url
-    email_requests_dlq = module.messaging.email_requests_dlq_url
-    stream_dlq         = module.messaging.stream_dlq_url
-  }
+  description = "Queue URLs: the consumer queues, their dead-letter queues, the stream's DLQ."
+  value = merge(
+    module.messaging.queue_urls,
+    { for name, url in module.messaging.dead_letter_urls : "${name}-dlq" => url },
+    { stream-dlq = module.messaging.stream_dlq_url },
+  )
+}
+
+output "ses_dkim_records" {
+  description = "CNAME records to add to the sending domain's DNS so SES can verify it."
+  value       = module.email.dkim_records
+}
+
+output "ses_configuration_set" {
+  description = "Every email goes through this configuration set (bounces and complaints are published)."
+  value       = module.email.configuration_set_name
 }
 
 output "api_token_parameter" {

@@ -154,3 +154,54 @@ variable "allowed_offers" {
     error_message = "An allowed offer cannot contain a comma."
   }
 }
+
+variable "sender_email" {
+  description = "The address emails come from; its domain becomes the SES identity (add the DKIM records it outputs)."
+  type        = string
+}
+
+variable "delivery_mode" {
+  description = "review: a person approves each draft; auto: drafts that pass the guardrails go out at once."
+  type        = string
+  default     = "review"
+
+  validation {
+    condition     = contains(["review", "auto"], var.delivery_mode)
+    error_message = "delivery_mode must be review or auto."
+  }
+}
+
+variable "frequency_cap" {
+  description = "At most this many win-back emails per client per rolling 30 days (beyond the cooldown)."
+  type        = number
+  default     = 2
+}
+
+variable "holdout_percent" {
+  description = "Share of eligible clients held out (no email, a held_out decision) to measure lift; 10 is typical."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.holdout_percent >= 0 && var.holdout_percent <= 50
+    error_message = "holdout_percent must be between 0 and 50."
+  }
+}
+
+variable "sending_window_start" {
+  description = "Local time (HH:MM) in the client's time zone from which email may be sent."
+  type        = string
+  default     = "09:00"
+}
+
+variable "sending_window_end" {
+  description = "Local time (HH:MM) in the client's time zone until which email may be sent."
+  type        = string
+  default     = "20:00"
+}
+
+variable "send_due_rate_minutes" {
+  description = "How often the scheduled sender looks for emails that are due."
+  type        = number
+  default     = 5
+}

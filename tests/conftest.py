@@ -45,7 +45,7 @@ def aws() -> Iterator[dict[str, Any]]:
 
     engagement_aws.client.cache_clear()
     with mock_aws():
-        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams", "sesv2", "ses")}
         deployed = resources.create_all(clients, endpoint_url="")
         yield {"clients": clients, "deployed": deployed, **clients}
     engagement_aws.client.cache_clear()
@@ -61,6 +61,9 @@ def load_handler(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callab
         environment = resources.function_environment(function, aws["deployed"])
         if name == "api":
             environment["API_TOKEN"] = "test-token-0123456789abcdef"
+        if "SENDER_EMAIL" in environment:
+            environment["UNSUBSCRIBE_SECRET"] = UNSUBSCRIBE_SECRET
+            environment["PUBLIC_BASE_URL"] = "https://api.example.com"
         for key, value in {**environment, **extra_env}.items():
             monkeypatch.setenv(key, value)
         module_name = f"functions.{name}.handler"
@@ -68,6 +71,9 @@ def load_handler(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callab
         return importlib.import_module(module_name)
 
     return load
+
+
+UNSUBSCRIBE_SECRET = "test-unsubscribe-secret-0123456789"
 
 
 class LambdaContext:

@@ -3,41 +3,41 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
 
-from engagement.api_views import client_detail, client_summary, email_view, page_view
+from engagement import bootstrap, pages
+from engagement.api_views import client_detail, client_summary, conversion_view, email_view, page_view
 from engagement.auth import BearerTokenAuth
 from engagement.clock import SystemClock
 from engagement.config import ApiConfig
-from engagement.errors import TransientFailure
+from engagement.errors import NotFound, TransientFailure
+from engagement.lifecycle import InvalidTransition
 from engagement.models import EmailStatus
 from engagement.observability import logger, tracer
-from engagement.store import DecisionRepository, EmailRepository, InvalidCursor, UserRepository
+from engagement.secrets import SecretSource
+from engagement.store import DecisionRepository, EmailRepository, InvalidCursor, SuppressionRepository, UserRepository
 
 config = ApiConfig.from_env()
 users = UserRepository(config.users_table)
 emails = EmailRepository(config.emails_table)
 decisions = DecisionRepository(config.decisions_table)
 clock = SystemClock()
-
-
-def _token_source(api_config: ApiConfig) -> Callable[[], str]:
-    if api_config.api_token is not None:
-        token = api_config.api_token
-        return lambda: token
-    name = str(api_config.api_token_parameter)
-    return lambda: str(parameters.get_parameter(name, decrypt=True, max_age=300))
-
-
-auth = BearerTokenAuth(_token_source(config))
+delivery = bootstrap.delivery(
+    config,
+    users=users,
+    emails=emails,
+    decisions=decisions,
+    suppressions=SuppressionRepository(config.suppressions_table),
+    clock=clock,
+)
+auth = BearerTokenAuth(SecretSource(config.api_token, config.api_token_parameter).get)
 app = APIGatewayHttpResolver(enable_validation=True)
 
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page")]
@@ -79,6 +79,16 @@ def _service_error(exc: ServiceError) -> Response[str]:
 @app.exception_handler(InvalidCursor)
 def _invalid_cursor(exc: InvalidCursor) -> Response[str]:
     return _error(400, str(exc))
+
+
+@app.exception_handler(NotFound)
+def _missing(exc: NotFound) -> Response[str]:
+    return _error(404, str(exc))
+
+
+@app.exception_handler(InvalidTransition)
+def _conflict(exc: InvalidTransition) -> Response[str]:
+    return _error(409, str(exc))
 
 
 @app.exception_handler(TransientFailure)
@@ -138,6 +148,60 @@ def get_email(email_id: str) -> dict[str, Any]:
     if email is None:
         raise NotFoundError(f"no email {email_id!r}")
     return email_view(email)
+
+
+class Review(BaseModel):
+    reviewer: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@app.post("/api/emails/<email_id>/approve")
+def approve_email(email_id: str, review: Annotated[Review | None, Body()] = None) -> dict[str, Any]:
+    """Approve a draft: it is sent now, or scheduled for the client's sending window, or cancelled if it may not go."""
+    reviewer = (review or Review()).reviewer
+    return email_view(delivery.approve(email_id, by=f"operator:{reviewer}"))
+
+
+@app.post("/api/emails/<email_id>/reject")
+def reject_email(email_id: str, review: Annotated[Review | None, Body()] = None) -> dict[str, Any]:
+    review = review or Review()
+    return email_view(delivery.reject(email_id, by=f"operator:{review.reviewer}", reason=review.reason))
+
+
+@app.get("/api/outbox")
+def outbox(limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
+    """Sent emails, newest first, with the headers they went out with."""
+    return page_view(emails.with_status(EmailStatus.SENT, limit=limit, cursor=cursor), email_view)
+
+
+@app.get("/api/stats/conversion")
+def conversion() -> dict[str, Any]:
+    """Orders within 30 days: after a sent email, and after a held_out decision (the holdout)."""
+    return conversion_view(decisions.conversion_counts())
+
+
+UnsubscribeQuery = Annotated[str, Query(min_length=1, max_length=512)]
+
+
+@app.get("/unsubscribe")
+def unsubscribe_page(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
+    """The link in an email: a confirmation page (a GET must not unsubscribe: mail scanners follow links)."""
+    if not delivery.link_is_valid(u, e, t):
+        return _html(400, pages.invalid_link())
+    return _html(200, pages.confirm_unsubscribe(app.current_event.raw_event.get("rawQueryString", "")))
+
+
+@app.post("/unsubscribe")
+def unsubscribe(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
+    """The confirmation form, and RFC 8058 one-click (List-Unsubscribe-Post): opts the client out at once."""
+    if not delivery.unsubscribe(u, e, t):
+        return _html(400, pages.invalid_link())
+    return _html(200, pages.unsubscribed())
+
+
+def _html(status: int, body: str) -> Response[str]:
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body,
+                    headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -10,12 +10,13 @@ from aws_lambda_powertools.utilities.batch import EventType, process_partial_res
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from engagement import bootstrap
 from engagement.batch import ConcurrentBatchProcessor
 from engagement.clock import SystemClock
 from engagement.config import EmailProcessorConfig
 from engagement.messaging import DeadLetterQueue
 from engagement.observability import logger, metrics, tracer
-from engagement.store import DecisionRepository, EmailRepository, UserRepository
+from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from engagement.winback import WinbackService
 from engagement.writer import EmailWriter, TemplateWriter
 
@@ -24,7 +25,8 @@ SAFETY_MARGIN_S = 5.0  # time kept back from the writer for the writes that foll
 config = EmailProcessorConfig.from_env()
 writer: EmailWriter = TemplateWriter(shop_url=config.shop_url, brand_name=config.brand_name)
 if config.llm_configured:
-    from engagement.writer.llm import ApiKeySource, LLMSettings, LLMWriter  # imports openai: only when used
+    from engagement.secrets import SecretSource
+    from engagement.writer.llm import LLMSettings, LLMWriter  # imports openai: only when used
 
     writer = LLMWriter(
         LLMSettings(
@@ -37,21 +39,32 @@ if config.llm_configured:
             policy=config.guardrails,
             prices=config.llm_prices,
         ),
-        ApiKeySource(
-            key=config.openrouter_api_key.get_secret_value() if config.openrouter_api_key else None,
-            parameter=config.openrouter_api_key_parameter,
+        SecretSource(
+            config.openrouter_api_key.get_secret_value() if config.openrouter_api_key else None,
+            config.openrouter_api_key_parameter,
         ),
         fallback=writer,
     )
+clock = SystemClock()
+users = UserRepository(config.users_table)
+emails = EmailRepository(config.emails_table)
+decisions = DecisionRepository(config.decisions_table)
+suppressions = SuppressionRepository(config.suppressions_table)
 service = WinbackService(
-    users=UserRepository(config.users_table),
-    emails=EmailRepository(config.emails_table),
-    decisions=DecisionRepository(config.decisions_table),
+    users=users,
+    emails=emails,
+    decisions=decisions,
     writer=writer,
     brand=config.brand,
     rules=config.rules,
     dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="email_processor"),
-    clock=SystemClock(),
+    clock=clock,
+    suppressions=suppressions,
+    delivery=bootstrap.delivery(
+        config, users=users, emails=emails, decisions=decisions, suppressions=suppressions, clock=clock
+    )
+    if config.delivery_mode == "auto"
+    else None,
 )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement.clock import SystemClock
 from engagement.config import StreamProcessorConfig
 from engagement.messaging import DeadLetterQueue, EventPublisher
+from engagement.models import EngagementEvent
 from engagement.observability import logger, metrics, tracer
 from engagement.store.users import UserRepository
 from engagement.stream_service import StreamService
@@ -28,9 +30,16 @@ service = StreamService(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = service.new_batch()
-    with processor(records=event["Records"], handler=batch.add):
+    pending: list[tuple[DynamoDBRecord, EngagementEvent]] = []
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        """Read one record; keep its event for publishing. Raises only for errors worth a retry."""
+        engagement_event = service.interpret(record.raw_event)
+        if engagement_event is not None:
+            pending.append((record, engagement_event))
+
+    with processor(records=event["Records"], handler=record_handler):
         processor.process()
-        for record, error in batch.publish():
+        for record, error in service.publish(pending):  # ten events a PublishBatch call
             processor.failure_handler(record, (type(error), error, error.__traceback__))
     return dict(processor.response())

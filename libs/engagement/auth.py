@@ -13,7 +13,7 @@ class BearerTokenAuth:
     redeploy.
     """
 
-    def __init__(self, expected_token: Callable[[], str]) -> None:
+    def __init__(self, expected_token: Callable[[], str | None]) -> None:
         self._expected_token = expected_token
 
     def is_authorized(self, authorization: str | None) -> bool:
@@ -23,4 +23,6 @@ class BearerTokenAuth:
         if scheme.lower() != "bearer" or not presented.strip():
             return False
         expected = self._expected_token()
+        if not expected:  # no token configured: nobody gets in
+            return False
         return hmac.compare_digest(presented.strip().encode(), expected.encode())

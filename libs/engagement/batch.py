@@ -8,10 +8,12 @@ their order does not matter here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class ConcurrentBatchProcessor(BatchProcessor):
@@ -24,3 +26,13 @@ class ConcurrentBatchProcessor(BatchProcessor):
             return super().process()
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(self.records))) as pool:
             return list(pool.map(self._process_record, self.records))
+
+
+def process_sqs_bodies(event: dict[str, Any], handle_body: Callable[[str], object]) -> dict[str, Any]:
+    """An SQS batch, one body at a time, with powertools' partial batch response."""
+
+    def record_handler(record: SQSRecord) -> None:
+        handle_body(record.body)
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor))

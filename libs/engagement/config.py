@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Self
+from datetime import time, timedelta
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from engagement.errors import ConfigurationError
 from engagement.policy import EligibilityRules
+from engagement.sending_window import SendingWindow
 from engagement.writer.base import ModelPrice
 from engagement.writer.guardrails import GuardrailPolicy
 from engagement.writer.render import Brand
@@ -55,13 +56,56 @@ def _json_or_list(value: object) -> object:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-class EmailProcessorConfig(FunctionConfig):
+def _exactly_one(config: BaseModel, value: str, parameter: str, hint: str) -> None:
+    fields = type(config).model_fields
+    given = [getattr(config, name) is not None for name in (value, parameter)]
+    if given.count(True) != 1:
+        names = " or ".join(str(fields[name].alias) for name in (value, parameter))
+        raise ValueError(f"set exactly one of {names} ({hint})")
+
+
+class TablesConfig(FunctionConfig):
     users_table: str = Field(alias="USERS_TABLE_NAME", min_length=3)
     emails_table: str = Field(alias="EMAILS_TABLE_NAME", min_length=3)
     decisions_table: str = Field(alias="DECISIONS_TABLE_NAME", min_length=3)
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE_NAME", min_length=3)
+
+
+class DeliveryConfig(TablesConfig):
+    """What sending takes: the verified sender, SES's configuration set, the signed unsubscribe links."""
+
+    delivery_mode: Literal["review", "auto"] = Field(default="review", alias="DELIVERY_MODE")
+    sender_email: str = Field(alias="SENDER_EMAIL", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    brand_name: str = Field(alias="BRAND_NAME", min_length=1)
+    ses_configuration_set: str | None = Field(default=None, alias="SES_CONFIGURATION_SET")
+    unsubscribe_secret: SecretStr | None = Field(default=None, alias="UNSUBSCRIBE_SECRET")
+    unsubscribe_secret_parameter: str | None = Field(default=None, alias="UNSUBSCRIBE_SECRET_PARAMETER", pattern="^/")
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL", pattern=r"^https?://")
+    public_base_url_parameter: str | None = Field(default=None, alias="PUBLIC_BASE_URL_PARAMETER", pattern="^/")
+    sending_window_start: time = Field(default=time(9), alias="SENDING_WINDOW_START")
+    sending_window_end: time = Field(default=time(20), alias="SENDING_WINDOW_END")
+
+    @model_validator(mode="after")
+    def _sources(self) -> Self:
+        _exactly_one(
+            self, "unsubscribe_secret", "unsubscribe_secret_parameter", "the key unsubscribe links are signed with"
+        )
+        _exactly_one(self, "public_base_url", "public_base_url_parameter", "where unsubscribe links point")
+        if self.sending_window_start >= self.sending_window_end:
+            raise ValueError("SENDING_WINDOW_START must come before SENDING_WINDOW_END")
+        return self
+
+    @property
+    def window(self) -> SendingWindow:
+        return SendingWindow(start=self.sending_window_start, end=self.sending_window_end)
+
+
+class EmailProcessorConfig(DeliveryConfig):
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
     cooldown_days: float = Field(default=7, alias="EMAIL_COOLDOWN_DAYS", ge=0, le=365)
-    brand_name: str = Field(alias="BRAND_NAME", min_length=1)
+    frequency_cap: int = Field(default=2, alias="FREQUENCY_CAP", ge=1, le=100)
+    frequency_window_days: int = Field(default=30, alias="FREQUENCY_WINDOW_DAYS", ge=1, le=365)
+    holdout_percent: float = Field(default=0, alias="HOLDOUT_PERCENT", ge=0, le=100)
     shop_url: str = Field(alias="SHOP_URL", pattern=r"^https://")
     postal_address: str = Field(alias="POSTAL_ADDRESS", min_length=5, description="Required in commercial email")
     # The LLM writer: on when a key is configured (locally the key itself, in AWS the SSM parameter's name).
@@ -95,22 +139,37 @@ class EmailProcessorConfig(FunctionConfig):
 
     @property
     def rules(self) -> EligibilityRules:
-        return EligibilityRules(cooldown=timedelta(days=self.cooldown_days))
+        return EligibilityRules(
+            cooldown=timedelta(days=self.cooldown_days),
+            frequency_window=timedelta(days=self.frequency_window_days),
+            frequency_cap=self.frequency_cap,
+            holdout_percent=self.holdout_percent,
+        )
 
     @property
     def brand(self) -> Brand:
         return Brand(name=self.brand_name, postal_address=self.postal_address, shop_url=self.shop_url)
 
 
-class ApiConfig(FunctionConfig):
-    users_table: str = Field(alias="USERS_TABLE_NAME", min_length=3)
-    emails_table: str = Field(alias="EMAILS_TABLE_NAME", min_length=3)
-    decisions_table: str = Field(alias="DECISIONS_TABLE_NAME", min_length=3)
+class ApiConfig(DeliveryConfig):
     api_token: str | None = Field(default=None, alias="API_TOKEN", min_length=16, repr=False)
     api_token_parameter: str | None = Field(default=None, alias="API_TOKEN_PARAMETER", pattern=r"^/")
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Self:
-        if (self.api_token is None) == (self.api_token_parameter is None):
-            raise ValueError("set exactly one of API_TOKEN (local) or API_TOKEN_PARAMETER (an SSM parameter name)")
+        _exactly_one(self, "api_token", "api_token_parameter", "API_TOKEN locally, an SSM parameter name in AWS")
         return self
+
+
+class ScheduledSenderConfig(DeliveryConfig):
+    pass
+
+
+class ClientSignalsConfig(TablesConfig):
+    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
+    conversion_window_days: int = Field(default=30, alias="CONVERSION_WINDOW_DAYS", ge=1, le=365)
+
+
+class SesFeedbackConfig(FunctionConfig):
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE_NAME", min_length=3)
+    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")

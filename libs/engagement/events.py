@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from engagement.errors import InvalidRecord
-from engagement.models import ENVELOPE_VERSION, Client, EngagementEvent, EventType
+from engagement.models import ENVELOPE_VERSION, Client, EngagementEvent, EventType, Signal
 from engagement.scoring import score_client
 
 M = TypeVar("M", bound=BaseModel)
@@ -89,7 +89,25 @@ def event_from_change(
         client=client,
         score=score_client(client, now),
         changed=changed,
+        signals=_signals(event_type, old_image, new_image),
     )
+
+
+def _signals(event_type: EventType, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> tuple[Signal, ...]:
+    if event_type is EventType.CLIENT_DELETED:
+        return (Signal.DELETED,)
+    found = []
+    old, new = old or {}, new or {}
+    try:
+        if event_type is EventType.CLIENT_UPDATED and float(new.get("orderCount") or 0) > float(
+            old.get("orderCount") or 0
+        ):
+            found.append(Signal.ORDER_PLACED)
+    except (TypeError, ValueError):
+        pass  # an unreadable count was already refused by validation
+    if new.get("optedOut") is True and old.get("optedOut") is not True:
+        found.append(Signal.OPTED_OUT)
+    return tuple(found)
 
 
 def encode_event(event: EngagementEvent) -> str:
@@ -98,10 +116,16 @@ def encode_event(event: EngagementEvent) -> str:
 
 def message_attributes(event: EngagementEvent) -> dict[str, dict[str, str]]:
     """The SNS message attributes subscriptions filter on."""
-    return {
+    attributes = {
         "eventType": {"DataType": "String", "StringValue": event.type.value},
         "band": {"DataType": "String", "StringValue": event.score.band.value},
     }
+    if event.signals:
+        attributes["signals"] = {
+            "DataType": "String.Array",
+            "StringValue": json.dumps([s.value for s in event.signals]),
+        }
+    return attributes
 
 
 def decode_event(body: str) -> EngagementEvent:

@@ -119,6 +119,12 @@ class EventType(StrEnum):
 ENVELOPE_VERSION: Literal[1] = 1
 
 
+class Signal(StrEnum):
+    ORDER_PLACED = "order_placed"  # orderCount rose: a conversion, if an email (or the holdout) preceded it
+    OPTED_OUT = "opted_out"  # the client withdrew consent: pending drafts are cancelled
+    DELETED = "deleted"  # the client is gone: pending drafts are cancelled
+
+
 class EngagementEvent(CamelModel):
     """The versioned envelope published to SNS; subscriptions filter on its eventType and band."""
 
@@ -129,22 +135,28 @@ class EngagementEvent(CamelModel):
     client: Client
     score: Score
     changed: tuple[str, ...] = Field(default=(), description="Fact attributes this change touched")
+    signals: tuple[Signal, ...] = Field(default=(), description="What the change means for delivery and conversion")
 
 
 class DecisionReason(StrEnum):
     ELIGIBLE = "eligible"
+    QUIET_HOURS = "quiet_hours"  # sent later: at the start of the client's local sending window
     NOT_AT_RISK = "not_at_risk"
     COOLDOWN = "cooldown"
     OPTED_OUT = "opted_out"
     SUPPRESSED = "suppressed"
+    FREQUENCY_CAP = "frequency_cap"
+    HELD_OUT = "held_out"  # the control group: never emailed, so the team can measure lift
     CLIENT_MISSING = "client_missing"
 
 
 class EmailHistory(CamelModel):
-    """The client's email slot: when the last win-back email was claimed, and for which email."""
+    """What the policy needs to know of the client's past emails."""
 
-    last_email_date: Instant | None = None
-    last_email_id: str | None = None
+    last_email_date: Instant | None = None  # the email slot: when the last email was claimed...
+    last_email_id: str | None = None  # ...and for which email
+    recent_emails: int = 0  # win-back emails in the frequency window (not rejected, cancelled or failed)
+    address_suppressed: bool = False  # the address bounced hard or complained
 
 
 class Decision(CamelModel):
@@ -165,10 +177,28 @@ class DecisionRecord(CamelModel):
     score: float | None = None
     band: Band | None = None
     email_id: str | None = None
+    converted_at: Instant | None = None  # a held_out decision followed by an order within the window
 
 
 class EmailStatus(StrEnum):
     PENDING_REVIEW = "PENDING_REVIEW"
+    APPROVED = "APPROVED"
+    SCHEDULED = "SCHEDULED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+class StatusChange(CamelModel):
+    """One step of an email's lifecycle: who or what moved it, when, and why."""
+
+    from_status: EmailStatus | None
+    to_status: EmailStatus
+    at: Instant
+    by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class Email(CamelModel):
@@ -196,3 +226,12 @@ class Email(CamelModel):
     estimated_cost_usd: float = 0.0
     guardrail_violations: tuple[str, ...] = ()
     trigger_event_id: str
+    # Delivery
+    status_changed_at: Instant | None = None
+    transitions: tuple[StatusChange, ...] = ()
+    send_at: Instant | None = None  # SCHEDULED: when the client's local sending window opens
+    sent_at: Instant | None = None
+    provider_message_id: str | None = None
+    failure_reason: str | None = None
+    sent_headers: dict[str, str] = Field(default_factory=dict)
+    converted_at: Instant | None = None  # an order within the window after sending

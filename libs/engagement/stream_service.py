@@ -1,7 +1,7 @@
 """The stream processor's work: stream records in, engagement events out.
 
 A batch is handled in two steps so that SNS is called once per ten events, not once per record:
-`add` interprets each record (inside powertools' BatchProcessor), then `publish` sends the events with
+`interpret` reads each record (inside powertools' BatchProcessor), then `publish` sends the events with
 PublishBatch and reports which records must be retried.
 
 Records that can never succeed go to the dead-letter queue at once and count as handled: a retried stream record
@@ -11,9 +11,8 @@ holds back its whole shard. Only transient errors (throttling, network) are repo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -27,29 +26,6 @@ from engagement.store.dynamo import from_item
 from engagement.store.users import UserRepository
 
 
-class StreamRecord(Protocol):
-    """What we read of a DynamoDB stream record (powertools' DynamoDBRecord fits)."""
-
-    @property
-    def raw_event(self) -> dict[str, Any]: ...
-
-
-@dataclass
-class StreamBatch:
-    service: StreamService
-    pending: list[tuple[Any, EngagementEvent]] = field(default_factory=list)
-
-    def add(self, record: StreamRecord) -> None:
-        """Interpret one record; keep its event for publishing. Raises only for errors worth a retry."""
-        event = self.service.interpret(record.raw_event)
-        if event is not None:
-            self.pending.append((record, event))
-
-    def publish(self) -> list[tuple[Any, Exception]]:
-        """Publish what `add` kept; return the records to report as batch item failures, with why."""
-        return self.service.publish(self.pending)
-
-
 class StreamService:
     def __init__(
         self, users: UserRepository, publisher: EventPublisher, dead_letters: DeadLetterQueue, clock: Clock
@@ -58,9 +34,6 @@ class StreamService:
         self.publisher = publisher
         self.dead_letters = dead_letters
         self.clock = clock
-
-    def new_batch(self) -> StreamBatch:
-        return StreamBatch(self)
 
     def interpret(self, raw: dict[str, Any]) -> EngagementEvent | None:
         change = raw.get("dynamodb") or {}

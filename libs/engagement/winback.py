@@ -15,10 +15,13 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engagement.clock import Clock
+from engagement.delivery import Delivery
 from engagement.errors import InvalidRecord
 from engagement.events import decode_event
+from engagement.lifecycle import InvalidTransition
 from engagement.messaging import DeadLetterQueue
 from engagement.models import (
+    Client,
     Decision,
     DecisionReason,
     DecisionRecord,
@@ -28,15 +31,19 @@ from engagement.models import (
     EngagementEvent,
     EventType,
     Score,
+    StatusChange,
 )
 from engagement.observability import count, logger
-from engagement.policy import EligibilityRules, decide
+from engagement.policy import EligibilityRules, decide, in_holdout
 from engagement.scoring import score_client
 from engagement.store.decisions import DecisionRepository, decision_key
 from engagement.store.emails import EmailRepository
+from engagement.store.suppressions import SuppressionRepository
 from engagement.store.users import UserRepository
 from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
 
+# Emails that do not count towards the frequency cap: they never went out and never will.
+NOT_COUNTED = frozenset({EmailStatus.REJECTED, EmailStatus.CANCELLED, EmailStatus.FAILED})
 _EMAIL_IDS = uuid.UUID("6f1c9a1e-3b5e-4c1a-9a57-0d3c2f1b7e11")
 
 
@@ -57,6 +64,8 @@ class WinbackService:
         rules: EligibilityRules,
         dead_letters: DeadLetterQueue,
         clock: Clock,
+        suppressions: SuppressionRepository,
+        delivery: Delivery | None = None,
     ) -> None:
         self.users = users
         self.emails = emails
@@ -66,6 +75,8 @@ class WinbackService:
         self.rules = rules
         self.dead_letters = dead_letters
         self.clock = clock
+        self.suppressions = suppressions
+        self.delivery = delivery  # set in DELIVERY_MODE=auto: drafts are sent (or scheduled) at once
 
     def handle_message(
         self, body: str, *, last_receive: bool = False, deadline: float | None = None
@@ -101,15 +112,17 @@ class WinbackService:
             return self._record(event, now, Decision(send=False, reason=DecisionReason.CLIENT_MISSING), None)
         email_id = email_id_for(event)
         score = score_client(client, now)
-        history = self.decisions.email_history(user_id)
+        history = self._history(client, now)
         resuming = history.last_email_id == email_id
-        if resuming and self.emails.get(email_id) is not None:
+        stored = self.emails.get(email_id) if resuming else None
+        if stored is not None:
             # A redelivery after the draft was stored: only the steps after it may be missing.
             logger.info("finishing a stored email", extra={"userId": user_id, "emailId": email_id})
         else:
             # The slot we hold (a redelivery after a crash before the draft) counts for nothing here: decide
             # afresh on the current client, and re-claiming moves the slot's date to now.
-            decision = decide(client, score, EmailHistory() if resuming else history, now, self.rules)
+            fresh = history.model_copy(update={"last_email_date": None, "last_email_id": None})
+            decision = decide(client, score, fresh if resuming else history, now, self.rules)
             if not decision.send:
                 if resuming:
                     self.decisions.release_email_slot(user_id, email_id)
@@ -117,12 +130,31 @@ class WinbackService:
             if not self.decisions.claim_email_slot(user_id, email_id, now, self.rules.cooldown):
                 # Another email took the slot between our read and our claim (a racing processor).
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.COOLDOWN), score)
+            if in_holdout(user_id, self.rules.holdout_percent):
+                # Treated like an emailed client (the slot is claimed, the cooldown applies), but nothing is sent.
+                return self._record(event, now, Decision(send=False, reason=DecisionReason.HELD_OUT), score)
             request = WriteRequest(client=client, score=score, now=now, deadline=deadline, last_attempt=last_receive)
-            self._draft(event, request, email_id)
+            stored = self._draft(event, request, email_id)
         self.users.mark_emailed(user_id, email_id, now)
-        return self._record(event, now, Decision(send=True, reason=DecisionReason.ELIGIBLE), score, email_id)
+        reason = DecisionReason.ELIGIBLE
+        if self.delivery is not None and stored.status is EmailStatus.PENDING_REVIEW:  # DELIVERY_MODE=auto
+            try:
+                delivered = self.delivery.approve(email_id, by="system:auto")
+            except InvalidTransition:
+                delivered = stored  # moved meanwhile: approved or cancelled by someone else
+            if delivered.status is EmailStatus.SCHEDULED:
+                reason = DecisionReason.QUIET_HOURS
+        return self._record(event, now, Decision(send=True, reason=reason), score, email_id)
 
-    def _draft(self, event: EngagementEvent, request: WriteRequest, email_id: str) -> None:
+    def _history(self, client: Client, now: datetime) -> EmailHistory:
+        """The email slot, how many emails the frequency window already holds, and whether the address bounces."""
+        slot = self.decisions.email_history(client.user_id)
+        since = now - self.rules.frequency_window
+        recent = [e for e in self.emails.for_user_since(client.user_id, since) if e.status not in NOT_COUNTED]
+        suppressed = self.suppressions.is_suppressed(client.email)
+        return slot.model_copy(update={"recent_emails": len(recent), "address_suppressed": suppressed})
+
+    def _draft(self, event: EngagementEvent, request: WriteRequest, email_id: str) -> Email:
         client, score, now = request.client, request.score, request.now
         written = self.writer.write(request)
         rendered = render_email(written.content, self.brand)
@@ -144,6 +176,12 @@ class WinbackService:
             model=written.model,
             prompt_version=written.prompt_version,
             fallback_reason=written.fallback_reason,
+            status_changed_at=now,
+            transitions=(
+                StatusChange(
+                    from_status=None, to_status=EmailStatus.PENDING_REVIEW, at=now, by=f"writer:{written.writer}"
+                ),
+            ),
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             llm_latency_ms=usage.latency_ms,
@@ -151,20 +189,22 @@ class WinbackService:
             guardrail_violations=written.guardrail_violations,
             trigger_event_id=event.id,
         )
-        if self.emails.add(email):
-            _count_written(written)
-            logger.info(
-                "win-back email drafted",
-                extra={
-                    "userId": client.user_id,
-                    "emailId": email_id,
-                    "writer": written.writer,
-                    "fallbackReason": written.fallback_reason,
-                    "band": score.band.value,
-                    "score": score.value,
-                    "costUsd": usage.estimated_cost_usd,
-                },
-            )
+        if not self.emails.add(email):
+            return self.emails.get(email_id) or email  # a concurrent duplicate stored it first
+        _count_written(written)
+        logger.info(
+            "win-back email drafted",
+            extra={
+                "userId": client.user_id,
+                "emailId": email_id,
+                "writer": written.writer,
+                "fallbackReason": written.fallback_reason,
+                "band": score.band.value,
+                "score": score.value,
+                "costUsd": usage.estimated_cost_usd,
+            },
+        )
+        return email
 
     def _record(
         self,
@@ -186,7 +226,10 @@ class WinbackService:
             band=score.band if score else None,
             email_id=email_id,
         )
-        self.decisions.record(record)
+        newly = self.decisions.record(record)
+        count(f"Decision_{decision.reason.value}")
+        if newly and decision.reason is DecisionReason.HELD_OUT:
+            self.decisions.count(heldOut=1)
         if not decision.send:
             count("EmailsSkipped")
             logger.info("no email", extra={"userId": record.user_id, "reason": decision.reason.value})

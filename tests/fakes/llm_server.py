@@ -68,7 +68,8 @@ class FakeLLM:
         self.most_in_flight = 0
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 64})  # many calls at once
+        self.server = server_class(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
 
     @property

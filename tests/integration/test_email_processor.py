@@ -183,6 +183,7 @@ def test_two_processors_racing_on_one_client_make_one_email(handler: ModuleType,
         users=StaleUsers(first.users.table_name), emails=first.emails,
         decisions=StaleDecisions(first.decisions.table_name),
         writer=first.writer, brand=first.brand, rules=first.rules, dead_letters=first.dead_letters, clock=first.clock,
+        suppressions=first.suppressions,
     )  # fmt: skip
 
     first.handle_event(event_for(RUNBOOK_TEST_USER_8, "evt-a"))

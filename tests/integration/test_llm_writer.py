@@ -13,10 +13,11 @@ import pytest
 from engagement.errors import TransientFailure
 from engagement.models import Client
 from engagement.scoring import score_client
+from engagement.secrets import SecretSource
 from engagement.writer import TemplateWriter, WriteRequest
 from engagement.writer.base import ModelPrice
 from engagement.writer.guardrails import GuardrailPolicy
-from engagement.writer.llm import ApiKeySource, LLMSettings, LLMWriter
+from engagement.writer.llm import LLMSettings, LLMWriter
 from engagement.writer.prompt import EMAIL_SCHEMA, PROMPT_VERSION
 from tests.fakes.llm_server import GOOD_EMAIL, FakeLLM, Reply, completion, running
 
@@ -51,7 +52,7 @@ def writer_for(fake: FakeLLM, *, keys: Any = None, max_retries: int = 3, timeout
     )  # fmt: skip
     return LLMWriter(
         settings,
-        keys or ApiKeySource(key=KEY),
+        keys or SecretSource(value=KEY),
         TemplateWriter(SHOP, "Northwind Apparel"),
         sleep=Sleeps() if sleeps is None else sleeps,
     )
@@ -238,7 +239,7 @@ def test_a_refused_request_falls_back_at_once(fake: FakeLLM) -> None:
 
 
 def test_after_a_401_the_key_is_fetched_again_once(fake: FakeLLM) -> None:
-    class RotatedKey(ApiKeySource):
+    class RotatedKey(SecretSource):
         def __init__(self) -> None:
             super().__init__()
             self.refreshes = 0
@@ -258,7 +259,7 @@ def test_after_a_401_the_key_is_fetched_again_once(fake: FakeLLM) -> None:
 
 
 def test_without_a_key_the_template_writer_is_the_default(fake: FakeLLM) -> None:
-    written = writer_for(fake, keys=ApiKeySource(key="")).write(request())
+    written = writer_for(fake, keys=SecretSource(value="")).write(request())
     assert (written.writer, written.fallback_reason) == ("template", None)
     assert fake.received == []
 

@@ -48,8 +48,15 @@ class Module:
             return expression
         if inner.startswith("jsonencode(") and inner.endswith(")"):
             return self.value(hcl_object(inner[len("jsonencode(") : -1]))
+        if inner.startswith("merge(") and inner.endswith(")"):
+            merged: dict[str, Any] = {}
+            for argument in _arguments(inner[len("merge(") : -1]):
+                merged.update(
+                    self.value("${" + argument + "}") if not argument.startswith("{") else hcl_object(argument)
+                )
+            return merged
         if re.fullmatch(r"(local|var)\.[\w.]+", inner):
-            return self._reference(inner)
+            return self.value(self._reference(inner))  # what it names may itself be an expression
         if not _REFERENCE.search(inner) and re.search(r"[A-Za-z_]", inner):
             return expression  # a reference to a resource or another module: kept as written
         substituted = _REFERENCE.sub(lambda match: repr(self._reference(match.group(0))), inner)
@@ -65,6 +72,26 @@ class Module:
         for part in rest:
             found = found[part]
         return found
+
+
+def _arguments(text: str) -> list[str]:
+    """Top-level, comma-separated arguments of a function call."""
+    parts, depth, current, quoted = [], 0, "", False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "({[":
+            depth += 1
+        elif not quoted and char in ")}]":
+            depth -= 1
+        if char == "," and depth == 0 and not quoted:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        parts.append(current.strip())
+    return parts
 
 
 def _arithmetic(node: ast.AST) -> Any:

@@ -13,30 +13,18 @@ import pytest
 from localmode import resources
 from tests.terraform import hcl
 
-TABLE_RESOURCES = {"users": "users", "emails": "emails", "decisions": "decisions"}
-QUEUE_RESOURCES = {
-    "email-requests": "email_requests",
-    "email-requests-dlq": "email_requests_dlq",
-    "stream-dlq": "stream_dlq",
-}
+TOPICS = {"engagement-events": "${aws_sns_topic.events.arn}", "ses-feedback": "${aws_sns_topic.ses_feedback.arn}"}
+CONSUMERS = [q for q in resources.QUEUES if q.dead_letter is not None]
 
 
-def table(logical_name: str) -> dict[str, Any]:
-    found = hcl.child("data").resource("aws_dynamodb_table", TABLE_RESOURCES[logical_name])
-    assert found["name"] == "${var.prefix}-" + logical_name
-    return found
-
-
-def queue(logical_name: str) -> tuple[hcl.Module, dict[str, Any]]:
-    messaging = hcl.child("messaging")
-    found = messaging.resource("aws_sqs_queue", QUEUE_RESOURCES[logical_name])
-    assert found["name"] == "${var.prefix}-" + logical_name
-    return messaging, found
+def messaging_consumers() -> dict[str, dict[str, Any]]:
+    return hcl.child("messaging").locals["consumers"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("local", resources.TABLES, ids=lambda t: t.logical_name)
 def test_tables_keys_indexes_streams_and_ttl_match(local: resources.Table) -> None:
-    terraform = table(local.logical_name)
+    terraform = hcl.child("data").resource("aws_dynamodb_table", local.logical_name)
+    assert terraform["name"] == "${var.prefix}-" + local.logical_name
     assert terraform["hash_key"] == local.hash_key
     assert terraform.get("range_key") == local.range_key
     assert terraform["billing_mode"] == "PAY_PER_REQUEST"
@@ -52,36 +40,57 @@ def test_tables_keys_indexes_streams_and_ttl_match(local: resources.Table) -> No
     assert (ttl.get("attribute_name") if ttl.get("enabled") else None) == local.ttl_attribute
 
 
-@pytest.mark.parametrize("local", resources.QUEUES, ids=lambda q: q.logical_name)
-def test_queues_and_redrive_match(local: resources.Queue) -> None:
-    messaging, terraform = queue(local.logical_name)
-    assert messaging.value(terraform.get("visibility_timeout_seconds", 30)) == local.visibility_timeout
-    assert terraform["message_retention_seconds"] == local.message_retention
-    redrive = messaging.value(terraform.get("redrive_policy"))
-    if local.dead_letter is None:
-        assert redrive is None
-    else:
-        assert redrive["maxReceiveCount"] == local.max_receive_count
-        assert redrive["deadLetterTargetArn"] == f"${{aws_sqs_queue.{QUEUE_RESOURCES[local.dead_letter]}.arn}}"
+@pytest.mark.parametrize("local", CONSUMERS, ids=lambda q: q.logical_name)
+def test_each_consumer_queue_its_redrive_and_its_dead_letter_queue_match(local: resources.Queue) -> None:
+    messaging = hcl.child("messaging")
+    assert local.logical_name in messaging_consumers()
+    consumer = messaging.resource("aws_sqs_queue", "consumer")
+    dead_letter = messaging.resource("aws_sqs_queue", "dead_letter")
+    assert consumer["for_each"] == dead_letter["for_each"] == "${local.consumers}"
+    assert consumer["name"] == "${var.prefix}-${each.key}"
+    assert dead_letter["name"] == "${var.prefix}-${each.key}-dlq"
+    assert local.dead_letter == f"{local.logical_name}-dlq"
+    # Visibility: 6 x the consuming function's timeout, in both.
+    assert consumer["visibility_timeout_seconds"] == "${6 * var.consumer_timeouts[each.key]}"
+    timeouts = hcl.root().value(hcl.root().modules["messaging"]["consumer_timeouts"])
+    assert 6 * timeouts[local.logical_name] == local.visibility_timeout
+    assert consumer["message_retention_seconds"] == local.message_retention
+    redrive = messaging.value(consumer["redrive_policy"])
+    assert redrive["deadLetterTargetArn"] == "${aws_sqs_queue.dead_letter[each.key].arn}"
+    assert hcl.root().value(hcl.root().modules["messaging"]["max_receive_count"]) == local.max_receive_count
+    dlq = next(q for q in resources.QUEUES if q.logical_name == local.dead_letter)
+    assert messaging.value(dead_letter["message_retention_seconds"]) == dlq.message_retention
 
 
-def test_the_visibility_timeout_is_six_times_the_email_functions_timeout() -> None:
-    root = hcl.root()
-    timeout = root.value("${local.functions.email_processor.timeout}")
-    assert timeout == resources.EMAIL_FUNCTION_TIMEOUT
-    assert queue("email-requests")[0].value("${var.email_requests_visibility_timeout}") >= 6 * timeout
+def test_the_stream_dlq_matches() -> None:
+    stream_dlq = hcl.child("messaging").resource("aws_sqs_queue", "stream_dlq")
+    assert stream_dlq["name"] == "${var.prefix}-stream-dlq"
+    assert (
+        hcl.child("messaging").value(stream_dlq["message_retention_seconds"]) == resources.STREAM_DLQ.message_retention
+    )
+    assert {q.logical_name for q in resources.QUEUES} == {q.logical_name for q in CONSUMERS} | {
+        q.dead_letter for q in CONSUMERS
+    } | {"stream-dlq"}
 
 
-def test_the_topic_and_its_filtered_raw_subscription_match() -> None:
+def test_topics_and_their_filtered_raw_subscriptions_match() -> None:
     messaging = hcl.child("messaging")
     assert messaging.resource("aws_sns_topic", "events")["name"] == "${var.prefix}-engagement-events"
-    assert f"{resources.PREFIX}-engagement-events" == resources.EVENTS_TOPIC
-    subscription = messaging.resource("aws_sns_topic_subscription", "email_requests")
-    local = resources.EMAIL_REQUESTS_SUBSCRIPTION
-    assert subscription["endpoint"] == f"${{aws_sqs_queue.{QUEUE_RESOURCES[local.queue]}.arn}}"
-    assert subscription["raw_message_delivery"] is local.raw_message_delivery
-    assert subscription["filter_policy_scope"] == "MessageAttributes"
-    assert messaging.value(subscription["filter_policy"]) == local.filter_policy
+    assert messaging.resource("aws_sns_topic", "ses_feedback")["name"] == "${var.prefix}-ses-feedback"
+    assert {name: topic.removeprefix(resources.PREFIX) for name, topic in resources.TOPICS.items()} == {
+        "engagement-events": "-engagement-events",
+        "ses-feedback": "-ses-feedback",
+    }
+    subscription = messaging.resource("aws_sns_topic_subscription", "consumer")
+    assert subscription["raw_message_delivery"] is True
+    assert subscription["filter_policy_scope"] == '${each.value.filter_policy == null ? null : "MessageAttributes"}'
+    consumers = messaging_consumers()
+    assert set(consumers) == {s.queue for s in resources.SUBSCRIPTIONS}
+    for local in resources.SUBSCRIPTIONS:
+        terraform = consumers[local.queue]
+        assert local.raw_message_delivery is True
+        assert terraform["topic"] == TOPICS[local.topic]
+        assert messaging.value(terraform["filter_policy"]) == local.filter_policy
 
 
 def test_the_stream_mapping_matches() -> None:
@@ -102,15 +111,31 @@ def test_the_stream_mapping_matches() -> None:
     assert patterns == local.filter_patterns
 
 
-def test_the_queue_mapping_matches() -> None:
+@pytest.mark.parametrize("local", resources.QUEUE_SOURCES, ids=lambda s: s.queue)
+def test_each_queue_mapping_matches(local: resources.QueueEventSource) -> None:
     root = hcl.root()
-    terraform = root.resource("aws_lambda_event_source_mapping", "email_requests")
-    local = resources.EMAIL_REQUESTS_SOURCE
-    assert terraform["function_name"] == f'${{module.function["{local.function}"].function_name}}'
-    assert terraform["event_source_arn"] == "${module.messaging.email_requests_queue_arn}"
-    assert terraform["batch_size"] == local.batch_size
-    assert root.value(terraform["scaling_config"][0]["maximum_concurrency"]) == local.maximum_concurrency
-    assert "filter_criteria" not in terraform  # the SNS subscription filters; an SQS filter would delete messages
+    terraform = root.resource("aws_lambda_event_source_mapping", "queue")
+    assert terraform["for_each"] == "${local.queue_consumers}"
+    assert terraform["function_response_types"] == ["ReportBatchItemFailures"]
+    assert "filter_criteria" not in terraform  # the SNS subscriptions filter; an SQS filter would delete messages
+    consumer = root.value(root.locals["queue_consumers"][local.queue])
+    assert (consumer["function"], consumer["batch_size"]) == (local.function, local.batch_size)
+    assert root.value(consumer["maximum_concurrency"]) == local.maximum_concurrency
+
+
+def test_the_scheduled_sender_matches() -> None:
+    call = hcl.root().modules["send_due"]
+    local = resources.SEND_DUE
+    assert call["function_arn"] == f'${{module.function["{local.function}"].function_arn}}'
+    assert hcl.root().value(call["rate_minutes"]) == local.rate_minutes
+    assert call["payload"] == local.payload
+
+
+def test_ses_names_match() -> None:
+    assert hcl.child("email").resource("aws_sesv2_configuration_set", "this")["configuration_set_name"] == (
+        "${var.prefix}-emails"
+    )
+    assert f"{resources.PREFIX}-emails" == resources.SES_CONFIGURATION_SET
 
 
 @pytest.mark.parametrize("local", resources.FUNCTIONS, ids=lambda f: f.logical_name)
@@ -126,39 +151,40 @@ def test_functions_sizes_and_environment_match(local: resources.Function) -> Non
     )
     assert call["environment"] == "${local.function_environment[each.key]}"
     environment = resources.sample_environment(local.logical_name)
-    secrets_locally = {"API_TOKEN": "API_TOKEN_PARAMETER"}  # locally a value, in AWS the SSM parameter's name
+    # Locally a value, in AWS the name of the SSM parameter that holds it.
+    secrets_locally = {name: f"{name}_PARAMETER" for name in ("API_TOKEN", "UNSUBSCRIBE_SECRET", "PUBLIC_BASE_URL")}
     expected = {secrets_locally.get(name, name) for name in environment if not name.startswith("POWERTOOLS_")}
     if local is resources.EMAIL_PROCESSOR:  # locally the key comes from your shell, if at all; in AWS from SSM
         expected.add("OPENROUTER_API_KEY_PARAMETER")
-    assert set(root.locals["function_environment"][local.logical_name]) == expected
+    assert set(root.value(root.locals["function_environment"][local.logical_name])) == expected
 
 
 def test_the_email_processor_knows_the_queues_redrive_and_batch_size() -> None:
-    terraform = hcl.root().locals["function_environment"]["email_processor"]
+    root = hcl.root()
+    terraform = root.value(root.locals["function_environment"]["email_processor"])
     local = resources.sample_environment("email_processor")
     assert (
         terraform["MAX_RECEIVE_COUNT"] == local["MAX_RECEIVE_COUNT"] == str(resources.EMAIL_REQUESTS.max_receive_count)
     )
-    assert (
-        hcl.root().value(hcl.root().modules["messaging"]["max_receive_count"])
-        == resources.EMAIL_REQUESTS.max_receive_count
-    )
     assert terraform["LLM_CONCURRENCY"] == local["LLM_CONCURRENCY"] == str(resources.EMAIL_REQUESTS_SOURCE.batch_size)
-    assert hcl.root().value(terraform["LLM_MODEL"]) == local["LLM_MODEL"]
-    assert hcl.root().value(terraform["LLM_BASE_URL"]) == local["LLM_BASE_URL"]
+    assert root.value(terraform["LLM_MODEL"]) == local["LLM_MODEL"]
+    assert root.value(terraform["LLM_BASE_URL"]) == local["LLM_BASE_URL"]
 
 
 def test_every_local_override_is_declared_and_differs_from_aws() -> None:
-    assert set(resources.LOCAL_OVERRIDES) == {
-        "email-requests.visibility_timeout",
-        "users-stream.starting_position",
-        "email-requests.maximum_concurrency",
-    }
-    aws_values = {
-        "email-requests.visibility_timeout": resources.EMAIL_REQUESTS.visibility_timeout,
+    aws_values: dict[str, Any] = {
         "users-stream.starting_position": resources.USERS_STREAM_SOURCE.starting_position,
-        "email-requests.maximum_concurrency": resources.EMAIL_REQUESTS_SOURCE.maximum_concurrency,
+        "send-due.rate_minutes": resources.SEND_DUE.rate_minutes,
+        "ses.feedback": "configuration-set event destination",
     }
+    for queue in CONSUMERS:
+        aws_values[f"{queue.logical_name}.visibility_timeout"] = queue.visibility_timeout
+    for source in resources.QUEUE_SOURCES:
+        aws_values[f"{source.queue}.maximum_concurrency"] = source.maximum_concurrency
+    assert set(resources.LOCAL_OVERRIDES) == set(aws_values)
     for key, (local_value, reason) in resources.LOCAL_OVERRIDES.items():
         assert local_value != aws_values[key]
         assert reason
+    destination = hcl.child("email").resource("aws_sesv2_configuration_set_event_destination", "feedback")
+    types = destination["event_destination"][0]["matching_event_types"]
+    assert sorted(types) == ["BOUNCE", "COMPLAINT"]  # what the local identity notifications send too

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from engagement.mailer import Mailer
 from engagement.messaging import DeadLetterQueue, EventPublisher
-from engagement.store import DecisionRepository, EmailRepository, UserRepository
+from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from localmode import resources
 from tests.terraform import hcl
 
@@ -92,35 +93,42 @@ def test_no_policy_grants_star_resources_without_saying_why() -> None:
     assert lines, "the key policies and X-Ray legitimately use '*': the scan must find them"
     unexplained = [f"{tf.relative_to(REPO_ROOT)}:{n}: {line.strip()}" for tf, n, line in lines if "#" not in line]
     assert unexplained == []
-    function_policies = [hcl.root().data["aws_iam_policy_document"][f] for f in FUNCTION_FOLDERS]
-    for policy in function_policies:
-        for statement in policy["statement"]:
+    for folder in FUNCTION_FOLDERS:
+        for statement in _statements(folder):
             assert "*" not in statement["resources"], statement["sid"]
             assert not any(action.endswith(":*") for action in statement["actions"]), statement["sid"]
 
 
 def test_every_event_source_mapping_reports_batch_item_failures() -> None:
     mappings = hcl.root().resources["aws_lambda_event_source_mapping"]
-    assert set(mappings) == {"users_stream", "email_requests"}
+    assert set(mappings) == {"users_stream", "queue"}
     for name, mapping in mappings.items():
         assert mapping["function_response_types"] == ["ReportBatchItemFailures"], name
 
 
-def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(policy["statement"])
+def _statements(name: str, module: hcl.Module | None = None) -> list[dict[str, Any]]:
+    """A policy document's statements, with those of the documents it builds on (source_policy_documents)."""
+    documents = (module or hcl.root()).data["aws_iam_policy_document"]
+    policy = documents[name]
+    statements = list(policy.get("statement", []))
+    for source in policy.get("source_policy_documents", []):
+        statements += _statements(source.removeprefix("${data.aws_iam_policy_document.").removesuffix(".json}"), module)
+    return statements
 
 
 def test_the_key_policy_lets_sns_deliver_to_encrypted_queues_and_logs_encrypt() -> None:
     data = hcl.child("data")
-    key_policy = _statements(data.data["aws_iam_policy_document"]["key"])
+    key_policy = _statements("key", data)
     by_principal = {statement["principals"][0]["identifiers"][0]: statement for statement in key_policy}
     assert {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(by_principal["sns.amazonaws.com"]["actions"])
     assert {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(by_principal["cloudwatch.amazonaws.com"]["actions"])
+    assert {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(by_principal["ses.amazonaws.com"]["actions"])
     assert "kms:Encrypt*" in by_principal["logs.${local.region}.amazonaws.com"]["actions"]
     messaging = hcl.child("messaging")
     for name, queue in messaging.resources["aws_sqs_queue"].items():
         assert queue["kms_master_key_id"] == "${var.kms_key_arn}", name
-    assert messaging.resource("aws_sns_topic", "events")["kms_master_key_id"] == "${var.kms_key_arn}"
+    for name, topic in messaging.resources["aws_sns_topic"].items():
+        assert topic["kms_master_key_id"] == "${var.kms_key_arn}", name
     for name, table in data.resources["aws_dynamodb_table"].items():
         assert table["server_side_encryption"][0]["kms_key_arn"] == "${aws_kms_key.this.arn}", name
         assert table["point_in_time_recovery"][0]["enabled"] is True, name
@@ -128,9 +136,11 @@ def test_the_key_policy_lets_sns_deliver_to_encrypted_queues_and_logs_encrypt() 
 
 # ---- every AWS call an adapter makes is allowed for each function that makes it -----------------------------
 
-ADAPTERS = (UserRepository, EmailRepository, DecisionRepository, EventPublisher, DeadLetterQueue)
+ADAPTERS = (
+    UserRepository, EmailRepository, DecisionRepository, SuppressionRepository, EventPublisher, DeadLetterQueue, Mailer
+)  # fmt: skip
 ACTION_NAMES = {"publish_batch": "sns:Publish"}  # PublishBatch is authorised as sns:Publish
-SERVICES = {"_dynamodb": "dynamodb", "_sns": "sns", "_sqs": "sqs"}
+SERVICES = {"_dynamodb": "dynamodb", "_sns": "sns", "_sqs": "sqs", "_ses": "ses"}
 # How policies name each resource (Terraform expressions) by the local mode's logical names.
 POLICY_RESOURCES = {
     ("table", "users"): "${module.data.users_table_arn}",
@@ -139,9 +149,18 @@ POLICY_RESOURCES = {
     ("table", "decisions"): "${module.data.decisions_table_arn}",
     ("stream", "users"): "${module.data.users_table_arn}/stream/*",
     ("topic", "events"): "${module.messaging.events_topic_arn}",
-    ("queue", "email-requests"): "${module.messaging.email_requests_queue_arn}",
-    ("queue", "email-requests-dlq"): "${module.messaging.email_requests_dlq_arn}",
+    ("queue", "email-requests"): '${module.messaging.queue_arns["email-requests"]}',
+    ("queue", "email-requests-dlq"): '${module.messaging.dead_letter_arns["email-requests"]}',
     ("queue", "stream-dlq"): "${module.messaging.stream_dlq_arn}",
+    ("table", "suppressions"): "${module.data.suppressions_table_arn}",
+    ("queue", "client-signals"): '${module.messaging.queue_arns["client-signals"]}',
+    ("queue", "ses-feedback"): '${module.messaging.queue_arns["ses-feedback"]}',
+    ("queue", "client-signals-dlq"): '${module.messaging.dead_letter_arns["client-signals"]}',
+    ("queue", "ses-feedback-dlq"): '${module.messaging.dead_letter_arns["ses-feedback"]}',
+    ("ses", "identity"): "${module.email.identity_arn}",
+    ("ses", "configuration-set"): "${module.email.configuration_set_arn}",
+    ("parameter", "unsubscribe-secret"): "${aws_ssm_parameter.unsubscribe_secret.arn}",
+    ("parameter", "public-base-url"): "${aws_ssm_parameter.public_base_url.arn}",
     ("parameter", "api-token"): "${aws_ssm_parameter.api_token.arn}",
     ("parameter", "openrouter-api-key"): "${aws_ssm_parameter.openrouter_api_key.arn}",
     ("key", "data"): "${module.data.kms_key_arn}",
@@ -182,48 +201,72 @@ def method_actions(adapter: type, method: str) -> set[str]:
     return actions
 
 
-def _engagement_objects(handler: ModuleType) -> list[Any]:
-    found: list[Any] = []
-
-    def visit(value: Any, depth: int) -> None:
-        if depth > 2 or any(value is seen for seen in found):
-            return
-        if type(value).__module__.startswith("engagement.") and hasattr(value, "__dict__"):
-            found.append(value)
-            for attribute in vars(value).values():
-                visit(attribute, depth + 1)
-
-    for value in vars(handler).values():
-        visit(value, 0)
-    return found
+def _service_objects(handler: ModuleType) -> dict[str, Any]:
+    """The handler module's globals that are engagement services (not adapters): the entry points."""
+    return {
+        name: value
+        for name, value in vars(handler).items()
+        if type(value).__module__.startswith("engagement.")
+        and hasattr(value, "__dict__")
+        and not isinstance(value, ADAPTERS)
+    }
 
 
 def adapter_uses(handler: ModuleType) -> set[tuple[Any, str]]:
-    """(adapter instance, method) pairs a handler's code calls, resolved through the live objects it wires."""
-    objects = _engagement_objects(handler)
-    units: list[tuple[ast.AST, dict[str, Any]]] = [(ast.parse(inspect.getsource(handler)), dict(vars(handler)))]
-    service_modules = {inspect.getmodule(type(o)) for o in objects if not isinstance(o, ADAPTERS)}
-    for module in filter(None, service_modules):
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ != module.__name__:
-                continue
-            instance = next((o for o in objects if type(o) is cls), None)
-            names = {f"self.{k}": v for k, v in vars(instance).items()} if instance is not None else {}
-            units.append((ast.parse(inspect.getsource(cls)), names))
+    """(adapter instance, method) pairs a handler can reach: from the calls (and method references) in the handler,
+    through the live service objects it wires, following self-calls, nested services and module functions that
+    take an adapter as a parameter."""
     uses: set[tuple[Any, str]] = set()
-    for tree, names in units:
-        for receiver, method in _calls(tree):
-            attribute = _self_attribute(receiver)
-            key = f"self.{attribute}" if attribute else getattr(receiver, "id", None)
-            target = names.get(key) if key else None
-            if isinstance(target, ADAPTERS):
-                uses.add((target, method))
+    seen: set[tuple[int, str]] = set()
+    globals_ = dict(vars(handler))
+
+    def reached(owner: Any, method: str) -> None:
+        if isinstance(owner, ADAPTERS):
+            uses.add((owner, method))
+            return
+        code = getattr(type(owner), method, None)
+        if (id(owner), method) in seen or not inspect.isfunction(code):
+            return  # not a method of ours (a property, a builtin): nothing that calls AWS
+        seen.add((id(owner), method))
+        source = textwrap.dedent(inspect.getsource(code))
+        walk(ast.parse(source), {f"self.{k}": v for k, v in vars(owner).items()} | {"self": owner}, owner)
+
+    def walk(tree: ast.AST, names: dict[str, Any], owner: Any | None) -> None:
+        module = inspect.getmodule(type(owner)) if owner is not None else handler
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):  # calls and references (a bound method handed to a helper)
+                attribute = _self_attribute(node.value)
+                key = f"self.{attribute}" if attribute else getattr(node.value, "id", None)
+                target = names.get(key) if key else None
+                if target is not None and not isinstance(target, type | ModuleType):
+                    reached(target, node.attr)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and module is not None:
+                function = getattr(module, node.func.id, None)
+                if inspect.isfunction(function) and function.__module__.startswith("engagement."):
+                    called(function, node, names)
+
+    def called(function: Any, call: ast.Call, names: dict[str, Any]) -> None:
+        """A module function called with adapters: its calls on those parameters are calls on them."""
+        parameters = list(inspect.signature(function).parameters)
+        bound: dict[str, Any] = {}
+        for position, argument in enumerate(call.args):
+            attribute = _self_attribute(argument)
+            key = f"self.{attribute}" if attribute else getattr(argument, "id", None)
+            if key in names and position < len(parameters):
+                bound[parameters[position]] = names[key]
+        if bound:
+            walk(ast.parse(textwrap.dedent(inspect.getsource(function))), bound, None)
+
+    walk(ast.parse(inspect.getsource(handler)), globals_ | _service_objects(handler), None)
     return uses
 
 
 def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
     """(action, resource) pairs a call of adapter.method needs."""
     prefix = resources.PREFIX + "-"
+    if isinstance(adapter, Mailer):  # SendEmail is authorised on the identity and on the configuration set
+        actions = method_actions(Mailer, method)
+        return {(a, ("ses", part)) for a in actions for part in ("identity", "configuration-set")}
     if isinstance(adapter, EventPublisher):
         resource = ("topic", "events")
     elif isinstance(adapter, DeadLetterQueue):
@@ -240,6 +283,12 @@ def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
     return pairs
 
 
+# Reading the unsubscribe secret and the public URL (SecretSource, powertools' parameters) for the links.
+SENDING_NEEDS = {
+    ("ssm:GetParameter", ("parameter", "unsubscribe-secret")),
+    ("ssm:GetParameter", ("parameter", "public-base-url")),
+    ("kms:Decrypt", ("key", "data")),
+}
 # What the event source mappings, Lambda itself and powertools' parameters do with the function's role.
 OTHER_NEEDS = {
     "stream_processor": {
@@ -257,21 +306,33 @@ OTHER_NEEDS = {
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
     }
     | {("kms:Decrypt", ("key", "data")), ("ssm:GetParameter", ("parameter", "openrouter-api-key"))},
-    "api": {("ssm:GetParameter", ("parameter", "api-token")), ("kms:Decrypt", ("key", "data"))},
+    "api": {("ssm:GetParameter", ("parameter", "api-token")), ("kms:Decrypt", ("key", "data"))} | SENDING_NEEDS,
+    "scheduled_sender": SENDING_NEEDS,
+    "client_signals": {
+        (action, ("queue", "client-signals"))
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+    }
+    | {("kms:Decrypt", ("key", "data"))},
+    "ses_feedback": {
+        (action, ("queue", "ses-feedback"))
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+    }
+    | {("kms:Decrypt", ("key", "data"))},
 }
+OTHER_NEEDS["email_processor"] |= SENDING_NEEDS  # in DELIVERY_MODE=auto it sends too
 
 
 @pytest.mark.parametrize("folder", FUNCTION_FOLDERS)
 def test_every_aws_call_an_adapter_makes_is_allowed_by_the_functions_policy(
     folder: str, load_handler: Callable[..., ModuleType]
 ) -> None:
-    handler = load_handler(folder)
+    handler = load_handler(folder, DELIVERY_MODE="auto")  # every path that calls AWS wired, sending included
     uses = adapter_uses(handler)
     assert uses, f"{folder} calls no adapter: the scan is broken"
     required = set().union(*(needs(adapter, method) for adapter, method in uses)) | OTHER_NEEDS[folder]
     granted = {
         (action, resource)
-        for statement in _statements(hcl.root().data["aws_iam_policy_document"][folder])
+        for statement in _statements(folder)
         for action in statement["actions"]
         for resource in statement["resources"]
     }
@@ -283,7 +344,7 @@ def test_every_aws_call_an_adapter_makes_is_allowed_by_the_functions_policy(
 
 
 def test_the_api_reads_its_token_from_the_parameter_terraform_creates() -> None:
-    environment = hcl.root().locals["function_environment"]["api"]
+    environment = hcl.root().value(hcl.root().locals["function_environment"]["api"])
     assert environment["API_TOKEN_PARAMETER"] == "${aws_ssm_parameter.api_token.name}"
 
 

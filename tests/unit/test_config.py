@@ -23,10 +23,16 @@ def test_a_missing_variable_is_named() -> None:
         StreamProcessorConfig.from_env(environment)
 
 
+DELIVERY_ENV = {
+    "USERS_TABLE_NAME": "users", "EMAILS_TABLE_NAME": "emails", "DECISIONS_TABLE_NAME": "decisions",
+    "SUPPRESSIONS_TABLE_NAME": "suppressions", "SENDER_EMAIL": "winback@shop.example.com", "BRAND_NAME": "B",
+    "UNSUBSCRIBE_SECRET": "0123456789abcdef0123", "PUBLIC_BASE_URL": "https://api.example.com",
+}  # fmt: skip
+
+
 def test_a_malformed_variable_is_named() -> None:
     environment = {
-        "USERS_TABLE_NAME": "users", "EMAILS_TABLE_NAME": "emails", "DECISIONS_TABLE_NAME": "decisions",
-        "DEAD_LETTER_QUEUE_URL": "https://q", "EMAIL_COOLDOWN_DAYS": "a week", "BRAND_NAME": "B",
+        **DELIVERY_ENV, "DEAD_LETTER_QUEUE_URL": "https://q", "EMAIL_COOLDOWN_DAYS": "a week",
         "SHOP_URL": "https://shop.example.com", "POSTAL_ADDRESS": "1 Street, Town",
     }  # fmt: skip
     with pytest.raises(ConfigurationError, match="EMAIL_COOLDOWN_DAYS"):
@@ -34,9 +40,17 @@ def test_a_malformed_variable_is_named() -> None:
 
 
 def test_the_api_needs_exactly_one_token_source() -> None:
-    tables = {"USERS_TABLE_NAME": "users", "EMAILS_TABLE_NAME": "emails", "DECISIONS_TABLE_NAME": "decisions"}
-    with pytest.raises(ConfigurationError, match="exactly one of API_TOKEN"):
-        ApiConfig.from_env(tables)
+    with pytest.raises(ConfigurationError, match="exactly one of API_TOKEN or API_TOKEN_PARAMETER"):
+        ApiConfig.from_env(DELIVERY_ENV)
     with pytest.raises(ConfigurationError, match="API_TOKEN: String should have at least 16 characters"):
-        ApiConfig.from_env({**tables, "API_TOKEN": "short"})
-    assert ApiConfig.from_env({**tables, "API_TOKEN_PARAMETER": "/engagement/dev/api-token"}).api_token is None
+        ApiConfig.from_env({**DELIVERY_ENV, "API_TOKEN": "short"})
+    assert ApiConfig.from_env({**DELIVERY_ENV, "API_TOKEN_PARAMETER": "/engagement/dev/api-token"}).api_token is None
+
+
+def test_sending_needs_an_unsubscribe_secret_and_a_sane_window() -> None:
+    without = {k: v for k, v in DELIVERY_ENV.items() if k != "UNSUBSCRIBE_SECRET"}
+    with pytest.raises(ConfigurationError, match="exactly one of UNSUBSCRIBE_SECRET or UNSUBSCRIBE_SECRET_PARAMETER"):
+        ApiConfig.from_env({**without, "API_TOKEN": "0123456789abcdef"})
+    backwards = {**DELIVERY_ENV, "API_TOKEN": "0123456789abcdef", "SENDING_WINDOW_START": "21:00"}
+    with pytest.raises(ConfigurationError, match="SENDING_WINDOW_START must come before SENDING_WINDOW_END"):
+        ApiConfig.from_env(backwards)

@@ -49,3 +49,14 @@ def test_emailed_exactly_one_cooldown_ago_is_eligible_again() -> None:
 def test_opted_out_and_suppressed_clients_are_skipped() -> None:
     assert reason(at_risk_client(optedOut=True)) is DecisionReason.OPTED_OUT
     assert reason(at_risk_client(suppressed=True)) is DecisionReason.SUPPRESSED
+
+
+def test_a_suppressed_address_is_skipped() -> None:
+    assert reason(at_risk_client(), EmailHistory(address_suppressed=True)) is DecisionReason.SUPPRESSED
+
+
+def test_the_frequency_cap_holds_beyond_the_cooldown() -> None:
+    long_ago = NOW - timedelta(days=10)  # outside the 7-day cooldown...
+    capped = EmailHistory(last_email_date=long_ago, recent_emails=2)  # ...but two emails in 30 days already
+    assert reason(at_risk_client(), capped) is DecisionReason.FREQUENCY_CAP
+    assert reason(at_risk_client(), capped.model_copy(update={"recent_emails": 1})) is DecisionReason.ELIGIBLE

@@ -3,6 +3,7 @@
 from engagement.store.decisions import DecisionRepository
 from engagement.store.emails import EmailRepository
 from engagement.store.pagination import InvalidCursor, Page
+from engagement.store.suppressions import SuppressionRepository
 from engagement.store.users import UserRepository
 
-__all__ = ["DecisionRepository", "EmailRepository", "InvalidCursor", "Page", "UserRepository"]
+__all__ = ["DecisionRepository", "EmailRepository", "InvalidCursor", "Page", "SuppressionRepository", "UserRepository"]

@@ -23,6 +23,10 @@ from engagement.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, de
 RETENTION = timedelta(days=400)
 DECISION_PREFIX = "decision#"
 EMAIL_SLOT = "email-slot"
+# The conversion counters live in a partition of their own: kept up to date as emails are sent and orders come in,
+# so the stats never scan a table.
+STATS_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "conversion"}}
+CONVERSION_COUNTERS = ("emailed", "emailedConverted", "heldOut", "heldOutConverted")
 
 
 def decision_key(occurred_at: datetime, event_id: str) -> str:
@@ -35,21 +39,28 @@ class DecisionRepository:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
-    def record(self, decision: DecisionRecord) -> None:
-        """Store a decision. A skip never replaces a send recorded for the same event (a late redelivery)."""
+    def record(self, decision: DecisionRecord) -> bool:
+        """Store a decision; False if it was already stored for this event. A skip never replaces a send recorded
+        for the same event (a late redelivery)."""
         values = decision.model_dump(mode="json", by_alias=True)
         values["expiresAt"] = int((decision.decided_at + RETENTION).timestamp())
-        request: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(values)}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": to_item(values),
+            "ReturnValues": "ALL_OLD",
+        }
         if not decision.send:
             request["ConditionExpression"] = "attribute_not_exists(userId) OR #send = :false"
             request["ExpressionAttributeNames"] = {"#send": "send"}
             request["ExpressionAttributeValues"] = {":false": {"BOOL": False}}
         try:
             with translated_errors(f"record decision for {decision.user_id}"):
-                self._dynamodb.put_item(**request)
+                response = self._dynamodb.put_item(**request)
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
+            return False
+        return "Attributes" not in response
 
     def for_user(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[DecisionRecord]:
         request: dict[str, Any] = {
@@ -119,3 +130,53 @@ class DecisionRepository:
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
+
+    def held_out_since(self, user_id: str, since: datetime) -> list[DecisionRecord]:
+        """The client's held_out decisions since a time, newest first."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "userId = :user AND decisionKey BETWEEN :from AND :to",
+            "FilterExpression": "reason = :held",
+            "ExpressionAttributeValues": {
+                ":user": {"S": user_id},
+                ":from": {"S": f"{DECISION_PREFIX}{format_instant(since)}"},
+                ":to": {"S": f"{DECISION_PREFIX}~"},
+                ":held": {"S": "held_out"},
+            },
+            "ScanIndexForward": False,
+        }
+        with translated_errors(f"list held-out decisions of {user_id}"):
+            response = self._dynamodb.query(**request)
+        return [DecisionRecord.model_validate(from_item(item)) for item in response.get("Items", [])]
+
+    def mark_converted(self, user_id: str, key: str, at: datetime) -> bool:
+        try:
+            with translated_errors(f"mark a decision of {user_id} converted"):
+                self._dynamodb.update_item(
+                    TableName=self.table_name,
+                    Key={"userId": {"S": user_id}, "decisionKey": {"S": key}},
+                    UpdateExpression="SET convertedAt = :at",
+                    ConditionExpression="attribute_exists(userId) AND attribute_not_exists(convertedAt)",
+                    ExpressionAttributeValues={":at": {"S": format_instant(at)}},
+                )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def count(self, **increments: int) -> None:
+        """Add to the conversion counters (emailed, emailedConverted, heldOut, heldOutConverted)."""
+        with translated_errors("update the conversion counters"):
+            self._dynamodb.update_item(
+                TableName=self.table_name,
+                Key=STATS_KEY,
+                UpdateExpression="ADD " + ", ".join(f"{name} :{name}" for name in increments),
+                ExpressionAttributeValues={f":{name}": {"N": str(value)} for name, value in increments.items()},
+            )
+
+    def conversion_counts(self) -> dict[str, int]:
+        with translated_errors("read the conversion counters"):
+            item = self._dynamodb.get_item(TableName=self.table_name, Key=STATS_KEY).get("Item", {})
+        counts = from_item(item)
+        return {name: int(counts.get(name, 0)) for name in CONVERSION_COUNTERS}

@@ -6,13 +6,16 @@ import base64
 import binascii
 import heapq
 import json
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from engagement import aws
-from engagement.models import Email, EmailStatus
-from engagement.store.dynamo import from_item, is_condition_failure, to_item, translated_errors
+from engagement.clock import format_instant
+from engagement.lifecycle import InvalidTransition
+from engagement.models import Email, EmailStatus, StatusChange
+from engagement.store.dynamo import from_item, is_condition_failure, to_attribute, to_item, translated_errors
 from engagement.store.pagination import (
     MAX_PAGE_SIZE,
     InvalidCursor,
@@ -40,6 +43,90 @@ class EmailRepository:
                     TableName=self.table_name,
                     Item=to_item(email.model_dump(mode="json", by_alias=True)),
                     ConditionExpression="attribute_not_exists(emailId)",
+                )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def transition(self, email_id: str, step: StatusChange, **updates: Any) -> Email:
+        """Move an email from step.from_status to step.to_status, atomically, appending the step to its history.
+
+        The condition on the current status is what makes concurrent moves safe: of two approvals, or of two senders
+        claiming SENDING, exactly one succeeds; the other gets InvalidTransition with the status it found.
+        """
+        assert step.from_status is not None
+        values = {":from": step.from_status.value, ":to": step.to_status.value, ":at": step.at,
+                  ":step": [step.model_dump(mode="json", by_alias=True)], ":none": []}  # fmt: skip
+        assignments = [
+            "#status = :to",
+            "statusChangedAt = :at",
+            "transitions = list_append(if_not_exists(transitions, :none), :step)",
+        ]
+        for name, value in updates.items():
+            values[f":{name}"] = value
+            assignments.append(f"{name} = :{name}")
+        try:
+            with translated_errors(f"move email {email_id} to {step.to_status.value}"):
+                response = self._dynamodb.update_item(
+                    TableName=self.table_name,
+                    Key={"emailId": {"S": email_id}},
+                    UpdateExpression="SET " + ", ".join(assignments),
+                    ConditionExpression="attribute_exists(emailId) AND #status = :from",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        key: to_attribute(format_instant(v) if isinstance(v, datetime) else v)
+                        for key, v in values.items()
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+            current = self.get(email_id)
+            raise InvalidTransition(email_id, current.status if current else None, step.to_status) from exc
+        return Email.model_validate(from_item(response["Attributes"]))
+
+    def for_user_since(self, user_id: str, since: datetime) -> list[Email]:
+        """The client's emails created since a time, newest first (all pages)."""
+        emails: list[Email] = []
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_USER_INDEX,
+            "KeyConditionExpression": "userId = :user AND createdAt >= :since",
+            "ExpressionAttributeValues": {":user": {"S": user_id}, ":since": {"S": format_instant(since)}},
+            "ScanIndexForward": False,
+        }
+        while True:
+            with translated_errors(f"list emails of {user_id}"):
+                response = self._dynamodb.query(**request)
+            emails += [Email.model_validate(from_item(item)) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return emails
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def in_status(self, status: EmailStatus) -> list[Email]:
+        """Every email in a status (for the few, short-lived ones: SCHEDULED and SENDING)."""
+        emails: list[Email] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._query_raw(BY_STATUS_INDEX, status.value, limit=MAX_PAGE_SIZE, start=start)
+            emails += page.items
+            if page.next_cursor is None:
+                return emails
+            start = _index_key(BY_STATUS_INDEX, emails[-1])
+
+    def mark_converted(self, email_id: str, at: datetime) -> bool:
+        """Record the order that followed this email; False if it was already marked."""
+        try:
+            with translated_errors(f"mark email {email_id} converted"):
+                self._dynamodb.update_item(
+                    TableName=self.table_name,
+                    Key={"emailId": {"S": email_id}},
+                    UpdateExpression="SET convertedAt = :at",
+                    ConditionExpression="attribute_exists(emailId) AND attribute_not_exists(convertedAt)",
+                    ExpressionAttributeValues={":at": {"S": format_instant(at)}},
                 )
         except ClientError as exc:
             if is_condition_failure(exc):

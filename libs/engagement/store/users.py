@@ -41,6 +41,12 @@ class UserRepository:
             {":at": {"S": format_instant(at)}, ":email": {"S": email_id}},
         )
 
+    def opt_out(self, user_id: str, at: datetime) -> None:
+        """The client unsubscribed: optedOut is a fact, so the change flows through the pipeline too."""
+        self._update_existing(
+            user_id, "SET optedOut = :yes, optedOutAt = :at", {":yes": {"BOOL": True}, ":at": {"S": format_instant(at)}}
+        )
+
     def record_score(self, user_id: str, computed_score: float, band: Band, scored_at: datetime) -> None:
         """Store the score in the system's own attributes (never engagementScore)."""
         self._update_existing(

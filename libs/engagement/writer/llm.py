@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engagement.errors import TransientFailure
 from engagement.observability import logger
+from engagement.secrets import SecretSource
 from engagement.writer import prompt
 from engagement.writer.base import (
     CallToAction,
@@ -71,27 +72,6 @@ class LLMSettings(BaseModel):
     max_tokens: int = 700
 
 
-class ApiKeySource:
-    """The provider key: from the environment (local) or an SSM SecureString through a cache (AWS)."""
-
-    def __init__(self, key: str | None = None, parameter: str | None = None, max_age: int = 300) -> None:
-        self._key = key
-        self._parameter = parameter
-        self._max_age = max_age
-
-    def get(self, *, refresh: bool = False) -> str | None:
-        if self._parameter is None:
-            value = self._key
-        else:
-            from aws_lambda_powertools.utilities import parameters
-
-            value = str(
-                parameters.get_parameter(self._parameter, decrypt=True, max_age=self._max_age, force_fetch=refresh)
-            )
-        value = (value or "").strip()
-        return None if value in ("", "unset") else value
-
-
 def _retry_after(error: openai.APIStatusError) -> float | None:
     headers = error.response.headers
     if milliseconds := headers.get("retry-after-ms"):
@@ -117,7 +97,7 @@ class LLMWriter:
     def __init__(
         self,
         settings: LLMSettings,
-        keys: ApiKeySource,
+        keys: SecretSource,
         fallback: EmailWriter,
         *,
         sleep: Callable[[float], None] = time.sleep,

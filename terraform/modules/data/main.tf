@@ -52,6 +52,21 @@ data "aws_iam_policy_document" "key" {
   }
 
   statement {
+    sid       = "SesPublishesFeedbackToTheEncryptedTopic"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"] # in a key policy, "*" is this key
+    principals {
+      type        = "Service"
+      identifiers = ["ses.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
     sid       = "CloudWatchAlarmsPublishToEncryptedTopics"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
     resources = ["*"] # in a key policy, "*" is this key
@@ -179,6 +194,30 @@ resource "aws_dynamodb_table" "decisions" {
   ttl {
     attribute_name = "expiresAt"
     enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.this.arn
+  }
+
+  tags = var.tags
+}
+
+# Addresses that bounced hard or complained: never emailed again.
+resource "aws_dynamodb_table" "suppressions" {
+  name                        = "${var.prefix}-suppressions"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "address"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "address"
+    type = "S"
   }
 
   point_in_time_recovery {

@@ -37,3 +37,13 @@ output "decisions_table_arn" {
   description = "Decisions table ARN."
   value       = aws_dynamodb_table.decisions.arn
 }
+
+output "suppressions_table_name" {
+  description = "Suppression list (addresses that bounced hard or complained)."
+  value       = aws_dynamodb_table.suppressions.name
+}
+
+output "suppressions_table_arn" {
+  description = "Suppression list ARN."
+  value       = aws_dynamodb_table.suppressions.arn
+}

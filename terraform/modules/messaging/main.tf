@@ -4,57 +4,73 @@ resource "aws_sns_topic" "events" {
   tags              = var.tags
 }
 
-resource "aws_sqs_queue" "email_requests_dlq" {
-  name                              = "${var.prefix}-email-requests-dlq"
-  message_retention_seconds         = 1209600 # 14 days, the longest SQS keeps a message
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = 300
-  tags                              = var.tags
+# SES publishes bounces and complaints here (the email module's configuration-set event destination).
+resource "aws_sns_topic" "ses_feedback" {
+  name              = "${var.prefix}-ses-feedback"
+  kms_master_key_id = var.kms_key_arn
+  tags              = var.tags
 }
 
-resource "aws_sqs_queue" "email_requests" {
-  name                              = "${var.prefix}-email-requests"
-  visibility_timeout_seconds        = var.email_requests_visibility_timeout
-  message_retention_seconds         = 345600 # 4 days
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = 300
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.email_requests_dlq.arn
-    maxReceiveCount     = var.max_receive_count
-  })
-  tags = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = var.email_requests_visibility_timeout >= 6 * var.email_function_timeout
-      error_message = "The email queue's visibility timeout must be at least 6 x the email processor's timeout."
+locals {
+  fourteen_days = 1209600 # the longest SQS keeps a message
+  # Each consumer queue: the topic that feeds it and what it lets through.
+  consumers = {
+    # Only at-risk clients' creations and updates make an email request; deletions never make an email.
+    email-requests = {
+      topic         = aws_sns_topic.events.arn
+      filter_policy = jsonencode({ band = ["at_risk", "critical"], eventType = ["client.created", "client.updated", "client.rescored"] })
+    }
+    # Orders (conversions), opt-outs and deletions (pending drafts are cancelled).
+    client-signals = {
+      topic         = aws_sns_topic.events.arn
+      filter_policy = jsonencode({ signals = ["order_placed", "opted_out", "deleted"] })
+    }
+    ses-feedback = {
+      topic         = aws_sns_topic.ses_feedback.arn
+      filter_policy = null
     }
   }
 }
 
-resource "aws_sqs_queue_redrive_allow_policy" "email_requests_dlq" {
-  queue_url = aws_sqs_queue.email_requests_dlq.id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.email_requests.arn]
-  })
-}
-
-# Poison stream records (sent by the stream processor with their reason) and the stream mapping's
-# on-failure records land here.
-resource "aws_sqs_queue" "stream_dlq" {
-  name                              = "${var.prefix}-stream-dlq"
-  message_retention_seconds         = 1209600
+resource "aws_sqs_queue" "dead_letter" {
+  for_each                          = local.consumers
+  name                              = "${var.prefix}-${each.key}-dlq"
+  message_retention_seconds         = local.fourteen_days
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = 300
   tags                              = var.tags
 }
 
-data "aws_iam_policy_document" "email_requests" {
+resource "aws_sqs_queue" "consumer" {
+  for_each                          = local.consumers
+  name                              = "${var.prefix}-${each.key}"
+  visibility_timeout_seconds        = 6 * var.consumer_timeouts[each.key] # AWS's advice for a Lambda consumer
+  message_retention_seconds         = 345600                              # 4 days
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dead_letter[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = var.tags
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
+  for_each  = local.consumers
+  queue_url = aws_sqs_queue.dead_letter[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.consumer[each.key].arn]
+  })
+}
+
+data "aws_iam_policy_document" "consumer" {
+  for_each = local.consumers
+
   statement {
-    sid       = "OnlyTheEventsTopicSends"
+    sid       = "OnlyItsTopicSends"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.email_requests.arn]
+    resources = [aws_sqs_queue.consumer[each.key].arn]
     principals {
       type        = "Service"
       identifiers = ["sns.amazonaws.com"]
@@ -62,27 +78,35 @@ data "aws_iam_policy_document" "email_requests" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_sns_topic.events.arn]
+      values   = [each.value.topic]
     }
   }
 }
 
-resource "aws_sqs_queue_policy" "email_requests" {
-  queue_url = aws_sqs_queue.email_requests.id
-  policy    = data.aws_iam_policy_document.email_requests.json
+resource "aws_sqs_queue_policy" "consumer" {
+  for_each  = local.consumers
+  queue_url = aws_sqs_queue.consumer[each.key].id
+  policy    = data.aws_iam_policy_document.consumer[each.key].json
 }
 
-# Only at-risk clients' creations and updates become email requests; deletions never make an email.
-resource "aws_sns_topic_subscription" "email_requests" {
-  topic_arn            = aws_sns_topic.events.arn
+resource "aws_sns_topic_subscription" "consumer" {
+  for_each             = local.consumers
+  topic_arn            = each.value.topic
   protocol             = "sqs"
-  endpoint             = aws_sqs_queue.email_requests.arn
+  endpoint             = aws_sqs_queue.consumer[each.key].arn
   raw_message_delivery = true
-  filter_policy_scope  = "MessageAttributes"
-  filter_policy = jsonencode({
-    band      = ["at_risk", "critical"]
-    eventType = ["client.created", "client.updated", "client.rescored"]
-  })
+  filter_policy_scope  = each.value.filter_policy == null ? null : "MessageAttributes"
+  filter_policy        = each.value.filter_policy
 
-  depends_on = [aws_sqs_queue_policy.email_requests]
+  depends_on = [aws_sqs_queue_policy.consumer]
+}
+
+# Poison stream records (sent by the stream processor with their reason) and the stream mapping's
+# on-failure records land here.
+resource "aws_sqs_queue" "stream_dlq" {
+  name                              = "${var.prefix}-stream-dlq"
+  message_retention_seconds         = local.fourteen_days
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  tags                              = var.tags
 }

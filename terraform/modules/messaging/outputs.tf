@@ -3,34 +3,37 @@ output "events_topic_arn" {
   value       = aws_sns_topic.events.arn
 }
 
-output "email_requests_queue_arn" {
-  description = "Queue of email requests (at-risk events)."
-  value       = aws_sqs_queue.email_requests.arn
+output "ses_feedback_topic_arn" {
+  description = "Topic SES publishes bounces and complaints to."
+  value       = aws_sns_topic.ses_feedback.arn
 }
 
-output "email_requests_queue_url" {
-  description = "Queue of email requests."
-  value       = aws_sqs_queue.email_requests.id
+output "queue_arns" {
+  description = "Consumer queues by name (email-requests, client-signals, ses-feedback)."
+  value       = { for name, queue in aws_sqs_queue.consumer : name => queue.arn }
 }
 
-output "email_requests_queue_name" {
-  description = "Queue of email requests (name, for alarms)."
-  value       = aws_sqs_queue.email_requests.name
+output "queue_urls" {
+  description = "Consumer queue URLs by name."
+  value       = { for name, queue in aws_sqs_queue.consumer : name => queue.id }
 }
 
-output "email_requests_dlq_arn" {
-  description = "Dead-letter queue of the email requests."
-  value       = aws_sqs_queue.email_requests_dlq.arn
+output "dead_letter_arns" {
+  description = "Each consumer queue's dead-letter queue, by the consumer queue's name."
+  value       = { for name, queue in aws_sqs_queue.dead_letter : name => queue.arn }
 }
 
-output "email_requests_dlq_url" {
-  description = "Dead-letter queue of the email requests."
-  value       = aws_sqs_queue.email_requests_dlq.id
+output "dead_letter_urls" {
+  description = "Dead-letter queue URLs, by the consumer queue's name."
+  value       = { for name, queue in aws_sqs_queue.dead_letter : name => queue.id }
 }
 
-output "email_requests_dlq_name" {
-  description = "Dead-letter queue of the email requests (name, for alarms)."
-  value       = aws_sqs_queue.email_requests_dlq.name
+output "dead_letter_names" {
+  description = "Every dead-letter queue's name (for alarms), the stream's included."
+  value = merge(
+    { for name, queue in aws_sqs_queue.dead_letter : "${name}-dlq" => queue.name },
+    { stream-dlq = aws_sqs_queue.stream_dlq.name },
+  )
 }
 
 output "stream_dlq_arn" {
@@ -41,9 +44,4 @@ output "stream_dlq_arn" {
 output "stream_dlq_url" {
   description = "Dead-letter queue of the users stream."
   value       = aws_sqs_queue.stream_dlq.id
-}
-
-output "stream_dlq_name" {
-  description = "Dead-letter queue of the users stream (name, for alarms)."
-  value       = aws_sqs_queue.stream_dlq.name
 }

@@ -4,29 +4,22 @@ variable "prefix" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer-managed key for the topic and the queues."
+  description = "Customer-managed key for the topics and the queues."
   type        = string
 }
 
-variable "email_function_timeout" {
-  description = "The email processor's timeout in seconds; the queue's visibility timeout must be at least 6 times it."
-  type        = number
-  default     = 60
-}
-
-variable "email_requests_visibility_timeout" {
-  description = "Seconds a received email request stays hidden: at least 6 x the email processor's timeout."
-  type        = number
-  default     = 360
+variable "consumer_timeouts" {
+  description = "Timeout in seconds of the function consuming each queue; each queue's visibility timeout is 6 times it."
+  type        = map(number)
 
   validation {
-    condition     = var.email_requests_visibility_timeout >= 60 && var.email_requests_visibility_timeout <= 43200
-    error_message = "email_requests_visibility_timeout must be between 60 and 43200 seconds."
+    condition     = alltrue([for name in ["email-requests", "client-signals", "ses-feedback"] : contains(keys(var.consumer_timeouts), name)])
+    error_message = "consumer_timeouts needs email-requests, client-signals and ses-feedback."
   }
 }
 
 variable "max_receive_count" {
-  description = "Receives before an email request moves to its dead-letter queue."
+  description = "Receives before a message moves to its queue's dead-letter queue."
   type        = number
   default     = 5
 

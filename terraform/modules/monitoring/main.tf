@@ -94,3 +94,28 @@ resource "aws_cloudwatch_metric_alarm" "writer_fallbacks" {
   ok_actions          = local.actions
   tags                = var.tags
 }
+
+locals {
+  reputation = {
+    bounce-rate    = { metric = "Reputation.BounceRate", threshold = var.bounce_rate_threshold }
+    complaint-rate = { metric = "Reputation.ComplaintRate", threshold = var.complaint_rate_threshold }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "reputation" {
+  for_each            = local.reputation
+  alarm_name          = "${var.prefix}-ses-${each.key}"
+  alarm_description   = "SES ${each.key} is above ${each.value.threshold}: check the suppression list and who is emailed."
+  namespace           = "AWS/SES"
+  metric_name         = each.value.metric
+  dimensions          = { "ses:configuration-set" = var.configuration_set_name }
+  statistic           = "Average"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}

@@ -57,3 +57,20 @@ variable "fallback_alarm_threshold" {
   type        = number
   default     = 5
 }
+
+variable "configuration_set_name" {
+  description = "SES configuration set whose reputation (bounce and complaint rates) is watched."
+  type        = string
+}
+
+variable "bounce_rate_threshold" {
+  description = "Alarm above this bounce rate (SES reviews accounts above 5%)."
+  type        = number
+  default     = 0.04
+}
+
+variable "complaint_rate_threshold" {
+  description = "Alarm above this complaint rate (SES reviews accounts above 0.1%)."
+  type        = number
+  default     = 0.0008
+}

@@ -1,0 +1,32 @@
+"""Lambda: client changes that matter after the fact (orders, opt-outs, deletions) → conversions, cancellations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engagement.batch import process_sqs_bodies
+from engagement.clock import SystemClock
+from engagement.config import ClientSignalsConfig
+from engagement.messaging import DeadLetterQueue
+from engagement.observability import logger, metrics, tracer
+from engagement.signals import SignalsService
+from engagement.store import DecisionRepository, EmailRepository
+
+config = ClientSignalsConfig.from_env()
+service = SignalsService(
+    emails=EmailRepository(config.emails_table),
+    decisions=DecisionRepository(config.decisions_table),
+    dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="client_signals"),
+    clock=SystemClock(),
+    conversion_window=timedelta(days=config.conversion_window_days),
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_sqs_bodies(event, service.handle_message)

@@ -1,0 +1,35 @@
+"""Lambda (EventBridge Scheduler, every few minutes): send the scheduled emails that are due."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engagement import bootstrap
+from engagement.clock import SystemClock
+from engagement.config import ScheduledSenderConfig
+from engagement.observability import logger, metrics, tracer
+from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
+
+config = ScheduledSenderConfig.from_env()
+delivery = bootstrap.delivery(
+    config,
+    users=UserRepository(config.users_table),
+    emails=EmailRepository(config.emails_table),
+    decisions=DecisionRepository(config.decisions_table),
+    suppressions=SuppressionRepository(config.suppressions_table),
+    clock=SystemClock(),
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    handled = delivery.send_due()
+    outcome: dict[str, int] = {}
+    for email in handled:
+        outcome[email.status.value] = outcome.get(email.status.value, 0) + 1
+    logger.info("scheduled sends", extra={"outcome": outcome})
+    return {"handled": len(handled), "outcome": outcome}

@@ -1,0 +1,29 @@
+"""Lambda: SES bounce and complaint notifications (SNS → SQS) → the suppression list (partial batch responses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engagement.batch import process_sqs_bodies
+from engagement.clock import SystemClock
+from engagement.config import SesFeedbackConfig
+from engagement.messaging import DeadLetterQueue
+from engagement.observability import logger, metrics, tracer
+from engagement.ses_feedback import SesFeedbackService
+from engagement.store import SuppressionRepository
+
+config = SesFeedbackConfig.from_env()
+service = SesFeedbackService(
+    SuppressionRepository(config.suppressions_table),
+    DeadLetterQueue(config.dead_letter_queue_url, source="ses_feedback"),
+    SystemClock(),
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_sqs_bodies(event, service.handle_message)

@@ -1,0 +1,110 @@
+"""SES bounce and complaint notifications → the suppression list.
+
+Both shapes SES publishes are read: identity notifications ("notificationType") and configuration-set event
+publishing ("eventType"), raw or inside an SNS envelope. A hard (Permanent) bounce or a complaint suppresses the
+address at once; a transient bounce is only counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engagement.clock import Clock, parse_instant
+from engagement.errors import InvalidRecord
+from engagement.messaging import DeadLetterQueue
+from engagement.observability import count, logger
+from engagement.store.suppressions import SuppressionRepository
+
+IGNORED = frozenset(
+    {"Delivery", "Send", "Open", "Click", "Reject", "Rendering Failure", "DeliveryDelay", "Subscription"}
+)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    kind: str  # Bounce or Complaint
+    subtype: str  # Permanent / Transient / Undetermined, or the complaint's feedback type
+    recipients: tuple[str, ...]
+    message_id: str
+    at: datetime
+
+    @property
+    def suppresses(self) -> bool:
+        return self.kind == "Complaint" or self.subtype == "Permanent"
+
+
+def _json(text: str, what: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(f"{what} is not JSON: {exc}", "body") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRecord(f"{what} is not a JSON object", "body")
+    return payload
+
+
+def parse_notification(body: str, now: datetime) -> Feedback | None:
+    """The feedback a notification carries; None for kinds that need no action; InvalidRecord for anything else."""
+    payload = _json(body, "SES notification")
+    if payload.get("Type") == "Notification" and isinstance(payload.get("Message"), str):
+        payload = _json(payload["Message"], "SES notification inside the SNS envelope")
+    kind = payload.get("notificationType") or payload.get("eventType")
+    if kind in IGNORED:
+        return None
+    mail = payload.get("mail") or {}
+    try:
+        if kind == "Bounce":
+            details = payload["bounce"]
+            subtype = str(details["bounceType"])
+            recipients = tuple(str(r["emailAddress"]) for r in details["bouncedRecipients"])
+        elif kind == "Complaint":
+            details = payload["complaint"]
+            subtype = str(details.get("complaintFeedbackType") or "complaint")
+            recipients = tuple(str(r["emailAddress"]) for r in details["complainedRecipients"])
+        else:
+            raise InvalidRecord(f"notificationType {kind!r} is not one SES sends", "notificationType")
+        at = parse_instant(str(details["timestamp"])) if details.get("timestamp") else now
+    except (KeyError, TypeError) as exc:
+        raise InvalidRecord(f"{kind} notification lacks {exc}", str(exc).strip("'")) from exc
+    except ValueError as exc:
+        raise InvalidRecord(f"{kind} notification: {exc}", "timestamp") from exc
+    if not recipients:
+        raise InvalidRecord(f"{kind} notification names no recipient", "recipients")
+    return Feedback(kind=kind, subtype=subtype, recipients=recipients, message_id=str(mail.get("messageId", "")), at=at)
+
+
+class SesFeedbackService:
+    def __init__(self, suppressions: SuppressionRepository, dead_letters: DeadLetterQueue, clock: Clock) -> None:
+        self.suppressions = suppressions
+        self.dead_letters = dead_letters
+        self.clock = clock
+
+    def handle_message(self, body: str) -> Feedback | None:
+        try:
+            feedback = parse_notification(body, self.clock.now())
+        except InvalidRecord as invalid:
+            logger.error("notification dead-lettered", extra={"reason": invalid.reason})
+            count("NotificationsDeadLettered")
+            self.dead_letters.send(body, reason=invalid.reason, field=invalid.field, failed_at=self.clock.now())
+            return None
+        if feedback is None:
+            return None
+        count(
+            "HardBounces"
+            if feedback.subtype == "Permanent"
+            else ("Complaints" if feedback.kind == "Complaint" else "SoftBounces")
+        )
+        if feedback.suppresses:
+            for address in feedback.recipients:
+                self.suppressions.suppress(
+                    address,
+                    reason=f"{feedback.kind.lower()}:{feedback.subtype}",
+                    at=feedback.at,
+                    source={"kind": feedback.kind, "subtype": feedback.subtype, "messageId": feedback.message_id},
+                )
+                count("AddressesSuppressed")
+            logger.info("addresses suppressed", extra={"kind": feedback.kind, "count": len(feedback.recipients)})
+        return feedback

@@ -1,0 +1,43 @@
+"""The suppression list: addresses that bounced hard or complained. Keyed by the lower-cased address."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engagement import aws
+from engagement.clock import format_instant
+from engagement.store.dynamo import to_item, translated_errors
+
+
+def _key(address: str) -> dict[str, Any]:
+    return {"address": {"S": address.strip().lower()}}
+
+
+class SuppressionRepository:
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def is_suppressed(self, address: str) -> bool:
+        with translated_errors("read the suppression list"):
+            response = self._dynamodb.get_item(TableName=self.table_name, Key=_key(address), ConsistentRead=True)
+        return "Item" in response
+
+    def suppress(self, address: str, *, reason: str, at: datetime, source: dict[str, Any]) -> None:
+        """Add (or refresh) an address; the first reason and time are kept, the latest event is recorded."""
+        with translated_errors("update the suppression list"):
+            self._dynamodb.update_item(
+                TableName=self.table_name,
+                Key=_key(address),
+                UpdateExpression=(
+                    "SET reason = if_not_exists(reason, :reason), suppressedAt = if_not_exists(suppressedAt, :at), "
+                    "lastEvent = :source, lastEventAt = :at ADD events :one"
+                ),
+                ExpressionAttributeValues={
+                    ":reason": {"S": reason},
+                    ":at": {"S": format_instant(at)},
+                    ":source": {"M": to_item(source)},
+                    ":one": {"N": "1"},
+                },
+            )

@@ -1,0 +1,25 @@
+variable "prefix" {
+  description = "Name prefix for every resource, \"<name>-<environment>\"."
+  type        = string
+}
+
+variable "sender_email" {
+  description = "The address emails come from; its domain becomes the SES identity (verify it with the DKIM records)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.sender_email))
+    error_message = "sender_email must be an email address."
+  }
+}
+
+variable "feedback_topic_arn" {
+  description = "Topic SES publishes bounces and complaints to."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

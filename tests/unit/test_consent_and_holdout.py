@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engagement.consent import UnsubscribeTokens
+from engagement.policy import in_holdout
+
+TOKENS = UnsubscribeTokens(b"an unsubscribe secret of 32 bytes", "https://api.example.com/")
+
+
+def test_an_unsubscribe_link_names_the_client_and_the_email_and_verifies() -> None:
+    link = urlsplit(TOKENS.url("u-1", "e-1"))
+    query = {k: v[0] for k, v in parse_qs(link.query).items()}
+    assert (link.scheme, link.netloc, link.path) == ("https", "api.example.com", "/unsubscribe")
+    assert (query["u"], query["e"]) == ("u-1", "e-1")
+    assert TOKENS.verify("u-1", "e-1", query["t"])
+
+
+@pytest.mark.parametrize(
+    ("user", "email", "token_of"),
+    [("u-2", "e-1", ("u-1", "e-1")), ("u-1", "e-2", ("u-1", "e-1"))],
+)
+def test_a_token_for_another_client_or_email_is_refused(user: str, email: str, token_of: tuple[str, str]) -> None:
+    assert not TOKENS.verify(user, email, TOKENS.token(*token_of))
+
+
+@given(st.text(max_size=50))
+def test_a_tampered_token_is_refused(token: str) -> None:
+    genuine = TOKENS.token("u-1", "e-1")
+    if token != genuine:
+        assert not TOKENS.verify("u-1", "e-1", token)
+
+
+def test_another_secret_makes_other_tokens() -> None:
+    other = UnsubscribeTokens(b"another secret, also long enough", "https://api.example.com")
+    assert not other.verify("u-1", "e-1", TOKENS.token("u-1", "e-1"))
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        UnsubscribeTokens(b"short", "https://api.example.com")
+
+
+@pytest.mark.parametrize("percent", [0, 5, 10, 25, 50])
+def test_the_holdout_share_is_within_two_points_of_the_setting_over_10000_ids(percent: float) -> None:
+    held = sum(in_holdout(f"client-{i}", percent) for i in range(10_000))
+    assert abs(held / 100 - percent) <= 2
+
+
+def test_the_holdout_is_deterministic_and_nested() -> None:
+    ids = [f"client-{i}" for i in range(2000)]
+    assert [in_holdout(i, 10) for i in ids] == [in_holdout(i, 10) for i in ids]
+    assert all(in_holdout(i, 20) for i in ids if in_holdout(i, 10))  # raising the share only adds clients
