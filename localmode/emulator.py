@@ -39,7 +39,7 @@ class Emulator:
             )
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "localmode.emulator_server", "-H", self.host, "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

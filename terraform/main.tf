@@ -225,6 +225,11 @@ data "aws_iam_policy_document" "api" {
     resources = [module.data.users_table_arn]
   }
   statement {
+    sid       = "RecordUnsubscribesOnTheSuppressionList"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [module.data.suppressions_table_arn]
+  }
+  statement {
     sid       = "ReadDecisionsAndCounters"
     actions   = ["dynamodb:Query", "dynamodb:GetItem"]
     resources = [module.data.decisions_table_arn]

@@ -25,7 +25,7 @@ from engagement.observability import count, logger
 from engagement.sending_window import SendingWindow, next_send_time
 from engagement.store.decisions import DecisionRepository
 from engagement.store.emails import EmailRepository
-from engagement.store.suppressions import SuppressionRepository
+from engagement.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.store.users import UserRepository
 
 S = EmailStatus
@@ -101,6 +101,11 @@ class Delivery:
             count("UnsubscribeRefused")
             return False
         now = self.clock.now()
+        client = self.users.get(user_id, consistent=True)
+        if client is not None:  # the address too: an upstream put-item replacing the client must not undo consent
+            self.suppressions.suppress(
+                client.email, reason=UNSUBSCRIBED, at=now, source={"kind": "unsubscribe", "emailId": email_id}
+            )
         self.users.opt_out(user_id, now)
         cancel_pending(self.emails, user_id, reason="opted_out", by="client:unsubscribe", now=now)
         count("Unsubscribes")
@@ -182,9 +187,10 @@ class Delivery:
     def _blocked(self, client: Client | None) -> str | None:
         if client is None:
             return "client deleted"
-        if client.opted_out:
+        listed = self.suppressions.reason_for(client.email)
+        if client.opted_out or listed == UNSUBSCRIBED:
             return "opted_out"
-        if client.suppressed or self.suppressions.is_suppressed(client.email):
+        if client.suppressed or listed is not None:
             return "suppressed"
         return None
 

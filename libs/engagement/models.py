@@ -156,6 +156,7 @@ class EmailHistory(CamelModel):
     last_email_date: Instant | None = None  # the email slot: when the last email was claimed...
     last_email_id: str | None = None  # ...and for which email
     recent_emails: int = 0  # win-back emails in the frequency window (not rejected, cancelled or failed)
+    address_opted_out: bool = False  # the address unsubscribed (kept apart from the item, which upstream may replace)
     address_suppressed: bool = False  # the address bounced hard or complained
 
 

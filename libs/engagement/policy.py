@@ -42,7 +42,7 @@ def decide(client: Client, score: Score, history: EmailHistory, now: datetime, r
     """
     if not score.band.is_at_risk:
         return Decision(send=False, reason=DecisionReason.NOT_AT_RISK)
-    if client.opted_out:
+    if client.opted_out or history.address_opted_out:
         return Decision(send=False, reason=DecisionReason.OPTED_OUT)
     if client.suppressed:
         return Decision(send=False, reason=DecisionReason.SUPPRESSED)

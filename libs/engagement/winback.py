@@ -38,7 +38,7 @@ from engagement.policy import EligibilityRules, decide, in_holdout
 from engagement.scoring import score_client
 from engagement.store.decisions import DecisionRepository, decision_key
 from engagement.store.emails import EmailRepository
-from engagement.store.suppressions import SuppressionRepository
+from engagement.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.store.users import UserRepository
 from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
 
@@ -151,8 +151,14 @@ class WinbackService:
         slot = self.decisions.email_history(client.user_id)
         since = now - self.rules.frequency_window
         recent = [e for e in self.emails.for_user_since(client.user_id, since) if e.status not in NOT_COUNTED]
-        suppressed = self.suppressions.is_suppressed(client.email)
-        return slot.model_copy(update={"recent_emails": len(recent), "address_suppressed": suppressed})
+        listed = self.suppressions.reason_for(client.email)
+        return slot.model_copy(
+            update={
+                "recent_emails": len(recent),
+                "address_opted_out": listed == UNSUBSCRIBED,
+                "address_suppressed": listed is not None and listed != UNSUBSCRIBED,
+            }
+        )
 
     def _draft(self, event: EngagementEvent, request: WriteRequest, email_id: str) -> Email:
         client, score, now = request.client, request.score, request.now

@@ -160,6 +160,60 @@ def test_the_smoke_test_passes_against_the_local_mode(local_mode: RunningLocalMo
     assert "decision: eligible" in finished.stdout
 
 
+def api_post(local_mode: RunningLocalMode, path: str, body: bytes = b"", token: bool = True) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {local_mode.token}"} if token else {}
+    if path.startswith("/api/"):
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(local_mode.api_url + path, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def decisions_of(local_mode: RunningLocalMode, user_id: str) -> list[str]:
+    return [d["reason"] for d in api_get(local_mode, f"/api/users/{user_id}")["recentDecisions"]]
+
+
+def test_unsubscribe_end_to_end_follow_the_link_then_no_email_when_eligible_again(local_mode: RunningLocalMode) -> None:
+    client = {**RUNBOOK_TEST_USER_8, "userId": {"S": "unsub-1"}, "email": {"S": "unsub1@example.com"}}
+    put_item_like_the_runbook(local_mode, client)
+    [draft] = wait_for(lambda: emails_of(local_mode, "unsub-1"), timeout=20)
+
+    status, body = api_post(local_mode, f"/api/emails/{draft['emailId']['S']}/approve", b'{"reviewer": "e2e"}')
+    assert status == 200, body
+    assert json.loads(body)["status"] == "SENT"
+    [sent] = [e for e in api_get(local_mode, "/api/outbox")["items"] if e["userId"] == "unsub-1"]
+    assert sent["sentHeaders"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = sent["sentHeaders"]["List-Unsubscribe"].strip("<>")
+    assert link.startswith(local_mode.api_url + "/unsubscribe?")
+
+    with urllib.request.urlopen(link, timeout=10) as page:  # the client follows the link
+        assert b'<form method="post"' in page.read()
+    status, page = api_post(local_mode, link.removeprefix(local_mode.api_url), token=False)
+    assert (status, "You are unsubscribed" in page) == (200, True)
+
+    # Make the client eligible again (a new fact, replacing the whole item as the original system does): no email.
+    put_item_like_the_runbook(local_mode, {**client, "orderCount": {"N": "7"}})
+    assert wait_for(lambda: "opted_out" in decisions_of(local_mode, "unsub-1"), timeout=20)
+    assert len(emails_of(local_mode, "unsub-1")) == 1
+
+
+def test_a_hard_bounce_from_ses_puts_the_address_on_the_suppression_list(local_mode: RunningLocalMode) -> None:
+    bouncer = {**RUNBOOK_TEST_USER_8, "userId": {"S": "bouncer"}, "email": {"S": "bounce@simulator.amazonses.com"}}
+    put_item_like_the_runbook(local_mode, bouncer)
+    [draft] = wait_for(lambda: emails_of(local_mode, "bouncer"), timeout=20)
+
+    status, _ = api_post(local_mode, f"/api/emails/{draft['emailId']['S']}/approve")
+    assert status == 200
+
+    dynamodb = local_mode.client("dynamodb")
+    key = {"address": {"S": "bounce@simulator.amazonses.com"}}
+    item = wait_for(lambda: dynamodb.get_item(TableName=resources.SUPPRESSIONS.name, Key=key).get("Item"), timeout=20)
+    assert item["reason"]["S"] == "bounce:Permanent"
+
+
 def test_sigterm_stops_everything_cleanly(local_mode: RunningLocalMode) -> None:
     assert local_mode.stop() == 0
     assert local_mode.console().rstrip().endswith("stopped.")

@@ -1,4 +1,8 @@
-"""The suppression list: addresses that bounced hard or complained. Keyed by the lower-cased address."""
+"""The suppression list: addresses that unsubscribed, bounced hard or complained. Keyed by the lower-cased address.
+
+An unsubscribe is kept here as well as on the client's item: upstream systems replace whole items (PutItem) and
+would erase optedOut, but consent must survive that.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 from engagement import aws
 from engagement.clock import format_instant
 from engagement.store.dynamo import to_item, translated_errors
+
+UNSUBSCRIBED = "unsubscribed"
 
 
 def _key(address: str) -> dict[str, Any]:
@@ -19,10 +25,12 @@ class SuppressionRepository:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
-    def is_suppressed(self, address: str) -> bool:
+    def reason_for(self, address: str) -> str | None:
+        """Why an address is on the list ("unsubscribed", "bounce:Permanent", "complaint:abuse"), or None."""
         with translated_errors("read the suppression list"):
             response = self._dynamodb.get_item(TableName=self.table_name, Key=_key(address), ConsistentRead=True)
-        return "Item" in response
+        item = response.get("Item")
+        return str(item.get("reason", {}).get("S", "suppressed")) if item else None
 
     def suppress(self, address: str, *, reason: str, at: datetime, source: dict[str, Any]) -> None:
         """Add (or refresh) an address; the first reason and time are kept, the latest event is recorded."""

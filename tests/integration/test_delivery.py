@@ -1,0 +1,516 @@
+"""Delivery on moto: review, SES, quiet hours, consent, suppression, caps, holdout, conversion."""
+
+from __future__ import annotations
+
+import email
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from botocore.exceptions import ClientError
+
+from engagement.clock import FixedClock, format_instant
+from engagement.store.dynamo import from_item
+from localmode.lambda_events import http_api_event
+from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record
+from tests.integration.test_email_processor import message
+
+TOKEN = "test-token-0123456789abcdef"
+NOON_UTC = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # 07:00 in New York, 13:00 in London
+
+
+@pytest.fixture
+def handlers(load_handler: Callable[..., ModuleType]) -> dict[str, ModuleType]:
+    loaded = {name: load_handler(name) for name in ("email_processor", "api", "scheduled_sender", "client_signals")}
+    loaded["ses_feedback"] = load_handler("ses_feedback")
+    clock = FixedClock(NOON_UTC)
+    loaded["email_processor"].service.clock = clock
+    for name in ("api", "scheduled_sender"):
+        loaded[name].delivery.clock = clock
+    loaded["clock"] = clock  # type: ignore[assignment]
+    return loaded
+
+
+def call(api: ModuleType, method: str, path: str, body: str = "", token: str | None = TOKEN,
+         content_type: str = "application/json") -> tuple[int, Any, dict[str, str]]:  # fmt: skip
+    route, _, query = path.partition("?")
+    headers = {"host": "api.example.com", "content-type": content_type}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    event = http_api_event(
+        method=method, path=route, query=query, headers=headers, body=body.encode(), source_ip="1.2.3.4"
+    )
+    response = api.lambda_handler(event, _Context())
+    text = response.get("body") or ""
+    is_json = response.get("headers", {}).get("Content-Type", "").startswith("application/json")
+    return response["statusCode"], (json.loads(text) if is_json and text else text), response.get("headers", {})
+
+
+class _Context:
+    function_name = "api"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def put_client(aws: dict[str, Any], item: dict[str, Any]) -> None:
+    aws["dynamodb"].put_item(TableName=aws["deployed"].tables["users"], Item=item)
+
+
+def draft(handlers: dict[str, ModuleType], aws: dict[str, Any], item: dict[str, Any], event_id: str = "evt-1") -> str:
+    put_client(aws, item)
+    handlers["email_processor"].lambda_handler(batch(message(item, event_id)), _Context())
+    drafts = [e for e in emails(aws) if e["userId"] == item["userId"]["S"]]
+    assert drafts, "no draft was written"
+    return str(sorted(drafts, key=lambda e: e["createdAt"])[-1]["emailId"])
+
+
+def emails(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    return [from_item(i) for i in aws["dynamodb"].scan(TableName=aws["deployed"].tables["emails"])["Items"]]
+
+
+def stored(aws: dict[str, Any], email_id: str) -> dict[str, Any]:
+    key = {"emailId": {"S": email_id}}
+    return from_item(aws["dynamodb"].get_item(TableName=aws["deployed"].tables["emails"], Key=key)["Item"])
+
+
+def decisions(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    items = [from_item(i) for i in aws["dynamodb"].scan(TableName=aws["deployed"].tables["decisions"])["Items"]]
+    return [i for i in items if i["decisionKey"].startswith("decision#")]
+
+
+LONDON_CLIENT = {**RUNBOOK_TEST_USER_8, "timezone": {"S": "Europe/London"}}  # 13:00 there: inside the window
+
+
+# ---- review, approve, send ----------------------------------------------------------------------------------
+
+
+def test_an_approved_draft_goes_out_through_ses_with_its_unsubscribe_headers(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    status, body, _ = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve", '{"reviewer": "ada"}')
+
+    assert status == 200
+    assert body["status"] == "SENT"
+    assert body["providerMessageId"]
+    assert [(t["toStatus"], t["by"]) for t in body["transitions"]] == [
+        ("PENDING_REVIEW", "writer:template"), ("APPROVED", "operator:ada"),
+        ("SENDING", "operator:ada"), ("SENT", "operator:ada"),
+    ]  # fmt: skip
+    headers = body["sentHeaders"]
+    assert headers["To"] == "test8@example.com"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Unsubscribe"].startswith("<https://api.example.com/unsubscribe?")
+    [outboxed] = call(handlers["api"], "GET", "/api/outbox")[1]["items"]
+    assert outboxed["emailId"] == email_id
+
+
+def test_the_raw_mime_has_a_text_and_an_html_part_and_a_filled_unsubscribe_link(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, Any]] = []
+    real = handlers["api"].delivery.mailer._ses.send_email
+    monkeypatch.setattr(
+        handlers["api"].delivery.mailer._ses, "send_email", lambda **kw: (sent.append(kw), real(**kw))[1]
+    )
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+
+    [request] = sent
+    assert request["ConfigurationSetName"].endswith("-emails")
+    message_ = email.message_from_bytes(request["Content"]["Raw"]["Data"])
+    assert message_.is_multipart()
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message_.walk()
+        if not part.is_multipart()
+    }
+    assert set(parts) == {"text/plain", "text/html"}
+    assert "{{unsubscribe_url}}" not in parts["text/plain"] + parts["text/html"]
+    assert "https://api.example.com/unsubscribe?" in parts["text/plain"]
+    assert (
+        message_["From"] == '"Northwind Apparel" <winback@shop.example.com>'
+        or "winback@shop.example.com" in message_["From"]
+    )
+
+
+def test_approving_twice_sends_once_and_the_second_is_a_conflict(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    first = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+    second = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+
+    assert first[0] == 200
+    assert second[:2] == (409, {"message": f"email {email_id} is SENT; it cannot become APPROVED"})
+    assert sum(1 for t in stored(aws, email_id)["transitions"] if t["toStatus"] == "SENT") == 1
+
+
+def test_reject_then_approve_is_refused(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    status, body, _ = call(handlers["api"], "POST", f"/api/emails/{email_id}/reject", '{"reason": "off-brand"}')
+
+    assert (status, body["status"], body["transitions"][-1]["reason"]) == (200, "REJECTED", "off-brand")
+    assert call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[0] == 409
+    assert call(handlers["api"], "POST", "/api/emails/nope/approve")[:2] == (404, {"message": "no email 'nope'"})
+    assert call(handlers["api"], "POST", f"/api/emails/{email_id}/approve", token=None)[0] == 401
+
+
+def test_outside_the_clients_sending_window_the_email_waits_and_the_scheduler_sends_it(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    new_yorker = {**RUNBOOK_TEST_USER_8, "timezone": {"S": "America/New_York"}}  # 07:00 there
+    email_id = draft(handlers, aws, new_yorker)
+
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+    assert (body["status"], body["sendAt"]) == ("SCHEDULED", "2026-11-28T14:00:00.000Z")  # 09:00 in New York
+
+    handlers["clock"].set(datetime(2026, 11, 28, 13, 59, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())["handled"] == 0
+    handlers["clock"].set(datetime(2026, 11, 28, 14, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context()) == {
+        "handled": 1, "outcome": {"SENT": 1}
+    }  # fmt: skip
+    assert stored(aws, email_id)["status"] == "SENT"
+
+
+def test_ses_throttling_reschedules_and_the_email_still_goes_exactly_once(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
+    with monkeypatch.context() as patched:  # SES throttles this one call
+        patched.setattr(
+            handlers["api"].delivery.mailer._ses, "send_email", lambda **_: (_ for _ in ()).throw(throttled)
+        )
+        body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+
+    assert body["status"] == "SCHEDULED"
+    assert body["transitions"][-1]["by"] == "ses"
+    handlers["clock"].advance(timedelta(minutes=3))  # type: ignore[attr-defined]
+    for _ in range(2):  # the scheduler runs again and again: one send
+        handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+    final = stored(aws, email_id)
+    assert final["status"] == "SENT"
+    assert sum(1 for t in final["transitions"] if t["toStatus"] == "SENDING") == 2  # one refused, one sent
+
+
+def test_a_message_ses_refuses_fails_with_its_reason(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
+    sender = handlers["api"].delivery.settings.sender
+    handlers["api"].delivery.settings = handlers["api"].delivery.settings.model_copy(
+        update={"sender": "x@unverified.example.org"}
+    )
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+
+    assert body["status"] == "FAILED"
+    assert "MessageRejected" in body["failureReason"]
+    assert sender != "x@unverified.example.org"
+
+
+def test_a_send_stuck_in_sending_is_failed_not_resent(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
+    from engagement.lifecycle import change
+    from engagement.models import EmailStatus
+
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    repo = handlers["api"].emails
+    approved = repo.transition(
+        email_id, change(EmailStatus.PENDING_REVIEW, EmailStatus.APPROVED, at=NOON_UTC, by="operator")
+    )
+    repo.transition(email_id, change(approved.status, EmailStatus.SENDING, at=NOON_UTC, by="operator"))  # then a crash
+
+    handlers["clock"].set(NOON_UTC + timedelta(minutes=16))  # type: ignore[attr-defined]
+    handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+
+    final = stored(aws, email_id)
+    assert final["status"] == "FAILED"
+    assert "not resent" in final["failureReason"]
+
+
+# ---- consent ------------------------------------------------------------------------------------------------
+
+
+def unsubscribe_link(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> tuple[str, str]:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+    link = body["sentHeaders"]["List-Unsubscribe"].strip("<>")
+    parts = urlsplit(link)
+    return parts.path + "?" + parts.query, email_id
+
+
+def test_the_unsubscribe_link_shows_a_confirmation_and_a_post_opts_out_at_once(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    link, _ = unsubscribe_link(handlers, aws)
+    handlers["clock"].advance(timedelta(days=8))  # type: ignore[attr-defined]  # past the cooldown: a new draft
+    pending = draft(handlers, aws, {**LONDON_CLIENT, "orderCount": {"N": "6"}}, event_id="evt-later")
+
+    status, page, _ = call(handlers["api"], "GET", link, token=None)
+    assert status == 200
+    assert '<form method="post"' in page
+    assert "script" not in page.lower()
+    assert stored(aws, pending)["status"] == "PENDING_REVIEW"  # a GET changes nothing (mail scanners follow links)
+
+    status, page, _ = call(
+        handlers["api"], "POST", link, token=None, body="", content_type="application/x-www-form-urlencoded"
+    )
+    assert (status, "You are unsubscribed" in page) == (200, True)
+    client = from_item(aws["dynamodb"].get_item(TableName=aws["deployed"].tables["users"],
+                                                Key={"userId": {"S": "test-user-8"}})["Item"])  # fmt: skip
+    assert client["optedOut"] is True
+    assert stored(aws, pending)["status"] == "CANCELLED"  # pending drafts included
+
+
+def test_one_click_unsubscribe_works_without_the_page(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
+    link, _ = unsubscribe_link(handlers, aws)
+    status, _, _ = call(handlers["api"], "POST", link, token=None, body="List-Unsubscribe=One-Click",
+                        content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert status == 200
+
+
+@pytest.mark.parametrize("tamper", ["t", "u", "e"])
+def test_a_tampered_link_is_refused_and_changes_nothing(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], tamper: str
+) -> None:
+    link, _ = unsubscribe_link(handlers, aws)
+    path, _, query = link.partition("?")
+    values = {k: v[0] for k, v in parse_qs(query).items()}
+    values[tamper] = values[tamper][:-2] + ("xy" if not values[tamper].endswith("xy") else "zz")
+    forged = path + "?" + "&".join(f"{k}={v}" for k, v in values.items())
+
+    assert call(handlers["api"], "GET", forged, token=None)[0] == 400
+    assert call(handlers["api"], "POST", forged, token=None)[0] == 400
+    client = from_item(aws["dynamodb"].get_item(TableName=aws["deployed"].tables["users"],
+                                                Key={"userId": {"S": "test-user-8"}})["Item"])  # fmt: skip
+    assert client.get("optedOut") is not True
+
+
+# ---- suppression --------------------------------------------------------------------------------------------
+
+BOUNCE = {
+    "notificationType": "Bounce",
+    "bounce": {"bounceType": "Permanent", "bounceSubType": "General", "timestamp": "2026-11-28T12:00:00.000Z",
+               "bouncedRecipients": [{"emailAddress": "Test8@Example.com", "status": "5.1.1"}], "feedbackId": "f-1"},
+    "mail": {"messageId": "m-1", "timestamp": "2026-11-28T11:59:00.000Z", "source": "winback@shop.example.com",
+             "destination": ["test8@example.com"]},
+}  # fmt: skip
+COMPLAINT = {
+    "eventType": "Complaint",  # configuration-set event publishing, as in AWS
+    "complaint": {"complainedRecipients": [{"emailAddress": "other@example.com"}], "timestamp": "2026-11-28T12:00:00Z",
+                  "complaintFeedbackType": "abuse", "feedbackId": "f-2"},
+    "mail": {"messageId": "m-2"},
+}  # fmt: skip
+
+
+def suppressed(aws: dict[str, Any], address: str) -> bool:
+    key = {"address": {"S": address}}
+    return "Item" in aws["dynamodb"].get_item(TableName=aws["deployed"].tables["suppressions"], Key=key)
+
+
+def test_hard_bounces_and_complaints_suppress_soft_bounces_do_not_and_junk_is_dead_lettered(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    soft = {**BOUNCE, "bounce": {**BOUNCE["bounce"], "bounceType": "Transient",
+                                 "bouncedRecipients": [{"emailAddress": "soft@example.com"}]}}  # fmt: skip
+    in_envelope = {"Type": "Notification", "Message": json.dumps(COMPLAINT)}
+    bodies = [
+        json.dumps(BOUNCE),
+        json.dumps(soft),
+        json.dumps(in_envelope),
+        "not json",
+        json.dumps({"notificationType": "Bounce"}),
+    ]
+
+    assert handlers["ses_feedback"].lambda_handler(batch(*(sqs_record(b) for b in bodies)), _Context()) == {
+        "batchItemFailures": []
+    }
+
+    assert suppressed(aws, "test8@example.com")  # lower-cased
+    assert suppressed(aws, "other@example.com")
+    assert not suppressed(aws, "soft@example.com")
+    dlq = aws["deployed"].queue_urls["ses-feedback-dlq"]
+    assert len(aws["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]) == 2
+
+
+def test_a_suppressed_clients_drafts_are_not_sent_and_no_new_draft_is_written(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    handlers["ses_feedback"].lambda_handler(batch(sqs_record(json.dumps(BOUNCE))), _Context())
+
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+    assert (body["status"], body["transitions"][-1]["reason"]) == ("CANCELLED", "suppressed")
+
+    handlers["clock"].advance(timedelta(days=8))  # type: ignore[attr-defined]
+    put_client(aws, {**LONDON_CLIENT, "orderCount": {"N": "7"}})
+    handlers["email_processor"].lambda_handler(batch(message(LONDON_CLIENT, "evt-2")), _Context())
+    assert sorted(d["reason"] for d in decisions(aws)) == ["eligible", "suppressed"]
+
+
+# ---- frequency cap, holdout, conversion ---------------------------------------------------------------------
+
+
+def test_the_frequency_cap_holds_beyond_the_cooldown(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
+    clock = handlers["clock"]
+    for n in range(3):
+        put_client(aws, LONDON_CLIENT)
+        handlers["email_processor"].lambda_handler(batch(message(LONDON_CLIENT, f"evt-{n}")), _Context())
+        clock.advance(timedelta(days=8))  # type: ignore[attr-defined]
+
+    assert len(emails(aws)) == 2
+    assert [d["reason"] for d in sorted(decisions(aws), key=lambda d: d["decidedAt"])] == [
+        "eligible", "eligible", "frequency_cap"
+    ]  # fmt: skip
+
+
+def test_held_out_clients_get_a_decision_and_no_email_and_their_orders_count_for_the_holdout(
+    load_handler: Callable[..., ModuleType], aws: dict[str, Any]
+) -> None:
+    processor = load_handler("email_processor", HOLDOUT_PERCENT="100")
+    signals = load_handler("client_signals")
+    put_client(aws, LONDON_CLIENT)
+    processor.lambda_handler(batch(message(LONDON_CLIENT, "evt-1")), _Context())
+    processor.lambda_handler(batch(message(LONDON_CLIENT, "evt-1")), _Context())  # redelivered: counted once
+
+    assert emails(aws) == []
+    assert [d["reason"] for d in decisions(aws)] == ["held_out"]
+
+    ordered = stream_record(
+        "MODIFY", old=client_values("test-user-8", orderCount=5), new=client_values("test-user-8", orderCount=6)
+    )
+    order_event = _signal_message(ordered)
+    for _ in range(2):  # redelivered: counted once
+        signals.lambda_handler(batch(order_event), _Context())
+    assert signals.service.decisions.conversion_counts() == {
+        "emailed": 0, "emailedConverted": 0, "heldOut": 1, "heldOutConverted": 1
+    }  # fmt: skip
+
+
+def _signal_message(record: dict[str, Any]) -> dict[str, Any]:
+    from engagement.events import encode_event, event_from_change
+
+    change = record["dynamodb"]
+    event = event_from_change(
+        event_name=record["eventName"], event_id=record["eventID"], occurred_at=datetime.now(UTC),
+        old_image=from_item(change["OldImage"]) if "OldImage" in change else None,
+        new_image=from_item(change["NewImage"]) if "NewImage" in change else None, now=datetime.now(UTC),
+    )  # fmt: skip
+    assert event is not None
+    return sqs_record(encode_event(event))
+
+
+def test_an_order_after_a_sent_email_converts_it_and_stats_show_emailed_versus_holdout(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+    sent_at = stored(aws, email_id)["sentAt"]
+
+    ordered = stream_record(
+        "MODIFY", old=client_values("test-user-8", orderCount=5), new=client_values("test-user-8", orderCount=6)
+    )
+    record = _signal_message(ordered)
+    body = json.loads(record["body"])
+    body["occurredAt"] = format_instant(datetime.fromisoformat(sent_at.replace("Z", "+00:00")) + timedelta(days=3))
+    handlers["client_signals"].lambda_handler(batch(sqs_record(json.dumps(body))), _Context())
+
+    assert stored(aws, email_id)["convertedAt"] == body["occurredAt"]
+    stats = call(handlers["api"], "GET", "/api/stats/conversion")[1]
+    assert stats["emailed"] == {"count": 1, "converted": 1, "rate": 1.0}
+    assert stats["heldOut"] == {"count": 0, "converted": 0, "rate": None}
+
+
+def test_an_order_more_than_30_days_after_the_email_converts_nothing(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+    assert handlers["client_signals"].service.order_placed("test-user-8", NOON_UTC + timedelta(days=31)) is None
+    assert "convertedAt" not in stored(aws, email_id)
+
+
+@pytest.mark.parametrize("how", ["opted_out", "deleted"])
+def test_opt_outs_and_deletions_seen_on_the_stream_cancel_pending_drafts(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], how: str
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    values = client_values("test-user-8")
+    record = (
+        stream_record("MODIFY", old=values, new={**values, "optedOut": True})
+        if how == "opted_out"
+        else stream_record("REMOVE", old=values)
+    )
+
+    handlers["client_signals"].lambda_handler(batch(_signal_message(record)), _Context())
+
+    final = stored(aws, email_id)
+    assert (final["status"], final["transitions"][-1]["reason"]) == ("CANCELLED", how)
+
+
+def test_the_stream_tags_orders_opt_outs_and_deletions_and_only_they_reach_client_signals(
+    load_handler: Callable[..., ModuleType], aws: dict[str, Any]
+) -> None:
+    stream = load_handler("stream_processor")
+    values = client_values("u-1", engagementScore=30)
+    stream.lambda_handler(
+        batch(
+            stream_record("MODIFY", old=values, new={**values, "orderCount": 5}),
+            stream_record("MODIFY", old=values, new={**values, "name": "Ada King"}),
+            stream_record("REMOVE", old=values),
+        ),
+        _Context(),
+    )
+    url = aws["deployed"].queue_urls["client-signals"]
+    received = aws["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert sorted(tuple(json.loads(m["Body"])["signals"]) for m in received) == [("deleted",), ("order_placed",)]
+
+
+# ---- auto mode ----------------------------------------------------------------------------------------------
+
+
+def test_in_auto_mode_a_draft_goes_out_at_once_or_waits_for_quiet_hours(
+    load_handler: Callable[..., ModuleType], aws: dict[str, Any]
+) -> None:
+    processor = load_handler("email_processor", DELIVERY_MODE="auto")
+    clock = FixedClock(NOON_UTC)
+    processor.service.clock = clock
+    processor.service.delivery.clock = clock
+    put_client(aws, LONDON_CLIENT)
+    new_yorker = {**RUNBOOK_TEST_USER_8, "userId": {"S": "ny"}, "email": {"S": "ny@example.com"},
+                  "timezone": {"S": "America/New_York"}}  # fmt: skip
+    put_client(aws, new_yorker)
+
+    processor.lambda_handler(batch(message(LONDON_CLIENT, "evt-1"), message(new_yorker, "evt-2")), _Context())
+
+    by_user = {e["userId"]: e for e in emails(aws)}
+    assert by_user["test-user-8"]["status"] == "SENT"
+    assert (by_user["ny"]["status"], by_user["ny"]["sendAt"]) == ("SCHEDULED", "2026-11-28T14:00:00.000Z")
+    assert sorted(d["reason"] for d in decisions(aws)) == ["eligible", "quiet_hours"]
+
+
+def test_an_unsubscribe_survives_an_upstream_put_that_replaces_the_client(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    link, _ = unsubscribe_link(handlers, aws)
+    call(handlers["api"], "POST", link, token=None)
+    handlers["clock"].advance(timedelta(days=8))  # type: ignore[attr-defined]  # past the cooldown
+    replaced = {**LONDON_CLIENT, "orderCount": {"N": "6"}}  # the original system's put-item: no optedOut
+    put_client(aws, replaced)
+
+    handlers["email_processor"].lambda_handler(batch(message(replaced, "evt-after")), _Context())
+
+    assert [e["status"] for e in emails(aws)] == ["SENT"]  # no new draft
+    assert sorted(d["reason"] for d in decisions(aws)) == ["eligible", "opted_out"]
