@@ -48,7 +48,9 @@ class Reply:
     status: int = 200
     body: Any = field(default_factory=lambda: completion(GOOD_EMAIL))
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    delay: float = 0.0  # before the answer starts
+    trickle: float = 0.0  # between each of ten pieces of the answer: every read is quick, the whole is slow
+    content_type: str = "application/json"  # bytes bodies are sent as they are
 
 
 @dataclass
@@ -106,14 +108,21 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 reply = fake._next()
             time.sleep(fake.latency + reply.delay)
-            data = json.dumps(reply.body).encode()
+            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             self.send_response(reply.status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", reply.content_type)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.send_header("content-length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if reply.trickle:
+                piece = -(-len(data) // 10)
+                for start in range(0, len(data), piece):
+                    self.wfile.write(data[start : start + piece])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+            else:
+                self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
         finally:
@@ -123,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def running(fake: FakeLLM) -> Iterator[FakeLLM]:
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield fake

@@ -21,19 +21,27 @@ MAX_TOTAL_CHARACTERS = 1800
 
 _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|javascript:", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')]+", re.IGNORECASE)
-_BARE_DOMAIN = re.compile(
-    r"\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|co|shop|store|info|biz|app|us|uk|de|fr)\b(?:/\S*)?", re.IGNORECASE
-)
+# Any dotted name ending in a plausible top-level domain (bit.ly, shop.xyz, evil.example.net): an unknown domain
+# that is really a sentence typed without a space only costs a regeneration.
+_BARE_DOMAIN = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}\b(?:/\S*)?", re.IGNORECASE)
 _OFFER = re.compile(
-    r"\d+(?:[.,]\d+)?\s?%|[$€£]\s?\d|\d\s?(?:usd|eur|gbp|dollars?|euros?)\b|\b(?:discounts?|coupons?|promo(?:tion)?s?|"
-    r"vouchers?|free shipping|free delivery|free gift|on sale|sale ends|% off|code\s+[A-Z0-9]{3,})\b",
+    r"\d+(?:[.,]\d+)?\s?%|[$€£]\s?\d|\d\s?(?:usd|eur|gbp|dollars?|euros?)\b"
+    r"|\b\d+\s*(?:percent|per cent|pct)\s+off\b|\b\d+\s+off\b|\bhalf[- ](?:price|off)\b"
+    r"|\b(?:discount(?:s|ed)?|coupons?|promo(?:tion)?s?|vouchers?|rebates?|complimentary|bogo|clearance|markdowns?"
+    r"|buy one,? get one|free (?:shipping|delivery|returns?|gifts?|samples?|trial)|on sale|sale ends"
+    r"|(?:low|lower|reduced|special|great|best|unbeatable) prices?)\b"
+    r"|\bsave\s+(?:up\s+to\s+)?[$€£]?\d"
+    # "code SAVE20", "promo code: WELCOME": the code itself is upper case or has a digit ("dress code" is not one)
+    r"|\bcode\s*:?\s*(?-i:[A-Z0-9]*\d[A-Z0-9]*|[A-Z]{3,})\b",
     re.IGNORECASE,
 )
 _COUNT = r"(\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 _ORDER_COUNT = re.compile(rf"\b{_COUNT}\s+(?:previous\s+|past\s+)?orders?\b", re.IGNORECASE)
 # A claim about the time since the last order: "it has been about 3 months", "your order 2 weeks ago".
+# "for" takes a number only: "for three months" is a claim, "for a day at the beach" is not.
 _ELAPSED = re.compile(
-    rf"\b(?:been|for|over|about|nearly|almost|than)\s+{_COUNT}\s+(day|week|month|year)s?\b"
+    rf"\b(?:been|over|about|nearly|almost|than)\s+{_COUNT}\s+(day|week|month|year)s?\b"
+    rf"|\bfor\s+(?!a\b)({_COUNT[1:-1]})\s+(day|week|month|year)s?\b"
     rf"|\b{_COUNT}\s+(day|week|month|year)s?\s+(?:ago|since)\b",
     re.IGNORECASE,
 )
@@ -106,7 +114,7 @@ def check(content: EmailContent, request: WriteRequest, policy: GuardrailPolicy)
     if client.last_order_date is not None:
         actual = days_since(client.last_order_date, request.now)
         for match in _ELAPSED.finditer(everything):
-            count, unit = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+            count, unit = [group for group in match.groups() if group][:2]
             claimed = _number(count) * _DAYS_PER[unit.lower()]
             if claimed > 1.5 * actual + 7 or claimed < 0.5 * actual - 7:
                 detail = f"{match.group(0)!r} but the last order was {int(actual)} days ago"

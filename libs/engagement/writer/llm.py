@@ -3,20 +3,27 @@
 - Structured output: a strict json_schema, and OpenRouter's provider.require_parameters so that providers which
   would ignore the schema are not used. The answer is validated by our own model; one repair attempt if it is not
   valid, one regeneration if it breaks a guardrail, then the template writer with the reason recorded.
-- One retry layer, ours (the SDK's is off): 429, 5xx, timeouts and connection errors are retried with exponential
-  backoff and full jitter, honouring Retry-After, and never past the deadline the Lambda's remaining time sets.
+- One retry layer, ours (the SDK's is off): 429, 5xx, timeouts, connection errors and a 200 that carries an error
+  instead of an answer are retried with exponential backoff and full jitter, honouring Retry-After, and never past
+  the deadline the Lambda's remaining time sets. Each call is bounded by wall-clock time, not only per read, so a
+  provider that trickles its answer cannot hold the function past its deadline.
   When retries are spent the message is left for SQS to redeliver (TransientFailure); on its last receive the
   template writes it instead, so an outage loses nothing and doubles nothing.
 - The key comes from a source that can be asked again: after a 401 it is fetched afresh once (key rotation in SSM
-  needs no redeploy). The key is never logged.
+  needs no redeploy). The key is never logged, and key-like strings are removed from provider messages we keep.
 
 This module imports openai; only the email processor imports this module.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import math
 import random
+import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,7 +48,7 @@ from engagement.writer.base import (
 )
 from engagement.writer.guardrails import GuardrailPolicy, Violation, check
 
-RETRYABLE_STATUSES = (408, 409, 429)  # and every 5xx; connection errors and timeouts too
+RETRYABLE_STATUSES = (402, 408, 409, 429)  # and every 5xx; connection errors and timeouts too (402: see below)
 MINIMUM_CALL_SECONDS = 2.0  # a call with less time than this left is not worth starting
 
 
@@ -55,6 +62,26 @@ class LLMRefused(Exception):
 
 class InvalidOutput(Exception):
     """The model's answer is not an email we can use."""
+
+
+class _ProviderGlitch(Exception):
+    """The provider answered, but not with a completion (an error in a 200, no choices, not JSON): retry it."""
+
+
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_*.-]{6,}")
+
+
+def scrubbed(message: str) -> str:
+    """A provider's message, safe to keep: some echo (part of) the key they were sent."""
+    return _KEY_LIKE.sub("[redacted]", message)[:200]
+
+
+def _said(error: Exception) -> str:
+    """What the provider said, without the SDK's wrapping; scrubbed."""
+    body = getattr(error, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return scrubbed(body["message"])
+    return scrubbed(str(error))
 
 
 class LLMSettings(BaseModel):
@@ -73,22 +100,64 @@ class LLMSettings(BaseModel):
 
 
 def _retry_after(error: openai.APIStatusError) -> float | None:
+    """Seconds the provider asks us to wait, or None when it does not say (or says nonsense: NaN, negative)."""
     headers = error.response.headers
+    seconds: float | None = None
     if milliseconds := headers.get("retry-after-ms"):
+        with contextlib.suppress(ValueError):
+            seconds = float(milliseconds) / 1000
+    if seconds is None and (value := headers.get("retry-after")):
         try:
-            return float(milliseconds) / 1000
+            seconds = float(value)
         except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
+            try:
+                seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+            except (TypeError, ValueError):
+                return None
+            return max(0.0, seconds)  # a date already past means now
+    if seconds is None or math.isnan(seconds) or seconds < 0:
         return None
-    try:
-        return float(value)
-    except ValueError:
+    return seconds  # may be inf: then the deadline check gives up at once
+
+
+def _glitch(response: Any) -> str | None:
+    """Why a 200 is not a completion, if it is not one."""
+    if not hasattr(response, "choices"):
+        return f"the provider answered with a {type(response).__name__}, not a completion"
+    error = getattr(response, "error", None)
+    if error:
+        message = error.get("message", error) if isinstance(error, dict) else error
+        return f"the provider answered with an error: {scrubbed(str(message))}"
+    if not response.choices:
+        return "the provider answered without choices"
+    if response.choices[0].finish_reason == "error":
+        return "the provider's model stopped with an error"
+    return None
+
+
+class _CallTimedOut(Exception):
+    """A call ran past its wall-clock budget (the SDK's timeout is per read: a trickling answer never trips it)."""
+
+
+def _within(seconds: float, call: Callable[[], Any]) -> Any:
+    """call(), or _CallTimedOut once seconds have passed. A late call is abandoned on its daemon thread; its own
+    per-read timeout ends it."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
         try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the caller as it is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="llm-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise _CallTimedOut(f"no complete answer within {seconds:.1f}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class LLMWriter:
@@ -110,18 +179,20 @@ class LLMWriter:
         self._monotonic = monotonic
         self._client: openai.OpenAI | None = None
         self._client_key: str | None = None
+        self._client_lock = threading.Lock()  # a batch writes its emails on several threads
 
     def _client_for(self, key: str) -> openai.OpenAI:
-        if self._client is None or key != self._client_key:
-            self._client = openai.OpenAI(
-                api_key=key,
-                base_url=self.settings.base_url,
-                max_retries=0,  # one retry layer: ours, bounded by the Lambda's remaining time
-                timeout=self.settings.timeout_s,
-                default_headers={"HTTP-Referer": self.settings.shop_url, "X-Title": self.settings.brand_name},
-            )
-            self._client_key = key
-        return self._client
+        with self._client_lock:
+            if self._client is None or key != self._client_key:
+                self._client = openai.OpenAI(
+                    api_key=key,
+                    base_url=self.settings.base_url,
+                    max_retries=0,  # one retry layer: ours, bounded by the Lambda's remaining time
+                    timeout=self.settings.timeout_s,
+                    default_headers={"HTTP-Referer": self.settings.shop_url, "X-Title": self.settings.brand_name},
+                )
+                self._client_key = key
+            return self._client
 
     # ---- the writer -------------------------------------------------------------------------------------------
 
@@ -227,25 +298,40 @@ class LLMWriter:
             if left < MINIMUM_CALL_SECONDS:
                 raise LLMUnavailable("no time left for a call")
             started = self._monotonic()
+            budget = min(self.settings.timeout_s, left)
+            client = self._client_for(key)
             try:
-                response = self._client_for(key).chat.completions.create(  # type: ignore[call-overload]
-                    model=self.settings.model,
-                    messages=messages,
-                    response_format=prompt.RESPONSE_FORMAT,
-                    temperature=self.settings.temperature,
-                    max_tokens=self.settings.max_tokens,
-                    extra_body={"provider": {"require_parameters": True}},
-                    timeout=min(self.settings.timeout_s, left),
+                response = _within(
+                    budget,
+                    functools.partial(
+                        client.chat.completions.create,
+                        model=self.settings.model,
+                        messages=messages,
+                        response_format=prompt.RESPONSE_FORMAT,
+                        temperature=self.settings.temperature,
+                        max_tokens=self.settings.max_tokens,
+                        extra_body={"provider": {"require_parameters": True}},
+                        timeout=budget,
+                    ),
                 )
+                if hasattr(response, "usage") and response.usage is not None:
+                    ledger.append(self._usage(response, self._monotonic() - started))
+                if problem := _glitch(response):
+                    raise _ProviderGlitch(problem)
             except openai.AuthenticationError as exc:
-                if refreshed:
-                    raise LLMUnavailable(f"the provider rejected the API key ({exc.status_code})") from exc
+                if refreshed:  # not chained: the provider's message may quote the key
+                    raise LLMUnavailable(f"the provider rejected the API key ({exc.status_code})") from None
                 key, refreshed = self.keys.get(refresh=True), True  # rotated in SSM? fetch it again, once
                 continue
-            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            except (openai.APIConnectionError, openai.APIStatusError, _CallTimedOut, _ProviderGlitch,
+                    json.JSONDecodeError) as exc:  # fmt: skip
                 status = getattr(exc, "status_code", None)
                 if status is not None and status not in RETRYABLE_STATUSES and status < 500:
-                    raise LLMRefused(f"{status}: {str(exc)[:200]}") from exc
+                    raise LLMRefused(f"{status}: {_said(exc)}") from None
+                if status == 402 and isinstance(exc, openai.APIStatusError) and _retry_after(exc) is None:
+                    # Out of credits, with no hint when that ends: not worth retrying now; SQS redelivers later
+                    # and the last receive falls back to the template.
+                    raise LLMUnavailable(f"402: {_said(exc)}") from None
                 attempt += 1
                 wait = self._backoff(attempt, exc)
                 logger.warning("LLM call failed; retrying", extra={"attempt": attempt, "status": status, "waitS": wait})
@@ -257,10 +343,10 @@ class LLMWriter:
                     raise LLMUnavailable(f"no time left to retry after {type(exc).__name__}") from exc
                 self._sleep(wait)
                 continue
-            ledger.append(self._usage(response, self._monotonic() - started))
             return self._answer(response)
 
     def _backoff(self, attempt: int, error: Exception) -> float:
+        """Retry-After when the provider gives it, else full jitter (and never NaN or negative)."""
         if isinstance(error, openai.APIStatusError):
             retry_after = _retry_after(error)
             if retry_after is not None:
@@ -268,8 +354,6 @@ class LLMWriter:
         return random.uniform(0, min(8.0, 0.5 * 2**attempt))  # noqa: S311 - full jitter
 
     def _answer(self, response: Any) -> str:
-        if not response.choices:
-            raise InvalidOutput("no choices in the answer")
         choice = response.choices[0]
         if getattr(choice.message, "refusal", None):
             raise InvalidOutput(f"the model refused: {choice.message.refusal[:200]}")
@@ -278,6 +362,7 @@ class LLMWriter:
         return str(choice.message.content or "")
 
     def _usage(self, response: Any, latency: float) -> Usage:
+        """What one call cost; counted for every answer, used or not."""
         prompt_tokens = int(getattr(response.usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(response.usage, "completion_tokens", 0) or 0)
         price = self.settings.prices.get(self.settings.model)

@@ -8,6 +8,8 @@ our renderer decide what an email can contain.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
 
 from engagement.scoring import days_since
@@ -84,13 +86,25 @@ def system_prompt(brand: str, allowed_offers: tuple[str, ...]) -> str:
     return SYSTEM_PROMPT.format(brand=brand, offers=offers)
 
 
+_MARKER = re.compile(r"<{2,}|>{2,}|client[\s_-]*data", re.IGNORECASE)
+
+
+def plain(value: str, limit: int = 40) -> str:
+    """A client-supplied string as the model will see it: compatibility-normalised (full-width and other lookalike
+    forms become plain letters), without control or format characters (newlines, zero-width and bidi overrides),
+    with nothing that reads like our markers, and short."""
+    text = unicodedata.normalize("NFKC", value)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return _MARKER.sub(" ", text).strip()[:limit]
+
+
 def client_facts(request: WriteRequest) -> dict[str, Any]:
     """What the model may use, and nothing more (no email address, no ids)."""
     client = request.client
     facts: dict[str, Any] = {
-        "firstName": client.first_name[:40],
+        "firstName": plain(client.first_name),
         "orderCount": client.order_count,
-        "preferredCategories": [category[:40] for category in client.preferred_categories[:5]],
+        "preferredCategories": [plain(category) for category in client.preferred_categories[:5]],
         "engagement": request.score.band.value,
     }
     if client.last_order_date is not None:
@@ -99,7 +113,7 @@ def client_facts(request: WriteRequest) -> dict[str, Any]:
 
 
 def facts_message(request: WriteRequest) -> str:
+    # The markers cannot be closed from inside: values are JSON strings on one line each, with anything marker-like
+    # removed by plain(). Letters stay readable (ensure_ascii=False), so "Zoë" is greeted as Zoë.
     encoded = json.dumps(client_facts(request), ensure_ascii=False, indent=1)
-    # The markers cannot be closed from inside: values are JSON strings, and the marker text is removed from them.
-    encoded = encoded.replace("CLIENT_DATA", "CLIENT DATA")
     return FACTS_MESSAGE.format(facts=encoded)
