@@ -269,6 +269,7 @@ class LocalMode:
             ("email queue", f"{d.queue_urls['email-requests']}  (DLQ: email-requests-dlq)"),
             ("stream DLQ", d.queue_urls["stream-dlq"]),
             ("email writer", self.writer_description()),
+            ("delivery", self.delivery_description()),
             ("functions", ", ".join(f"{name} ({fn.init_ms:.0f} ms cold start)" for name, fn in self.functions.items())),
             ("logs", str(self.logs)),
         ]
@@ -289,6 +290,12 @@ class LocalMode:
         if environment.get("OPENROUTER_API_KEY", "").strip():
             return f"LLM: {environment['LLM_MODEL']} at {environment['LLM_BASE_URL']} (template as fallback)"
         return "template (offline; set OPENROUTER_API_KEY for the LLM writer)"
+
+    def delivery_description(self) -> str:
+        environment = self.functions[resources.EMAIL_PROCESSOR.logical_name].spec.environment
+        mode = environment["DELIVERY_MODE"]
+        how = "approve drafts at POST /api/emails/{id}/approve" if mode == "review" else "sent once drafted"
+        return f"{mode}: {how}; SES is the emulator's, nothing leaves this machine (sent: GET /api/outbox)"
 
     def failure(self) -> str | None:
         """Why the local mode can no longer work, if it cannot."""

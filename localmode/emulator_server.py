@@ -25,7 +25,8 @@ def _process_sns_feedback(self: SESBackend, source: str, destinations: Any) -> N
     topic = topics.get(kind) if kind else None
     if kind is None or topic is None:
         return
-    recipients = [parseaddr(str(address))[1] for address in destinations]
+    # moto adds the To header's addresses to the envelope's: each recipient once, as SES reports them
+    recipients = list(dict.fromkeys(parseaddr(str(address))[1] for address in destinations))
     message = copy.deepcopy(SESFeedback.generate_message(self.account_id, kind))
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     message["notificationType"] = kind

@@ -408,7 +408,9 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "SUPPRESSIONS_TABLE_NAME": deployed.tables["suppressions"],
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[SES_FEEDBACK_DLQ.logical_name],
         }
-    return {**common, **delivery}  # api, scheduled_sender
+    if function is API:
+        return {**common, **delivery, "CONVERSION_WINDOW_DAYS": "30"}
+    return {**common, **delivery}  # scheduled_sender
 
 
 def sample_environment(logical_name: str) -> dict[str, str]:

@@ -344,7 +344,10 @@ locals {
 
       OPENROUTER_API_KEY_PARAMETER = aws_ssm_parameter.openrouter_api_key.name
     })
-    api              = merge(local.delivery_environment, { API_TOKEN_PARAMETER = aws_ssm_parameter.api_token.name })
+    api = merge(local.delivery_environment, {
+      API_TOKEN_PARAMETER    = aws_ssm_parameter.api_token.name
+      CONVERSION_WINDOW_DAYS = "30"
+    })
     scheduled_sender = local.delivery_environment
     client_signals = merge(local.tables_environment, {
       DEAD_LETTER_QUEUE_URL  = module.messaging.dead_letter_urls["client-signals"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -10,13 +11,14 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError, Servic
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from engagement import bootstrap, pages
 from engagement.api_views import client_detail, client_summary, conversion_view, email_view, page_view
 from engagement.auth import BearerTokenAuth
-from engagement.clock import SystemClock
+from engagement.clock import SystemClock, format_instant
 from engagement.config import ApiConfig
+from engagement.conversion import Conversions
 from engagement.errors import NotFound, TransientFailure
 from engagement.lifecycle import InvalidTransition
 from engagement.models import EmailStatus
@@ -37,6 +39,7 @@ delivery = bootstrap.delivery(
     suppressions=SuppressionRepository(config.suppressions_table),
     clock=clock,
 )
+conversions = Conversions(emails=emails, decisions=decisions, window=timedelta(days=config.conversion_window_days))
 auth = BearerTokenAuth(SecretSource(config.api_token, config.api_token_parameter).get)
 app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -131,6 +134,25 @@ def list_user_emails(user_id: str, limit: PageSize = 25, cursor: Cursor = None) 
     return page_view(emails.for_user(user_id, limit=limit, cursor=cursor), email_view)
 
 
+class Order(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    ordered_at: AwareDatetime | None = Field(default=None, alias="orderedAt", description="ISO 8601 with offset")
+
+
+@app.post("/api/users/<user_id>/orders")
+def record_order(user_id: str, order: Annotated[Order | None, Body()] = None) -> dict[str, Any]:
+    """An order placed outside the users table: attributed to the email (or holdout decision) it follows."""
+    now = clock.now()
+    at = (order.ordered_at if order else None) or now
+    if at > now + timedelta(minutes=5):  # a little clock skew is forgiven
+        problem = {"loc": ("body", "orderedAt"), "msg": "an order cannot be placed in the future"}
+        raise RequestValidationError([problem])
+    if users.get_item(user_id, consistent=False) is None:
+        raise NotFoundError(f"no client {user_id!r}")
+    return {"userId": user_id, "orderedAt": format_instant(at), "attributedTo": conversions.order_placed(user_id, at)}
+
+
 @app.get("/api/emails")
 def list_emails(
     status: Annotated[EmailStatus | None, Query(description="Only emails in this status")] = None,
@@ -215,6 +237,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "statusCode": 401,
             "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
             "body": json.dumps({"message": "missing or invalid bearer token"}),
+            "isBase64Encoded": False,
+        }
+    content_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
+    if path.startswith("/api/") and event.get("body") and content_type != "application/json":
+        # Otherwise a body sent as a form (curl -d without a Content-Type) would be read as no body at all.
+        return {
+            "statusCode": 415,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"message": "send the body as JSON, with Content-Type: application/json"}),
             "isBase64Encoded": False,
         }
     return app.resolve(event, context)

@@ -10,18 +10,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from engagement.batch import process_sqs_bodies
 from engagement.clock import SystemClock
 from engagement.config import ClientSignalsConfig
+from engagement.conversion import Conversions
 from engagement.messaging import DeadLetterQueue
 from engagement.observability import logger, metrics, tracer
 from engagement.signals import SignalsService
 from engagement.store import DecisionRepository, EmailRepository
 
 config = ClientSignalsConfig.from_env()
+emails = EmailRepository(config.emails_table)
 service = SignalsService(
-    emails=EmailRepository(config.emails_table),
-    decisions=DecisionRepository(config.decisions_table),
+    emails=emails,
+    conversions=Conversions(
+        emails=emails,
+        decisions=DecisionRepository(config.decisions_table),
+        window=timedelta(days=config.conversion_window_days),
+    ),
     dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="client_signals"),
     clock=SystemClock(),
-    conversion_window=timedelta(days=config.conversion_window_days),
 )
 
 

@@ -154,6 +154,7 @@ class EmailProcessorConfig(DeliveryConfig):
 class ApiConfig(DeliveryConfig):
     api_token: str | None = Field(default=None, alias="API_TOKEN", min_length=16, repr=False)
     api_token_parameter: str | None = Field(default=None, alias="API_TOKEN_PARAMETER", pattern=r"^/")
+    conversion_window_days: int = Field(default=30, alias="CONVERSION_WINDOW_DAYS", ge=1, le=365)
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Self:

@@ -212,6 +212,7 @@ def test_a_hard_bounce_from_ses_puts_the_address_on_the_suppression_list(local_m
     key = {"address": {"S": "bounce@simulator.amazonses.com"}}
     item = wait_for(lambda: dynamodb.get_item(TableName=resources.SUPPRESSIONS.name, Key=key).get("Item"), timeout=20)
     assert item["reason"]["S"] == "bounce:Permanent"
+    assert item["events"]["N"] == "1"  # one bounce, reported once
 
 
 def test_sigterm_stops_everything_cleanly(local_mode: RunningLocalMode) -> None:

@@ -31,6 +31,7 @@ def handlers(load_handler: Callable[..., ModuleType]) -> dict[str, ModuleType]:
     loaded["email_processor"].service.clock = clock
     for name in ("api", "scheduled_sender"):
         loaded[name].delivery.clock = clock
+    loaded["api"].clock = clock
     loaded["clock"] = clock  # type: ignore[assignment]
     return loaded
 
@@ -112,6 +113,18 @@ def test_an_approved_draft_goes_out_through_ses_with_its_unsubscribe_headers(
     assert headers["List-Unsubscribe"].startswith("<https://api.example.com/unsubscribe?")
     [outboxed] = call(handlers["api"], "GET", "/api/outbox")[1]["items"]
     assert outboxed["emailId"] == email_id
+
+
+def test_a_review_sent_as_a_form_is_refused_not_read_as_no_body(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    status, body, _ = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve", '{"reviewer": "ada"}',
+                           content_type="application/x-www-form-urlencoded")  # fmt: skip
+
+    assert (status, body["message"]) == (415, "send the body as JSON, with Content-Type: application/json")
+    assert stored(aws, email_id)["status"] == "PENDING_REVIEW"
 
 
 def test_the_raw_mime_has_a_text_and_an_html_part_and_a_filled_unsubscribe_link(
@@ -394,7 +407,7 @@ def test_held_out_clients_get_a_decision_and_no_email_and_their_orders_count_for
     order_event = _signal_message(ordered)
     for _ in range(2):  # redelivered: counted once
         signals.lambda_handler(batch(order_event), _Context())
-    assert signals.service.decisions.conversion_counts() == {
+    assert signals.service.conversions.decisions.conversion_counts() == {
         "emailed": 0, "emailedConverted": 0, "heldOut": 1, "heldOutConverted": 1
     }  # fmt: skip
 
@@ -438,8 +451,46 @@ def test_an_order_more_than_30_days_after_the_email_converts_nothing(
 ) -> None:
     email_id = draft(handlers, aws, LONDON_CLIENT)
     call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
-    assert handlers["client_signals"].service.order_placed("test-user-8", NOON_UTC + timedelta(days=31)) is None
+    conversions = handlers["client_signals"].service.conversions
+    assert conversions.order_placed("test-user-8", NOON_UTC + timedelta(days=31)) is None
     assert "convertedAt" not in stored(aws, email_id)
+
+
+def test_an_order_recorded_through_the_api_converts_the_email_once(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+    handlers["clock"].advance(timedelta(days=3))  # type: ignore[attr-defined]
+    order = json.dumps({"orderedAt": "2026-11-30T10:00:00+01:00"})
+
+    first = call(handlers["api"], "POST", "/api/users/test-user-8/orders", order)
+    again = call(handlers["api"], "POST", "/api/users/test-user-8/orders", order)
+
+    assert first[:2] == (200, {"userId": "test-user-8", "orderedAt": "2026-11-30T09:00:00.000Z",
+                               "attributedTo": email_id})  # fmt: skip
+    assert again[:2] == first[:2]
+    assert stored(aws, email_id)["convertedAt"] == "2026-11-30T09:00:00.000Z"
+    stats = call(handlers["api"], "GET", "/api/stats/conversion")[1]
+    assert stats["emailed"] == {"count": 1, "converted": 1, "rate": 1.0}  # counted once
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "names"),
+    [
+        ("/api/users/nobody/orders", "{}", 404, "nobody"),
+        ("/api/users/test-user-8/orders", '{"orderedAt": "yesterday"}', 422, "orderedAt"),
+        ("/api/users/test-user-8/orders", '{"orderedAt": "2026-11-30T10:00:00"}', 422, "orderedAt"),  # no offset
+        ("/api/users/test-user-8/orders", '{"orderedAt": "2026-11-28T13:00:00Z"}', 422, "future"),  # clock: 12:00
+    ],
+)
+def test_a_bad_order_is_refused_with_the_reason(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], path: str, body: str, status: int, names: str
+) -> None:
+    put_client(aws, LONDON_CLIENT)
+    code, answer, _ = call(handlers["api"], "POST", path, body)
+    assert code == status
+    assert names in json.dumps(answer)
 
 
 @pytest.mark.parametrize("how", ["opted_out", "deleted"])
