@@ -180,9 +180,15 @@ def _self_attribute(receiver: ast.expr) -> str | None:
     return None
 
 
+def _action(service: str, called: str) -> str:
+    return ACTION_NAMES.get(called, f"{service}:{''.join(part.title() for part in called.split('_'))}")
+
+
 def method_actions(adapter: type, method: str) -> set[str]:
     """IAM actions a call of adapter.method leads to (self._dynamodb.put_item(...) is dynamodb:PutItem),
-    following the adapter's own helper methods."""
+    following the adapter's own helper methods and module helpers it hands its client to
+    (mark_once(self._dynamodb, ...) calls dynamodb.update_item)."""
+    module = inspect.getmodule(adapter)
     actions: set[str] = set()
     pending, done = [method], set()
     while pending:
@@ -190,15 +196,32 @@ def method_actions(adapter: type, method: str) -> set[str]:
         if name in done or not hasattr(adapter, name):
             continue
         done.add(name)
-        source = textwrap.dedent(inspect.getsource(getattr(adapter, name)))
-        for receiver, called in _calls(ast.parse(source)):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(adapter, name))))
+        for receiver, called in _calls(tree):
             client = _self_attribute(receiver)
             if client in SERVICES:
-                pascal = "".join(part.title() for part in called.split("_"))
-                actions.add(ACTION_NAMES.get(called, f"{SERVICES[client]}:{pascal}"))
+                actions.add(_action(SERVICES[client], called))
             elif isinstance(receiver, ast.Name) and receiver.id == "self":
                 pending.append(called)
+        for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
+            helper = getattr(module, call.func.id, None) if isinstance(call.func, ast.Name) else None
+            if not inspect.isfunction(helper):
+                continue
+            parameters = list(inspect.signature(helper).parameters)
+            for position, argument in enumerate(call.args[: len(parameters)]):
+                if (client := _self_attribute(argument)) in SERVICES:
+                    helper_tree = ast.parse(textwrap.dedent(inspect.getsource(helper)))
+                    actions |= {
+                        _action(SERVICES[client], called)
+                        for receiver, called in _calls(helper_tree)
+                        if isinstance(receiver, ast.Name) and receiver.id == parameters[position]
+                    }
     return actions
+
+
+def test_the_scan_follows_helpers_an_adapter_hands_its_client_to() -> None:
+    assert method_actions(EmailRepository, "mark_converted") == {"dynamodb:UpdateItem"}
+    assert method_actions(DecisionRepository, "mark_converted") == {"dynamodb:UpdateItem"}
 
 
 def _service_objects(handler: ModuleType) -> dict[str, Any]:

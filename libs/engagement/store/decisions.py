@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from engagement import aws
 from engagement.clock import format_instant
 from engagement.models import DecisionRecord, EmailHistory
-from engagement.store.dynamo import from_item, is_condition_failure, to_item, translated_errors
+from engagement.store.dynamo import from_item, is_condition_failure, mark_once, to_item, translated_errors
 from engagement.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, decode_cursor, encode_cursor
 
 RETENTION = timedelta(days=400)
@@ -150,20 +150,9 @@ class DecisionRepository:
         return [DecisionRecord.model_validate(from_item(item)) for item in response.get("Items", [])]
 
     def mark_converted(self, user_id: str, key: str, at: datetime) -> bool:
-        try:
-            with translated_errors(f"mark a decision of {user_id} converted"):
-                self._dynamodb.update_item(
-                    TableName=self.table_name,
-                    Key={"userId": {"S": user_id}, "decisionKey": {"S": key}},
-                    UpdateExpression="SET convertedAt = :at",
-                    ConditionExpression="attribute_exists(userId) AND attribute_not_exists(convertedAt)",
-                    ExpressionAttributeValues={":at": {"S": format_instant(at)}},
-                )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        """Record the order that followed this held_out decision; False if it was already marked."""
+        return mark_once(self._dynamodb, self.table_name, {"userId": user_id, "decisionKey": key}, "convertedAt", at,
+                         f"mark a decision of {user_id} converted")  # fmt: skip
 
     def count(self, **increments: int) -> None:
         """Add to the conversion counters (emailed, emailedConverted, heldOut, heldOutConverted)."""

@@ -1,9 +1,10 @@
-"""Conversions between Python values and DynamoDB attribute values, and error translation."""
+"""Conversions between Python values and DynamoDB attribute values, error translation, and write-once marks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engagement.aws import is_transient
+from engagement.clock import format_instant
 from engagement.errors import TransientFailure
 
 _serializer = TypeSerializer()
@@ -54,3 +56,22 @@ def translated_errors(action: str) -> Iterator[None]:
         if is_transient(exc):
             raise TransientFailure(f"{action}: {exc}") from exc
         raise
+
+
+def mark_once(dynamodb: Any, table: str, key: Mapping[str, str], attribute: str, at: datetime, action: str) -> bool:
+    """Set attribute to the instant at on an existing item, unless it is already set; False if it was."""
+    try:
+        with translated_errors(action):
+            dynamodb.update_item(
+                TableName=table,
+                Key={name: {"S": value} for name, value in key.items()},
+                UpdateExpression="SET #mark = :at",
+                ConditionExpression=f"attribute_exists({next(iter(key))}) AND attribute_not_exists(#mark)",
+                ExpressionAttributeNames={"#mark": attribute},
+                ExpressionAttributeValues={":at": {"S": format_instant(at)}},
+            )
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

@@ -15,7 +15,14 @@ from engagement import aws
 from engagement.clock import format_instant
 from engagement.lifecycle import InvalidTransition
 from engagement.models import Email, EmailStatus, StatusChange
-from engagement.store.dynamo import from_item, is_condition_failure, to_attribute, to_item, translated_errors
+from engagement.store.dynamo import (
+    from_item,
+    is_condition_failure,
+    mark_once,
+    to_attribute,
+    to_item,
+    translated_errors,
+)
 from engagement.store.pagination import (
     MAX_PAGE_SIZE,
     InvalidCursor,
@@ -119,20 +126,8 @@ class EmailRepository:
 
     def mark_converted(self, email_id: str, at: datetime) -> bool:
         """Record the order that followed this email; False if it was already marked."""
-        try:
-            with translated_errors(f"mark email {email_id} converted"):
-                self._dynamodb.update_item(
-                    TableName=self.table_name,
-                    Key={"emailId": {"S": email_id}},
-                    UpdateExpression="SET convertedAt = :at",
-                    ConditionExpression="attribute_exists(emailId) AND attribute_not_exists(convertedAt)",
-                    ExpressionAttributeValues={":at": {"S": format_instant(at)}},
-                )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        key = {"emailId": email_id}
+        return mark_once(self._dynamodb, self.table_name, key, "convertedAt", at, f"mark email {email_id} converted")
 
     def get(self, email_id: str) -> Email | None:
         with translated_errors(f"read email {email_id}"):
