@@ -196,7 +196,7 @@ data "aws_iam_policy_document" "email_processor" {
   }
   statement {
     sid       = "RecordDecisionsAndClaimEmailSlots"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
     resources = [module.data.decisions_table_arn]
   }
   statement {

@@ -43,6 +43,7 @@ conversions = Conversions(emails=emails, decisions=decisions, window=timedelta(d
 auth = BearerTokenAuth(SecretSource(config.api_token, config.api_token_parameter).get)
 app = APIGatewayHttpResolver(enable_validation=True)
 
+MAX_PATH_BYTES = 1024
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor from the previous page")]
 
@@ -145,9 +146,13 @@ def record_order(user_id: str, order: Annotated[Order | None, Body()] = None) ->
     """An order placed outside the users table: attributed to the email (or holdout decision) it follows."""
     now = clock.now()
     at = (order.ordered_at if order else None) or now
+    problem = None
     if at > now + timedelta(minutes=5):  # a little clock skew is forgiven
-        problem = {"loc": ("body", "orderedAt"), "msg": "an order cannot be placed in the future"}
-        raise RequestValidationError([problem])
+        problem = "an order cannot be placed in the future"
+    elif at < now - timedelta(days=365):
+        problem = "an order more than a year old converts nothing"
+    if problem:
+        raise RequestValidationError([{"loc": ("body", "orderedAt"), "msg": problem}])
     if users.get_item(user_id, consistent=False) is None:
         raise NotFoundError(f"no client {user_id!r}")
     return {"userId": user_id, "orderedAt": format_instant(at), "attributedTo": conversions.order_placed(user_id, at)}
@@ -233,19 +238,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     path = str(event.get("rawPath", ""))
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
     if (path == "/api" or path.startswith("/api/")) and not auth.is_authorized(headers.get("authorization")):
-        return {
-            "statusCode": 401,
-            "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
-            "body": json.dumps({"message": "missing or invalid bearer token"}),
-            "isBase64Encoded": False,
-        }
+        return _refusal(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
+    if len(path.encode()) > MAX_PATH_BYTES:  # ids this long cannot be keys (DynamoDB allows 2048 bytes)
+        return _refusal(414, f"the path is longer than {MAX_PATH_BYTES} bytes")
     content_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
     if path.startswith("/api/") and event.get("body") and content_type != "application/json":
         # Otherwise a body sent as a form (curl -d without a Content-Type) would be read as no body at all.
-        return {
-            "statusCode": 415,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"message": "send the body as JSON, with Content-Type: application/json"}),
-            "isBase64Encoded": False,
-        }
+        return _refusal(415, "send the body as JSON, with Content-Type: application/json")
     return app.resolve(event, context)
+
+
+def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A response given before routing, in the API's error shape."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps({"message": message}),
+        "isBase64Encoded": False,
+    }

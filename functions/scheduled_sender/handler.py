@@ -27,7 +27,7 @@ delivery = bootstrap.delivery(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    handled = delivery.send_due()
+    handled = delivery.send_due(time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     outcome: dict[str, int] = {}
     for email in handled:
         outcome[email.status.value] = outcome.get(email.status.value, 0) + 1

@@ -13,12 +13,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-_CONFIG = Config(
-    connect_timeout=3,
-    read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3},
-)
-
 # Errors that may go away if the same call is made again later.
 _TRANSIENT_CODES = frozenset(
     {
@@ -40,8 +34,10 @@ _TRANSIENT_CODES = frozenset(
 
 
 @cache
-def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+def client(service: str, *, attempts: int = 3) -> Any:
+    """attempts=1 for calls that must not be repeated blindly (a send whose answer was lost may have happened)."""
+    config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": attempts})
+    return boto3.client(service, config=config)
 
 
 def error_code(exc: ClientError) -> str:

@@ -1,13 +1,17 @@
 """Delivery: approve, reject, send (now or in the client's sending window), cancel, unsubscribe.
 
-Sending happens at most once per email: the sender first moves the email to SENDING with a conditional write, and
-only the one that succeeds calls SES. If SES throttles, the email is scheduled a little later rather than lost;
-if SES refuses it for good, it becomes FAILED with the reason. A send interrupted between SES and SENT is found by
-the scheduled sender (stuck in SENDING) and marked FAILED, never sent again: at most once beats twice.
+Sending happens at most once per email: everything that can fail is done first (the client, the consent check,
+the message and its signed link), then the email moves to SENDING with a conditional write, and only the one
+that succeeds calls SES, once (no SDK retries). Consent is checked again after that claim, so an unsubscribe that
+lands meanwhile still stops the email. If SES defers it (throttling, quota), the email is scheduled a little later,
+at most MAX_DEFERRALS times; if SES refuses it, it becomes FAILED with the reason. When the outcome is unknown (the
+answer was lost, or the sender stopped between SES and SENT: found stuck in SENDING by the scheduled sender) it
+becomes FAILED with deliveryUncertain, counted as sent for the caps, and never sent again: at most once beats twice.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -18,18 +22,21 @@ from engagement.clock import Clock
 from engagement.consent import UnsubscribeTokens
 from engagement.errors import NotFound, TransientFailure
 from engagement.lifecycle import PENDING, InvalidTransition, change
-from engagement.mailer import Mailer, MailRefused
+from engagement.mailer import MailDeferred, Mailer, MailOutcomeUnknown, MailRefused
 from engagement.mime import build_message, visible_headers
 from engagement.models import Client, Email, EmailStatus
 from engagement.observability import count, logger
-from engagement.sending_window import SendingWindow, next_send_time
+from engagement.sending_window import SendingWindow, is_known_zone, next_send_time
 from engagement.store.decisions import DecisionRepository
 from engagement.store.emails import EmailRepository
 from engagement.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.store.users import UserRepository
 
 S = EmailStatus
-THROTTLE_RETRY = timedelta(minutes=2)
+THROTTLE_RETRY = timedelta(minutes=2)  # times the number of deferrals so far
+MAX_DEFERRALS = 5
+APPROVED_GRACE = timedelta(minutes=2)  # an APPROVED email older than this was left by a sender that stopped
+SWEEP_RESERVE_S = 10.0  # the scheduled sender stops starting sends with less time than this left
 
 
 class DeliverySettings(BaseModel):
@@ -115,55 +122,69 @@ class Delivery:
     # ---- sending ----------------------------------------------------------------------------------------------
 
     def dispatch(self, email: Email, *, by: str) -> Email:
-        """An APPROVED email: cancelled if it may no longer go, scheduled for the client's window, or sent now."""
+        """An APPROVED or due SCHEDULED email: cancelled if it may no longer go, (re)scheduled for the client's
+        window, or sent now."""
         now = self.clock.now()
         client = self.users.get(email.user_id, consistent=True)
         blocked = self._blocked(client)
         if blocked:
             return self._move(email, S.CANCELLED, by=by, reason=blocked)
         assert client is not None
+        if client.timezone and not is_known_zone(client.timezone):
+            count("UnknownTimeZones")
+            logger.warning("unknown time zone: no quiet hours", extra={"userId": client.user_id,
+                                                                      "timezone": client.timezone[:64]})  # fmt: skip
         send_at = next_send_time(now, client.timezone, self.settings.window)
         if send_at > now:
             return self._move(email, S.SCHEDULED, by=by, reason=f"quiet hours ({client.timezone})", sendAt=send_at)
         return self._send(email, client, by=by)
 
-    def send_due(self) -> list[Email]:
-        """The scheduled sender: send what is due; fail what has been stuck in SENDING for too long."""
+    def send_due(self, time_left: Callable[[], float] = lambda: math.inf) -> list[Email]:
+        """The scheduled sender: send the SCHEDULED emails that are due (checking the window again: a late run or a
+        deferral may land at night), dispatch APPROVED ones a stopped sender left, and fail what has been stuck in
+        SENDING too long. Stops starting sends when time_left() (seconds) runs low: the rest is next run's."""
         now = self.clock.now()
-        handled = []
-        for email in self.emails.in_status(S.SCHEDULED):
-            if email.send_at is None or email.send_at <= now:
-                client = self.users.get(email.user_id, consistent=True)
-                blocked = self._blocked(client)
-                try:
-                    if blocked:
-                        handled.append(self._move(email, S.CANCELLED, by="system:scheduler", reason=blocked))
-                    else:
-                        assert client is not None
-                        handled.append(self._send(email, client, by="system:scheduler"))
-                except InvalidTransition:
-                    continue  # another sender took it
+        handled: list[Email] = []
+        due = [e for e in self.emails.in_status(S.SCHEDULED) if e.send_at is None or e.send_at <= now]
+        left_behind = [e for e in self.emails.in_status(S.APPROVED)
+                       if now - (e.status_changed_at or e.created_at) >= APPROVED_GRACE]  # fmt: skip
+        for email in [*due, *left_behind]:
+            if time_left() < SWEEP_RESERVE_S:
+                logger.info("out of time; the rest is left for the next run", extra={"handled": len(handled)})
+                break
+            try:
+                handled.append(self.dispatch(email, by="system:scheduler"))
+            except InvalidTransition:
+                continue  # another sender took it
         for email in self.emails.in_status(S.SENDING):
             changed = email.status_changed_at or email.created_at
             if now - changed >= self.settings.stuck_after:
                 reason = "delivery outcome unknown: the sender stopped between SES and SENT; not resent"
                 try:
-                    handled.append(self._move(email, S.FAILED, by="system:scheduler", reason=reason,
-                                              failureReason=reason))  # fmt: skip
+                    handled.append(self._uncertain(email, reason, by="system:scheduler"))
                 except InvalidTransition:
                     continue
         return handled
 
     def _send(self, email: Email, client: Client, *, by: str) -> Email:
-        sending = self._move(email, S.SENDING, by=by)  # the claim: only one sender gets past this line
         now = self.clock.now()
-        message = build_message(
-            sending,
+        message = build_message(  # before the claim: if the signing key cannot be read, nothing has moved
+            email,
             sender=self.settings.sender,
             sender_name=self.settings.sender_name,
+            recipient=client.email,
             unsubscribe_url=self._tokens().url(client.user_id, email.email_id),
             now=now,
         )
+        sending = self._move(email, S.SENDING, by=by)  # the claim: only one sender gets past this line
+        try:
+            listed = self.suppressions.reason_for(client.email)  # an unsubscribe or a bounce since the first check
+        except TransientFailure as unavailable:
+            return self._defer(sending, f"suppression list unavailable: {unavailable}", now, by=by)
+        if listed is not None:
+            return self._move(
+                sending, S.CANCELLED, by=by, reason="opted_out" if listed == UNSUBSCRIBED else "suppressed"
+            )
         try:
             message_id = self.mailer.send(
                 message, sender=self.settings.sender, recipient=client.email, email_id=email.email_id
@@ -171,16 +192,33 @@ class Delivery:
         except MailRefused as refused:
             count("EmailsFailed")
             return self._move(sending, S.FAILED, by="ses", reason=str(refused)[:500], failureReason=str(refused)[:500])
-        except TransientFailure as throttled:
-            retry_at = now + THROTTLE_RETRY
-            count("SendsDeferred")
-            return self._move(sending, S.SCHEDULED, by="ses", reason=f"{throttled}; retrying", sendAt=retry_at)
+        except MailDeferred as deferred:
+            return self._defer(sending, str(deferred), now, by="ses")
+        except MailOutcomeUnknown as unknown:
+            return self._uncertain(sending, f"delivery outcome unknown ({unknown}); not resent", by="ses")
         sent = self._move(sending, S.SENT, by=by, sentAt=now, providerMessageId=message_id,
-                          sentHeaders=visible_headers(message))  # fmt: skip
+                          sentHeaders=visible_headers(message), recipient=client.email)  # fmt: skip
         self.decisions.count(emailed=1)
         count("EmailsSent")
         logger.info("email sent", extra={"emailId": email.email_id, "userId": email.user_id, "messageId": message_id})
         return sent
+
+    def _defer(self, sending: Email, why: str, now: datetime, *, by: str) -> Email:
+        """Not sent, and safe to try again: later (a little later each time), or FAILED after MAX_DEFERRALS."""
+        deferrals = 1 + sum(1 for t in sending.transitions if (t.from_status, t.to_status) == (S.SENDING, S.SCHEDULED))
+        if deferrals > MAX_DEFERRALS:
+            count("EmailsFailed")
+            reason = f"deferred {MAX_DEFERRALS} times, last: {why}"[:500]
+            return self._move(sending, S.FAILED, by=by, reason=reason, failureReason=reason)
+        count("SendsDeferred")
+        return self._move(sending, S.SCHEDULED, by=by, reason=f"{why}; retrying"[:500],
+                          sendAt=now + THROTTLE_RETRY * deferrals)  # fmt: skip
+
+    def _uncertain(self, sending: Email, reason: str, *, by: str) -> Email:
+        count("SendsUncertain")
+        logger.error("delivery outcome unknown", extra={"emailId": sending.email_id, "reason": reason})
+        return self._move(sending, S.FAILED, by=by, reason=reason[:500], failureReason=reason[:500],
+                          deliveryUncertain=True)  # fmt: skip
 
     # ---- helpers ----------------------------------------------------------------------------------------------
 

@@ -1,14 +1,16 @@
 """An email's lifecycle: which status may follow which, who moved it and when. Pure.
 
     PENDING_REVIEW ──approve──▶ APPROVED ──claim──▶ SENDING ──▶ SENT
-          │                        │   ▲               │  └───▶ FAILED (with its reason)
-          │                        │   └── retry later ┘
-          │                        └──quiet hours──▶ SCHEDULED ──due──▶ SENDING
+          │                        │                  │ ├───▶ FAILED (refused, or the outcome is unknown)
+          │                        │                  │ └───▶ CANCELLED (unsubscribed or bounced meanwhile)
+          │                        │                  └── SES deferred it ──▶ SCHEDULED
+          │                        └──quiet hours──▶ SCHEDULED ──due──▶ SENDING   (or SCHEDULED again: later)
           ├──reject──▶ REJECTED
           └── (opt-out, suppression, deletion) ──▶ CANCELLED   (also from APPROVED and SCHEDULED)
 
 SENDING is the claim that makes sending idempotent: only the one who moved APPROVED or SCHEDULED to SENDING
-calls SES, so a retried approval or a second scheduler run never sends twice.
+calls SES, and nothing leads back to APPROVED, so a retried approval or a second scheduler run never sends
+twice.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ S = EmailStatus
 ALLOWED: dict[EmailStatus, frozenset[EmailStatus]] = {
     S.PENDING_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED}),
     S.APPROVED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED}),
-    S.SCHEDULED: frozenset({S.SENDING, S.CANCELLED}),
-    S.SENDING: frozenset({S.SENT, S.FAILED, S.APPROVED, S.SCHEDULED}),
+    S.SCHEDULED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED}),
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.SCHEDULED, S.CANCELLED}),
     S.SENT: frozenset(),
     S.FAILED: frozenset(),
     S.REJECTED: frozenset(),

@@ -21,11 +21,15 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def build_message(email: Email, *, sender: str, sender_name: str, unsubscribe_url: str, now: datetime) -> EmailMessage:
+def build_message(
+    email: Email, *, sender: str, sender_name: str, recipient: str, unsubscribe_url: str, now: datetime
+) -> EmailMessage:
+    """The MIME message as SES sends it, to the client's address as it is now (it may have changed since the
+    draft)."""
     message = EmailMessage(policy=SMTP)
     local_part, _, domain = sender.partition("@")
     message["From"] = Address(display_name=_one_line(sender_name), username=local_part, domain=domain)
-    message["To"] = email.recipient
+    message["To"] = recipient
     message["Subject"] = _one_line(email.subject)
     message["Date"] = format_datetime(now)
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"

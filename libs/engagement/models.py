@@ -234,5 +234,6 @@ class Email(CamelModel):
     sent_at: Instant | None = None
     provider_message_id: str | None = None
     failure_reason: str | None = None
+    delivery_uncertain: bool = False  # FAILED, but SES may have sent it (its answer was lost): counted as sent
     sent_headers: dict[str, str] = Field(default_factory=dict)
     converted_at: Instant | None = None  # an order within the window after sending

@@ -17,6 +17,11 @@ class SendingWindow(BaseModel):
     end: time = time(20, 0)
 
 
+def is_known_zone(timezone: str) -> bool:
+    """Whether quiet hours can apply: an IANA name this runtime's time-zone database knows."""
+    return _zone(timezone) is not None
+
+
 def _zone(timezone: str | None) -> ZoneInfo | None:
     if not timezone:
         return None

@@ -42,8 +42,15 @@ from engagement.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.store.users import UserRepository
 from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
 
-# Emails that do not count towards the frequency cap: they never went out and never will.
+# Emails that do not count towards the frequency cap: they never went out and never will (a FAILED email whose
+# delivery is uncertain counts: SES may have sent it).
 NOT_COUNTED = frozenset({EmailStatus.REJECTED, EmailStatus.CANCELLED, EmailStatus.FAILED})
+
+
+def counts_towards_cap(email: Email) -> bool:
+    return email.status not in NOT_COUNTED or email.delivery_uncertain
+
+
 _EMAIL_IDS = uuid.UUID("6f1c9a1e-3b5e-4c1a-9a57-0d3c2f1b7e11")
 
 
@@ -150,11 +157,13 @@ class WinbackService:
         """The email slot, how many emails the frequency window already holds, and whether the address bounces."""
         slot = self.decisions.email_history(client.user_id)
         since = now - self.rules.frequency_window
-        recent = [e for e in self.emails.for_user_since(client.user_id, since) if e.status not in NOT_COUNTED]
+        recent = [e for e in self.emails.for_user_since(client.user_id, since) if counts_towards_cap(e)]
+        # A held-out client counts as emailed: else the holdout would be decided more often than clients are emailed.
+        held_out = self.decisions.held_out_since(client.user_id, since)
         listed = self.suppressions.reason_for(client.email)
         return slot.model_copy(
             update={
-                "recent_emails": len(recent),
+                "recent_emails": len(recent) + len(held_out),
                 "address_opted_out": listed == UNSUBSCRIBED,
                 "address_suppressed": listed is not None and listed != UNSUBSCRIBED,
             }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import json
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -13,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
+import engagement.delivery
 from engagement.clock import FixedClock, format_instant
 from engagement.store.dynamo import from_item
 from localmode.lambda_events import http_api_event
@@ -253,6 +256,197 @@ def test_a_send_stuck_in_sending_is_failed_not_resent(handlers: dict[str, Module
     assert "not resent" in final["failureReason"]
 
 
+def _ses_calls(monkeypatch: pytest.MonkeyPatch, delivery: Any, *outcomes: Exception | None,
+               pause: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
+    """Make SES answer with outcomes in turn (an exception, or None for the real send); record every call."""
+    calls: list[dict[str, Any]] = []
+    real = delivery.mailer._ses.send_email
+    script = list(outcomes)
+
+    def send_email(**request: Any) -> Any:
+        calls.append(request)
+        time.sleep(pause)
+        outcome = script.pop(0) if script else None
+        if outcome is not None:
+            raise outcome
+        return real(**request)
+
+    monkeypatch.setattr(delivery.mailer._ses, "send_email", send_email)
+    return calls
+
+
+def test_two_approvals_at_once_send_once(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engagement.lifecycle import InvalidTransition
+
+    delivery = handlers["api"].delivery
+    calls = _ses_calls(monkeypatch, delivery, pause=0.3)  # a slow SES: the second approval lands mid-send
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    outcomes: list[str] = []
+
+    def approve(who: str) -> None:
+        try:
+            outcomes.append(delivery.approve(email_id, by=f"operator:{who}").status.value)
+        except InvalidTransition as refused:
+            outcomes.append(f"refused: {refused}")
+
+    threads = [threading.Thread(target=approve, args=(who,)) for who in ("ada", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(calls) == 1
+    assert "SENT" in outcomes
+    assert any(o.startswith("refused: ") for o in outcomes)
+    assert [t["toStatus"] for t in stored(aws, email_id)["transitions"]].count("SENDING") == 1
+
+
+def test_approving_an_email_being_sent_is_a_conflict_not_a_second_send(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    from engagement.lifecycle import change
+    from engagement.models import EmailStatus
+
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    repo = handlers["api"].emails
+    repo.transition(email_id, change(EmailStatus.PENDING_REVIEW, EmailStatus.APPROVED, at=NOON_UTC, by="operator"))
+    repo.transition(email_id, change(EmailStatus.APPROVED, EmailStatus.SENDING, at=NOON_UTC, by="operator"))
+
+    status, body, _ = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+
+    assert (status, body["message"]) == (409, f"email {email_id} is SENDING; it cannot become APPROVED")
+
+
+def test_a_lost_ses_answer_fails_the_email_as_uncertain_and_it_is_never_resent(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    calls = _ses_calls(monkeypatch, handlers["api"].delivery, ReadTimeoutError(endpoint_url="https://email.aws"))
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+    handlers["clock"].advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+
+    assert (body["status"], body["deliveryUncertain"]) == ("FAILED", True)
+    assert "outcome unknown" in body["failureReason"]
+    assert len(calls) == 1
+    assert stored(aws, email_id)["status"] == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("AccessDeniedException", "FAILED"), ("LimitExceededException", "SCHEDULED")]
+)
+def test_ses_errors_other_than_deferrals_are_refusals(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, code: str, status: str
+) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "Send")
+    _ses_calls(monkeypatch, handlers["api"].delivery, error)
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+
+    assert call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]["status"] == status
+
+
+def test_an_email_ses_keeps_deferring_fails_after_the_last_deferral(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engagement.delivery import MAX_DEFERRALS
+
+    throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
+    calls = _ses_calls(monkeypatch, handlers["api"].delivery, *[throttled] * 20)
+    monkeypatch.setattr(handlers["scheduled_sender"].delivery.mailer, "_ses", handlers["api"].delivery.mailer._ses)
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+
+    for _ in range(MAX_DEFERRALS + 2):
+        handlers["clock"].advance(timedelta(minutes=15))  # type: ignore[attr-defined]
+        handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+
+    final = stored(aws, email_id)
+    assert final["status"] == "FAILED"
+    assert final["failureReason"].startswith(f"deferred {MAX_DEFERRALS} times")
+    assert len(calls) == MAX_DEFERRALS + 1
+
+
+def test_if_the_signing_key_cannot_be_read_nothing_moves_and_the_scheduler_sends_it_later(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engagement.errors import TransientFailure
+
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    with monkeypatch.context() as patched:
+        patched.setattr(handlers["api"].delivery, "_tokens",
+                        lambda: (_ for _ in ()).throw(TransientFailure("SSM throttled")))  # fmt: skip
+        status = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[0]
+    assert status == 503
+    assert stored(aws, email_id)["status"] == "APPROVED"  # not stranded in SENDING
+
+    handlers["clock"].advance(timedelta(minutes=3))  # type: ignore[attr-defined]
+    handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+    assert stored(aws, email_id)["status"] == "SENT"
+
+
+def test_an_unsubscribe_that_lands_between_the_check_and_the_claim_still_stops_the_email(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivery = handlers["api"].delivery
+    calls = _ses_calls(monkeypatch, delivery)
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    real_build = engagement.delivery.build_message
+
+    def build_then_unsubscribe(*args: Any, **kwargs: Any) -> Any:  # the client unsubscribes while we build
+        delivery.suppressions.suppress("test8@example.com", reason="unsubscribed", at=NOON_UTC, source={})
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(engagement.delivery, "build_message", build_then_unsubscribe)
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+
+    assert (body["status"], body["transitions"][-1]["reason"]) == ("CANCELLED", "opted_out")
+    assert calls == []
+
+
+def test_a_deferral_that_falls_due_at_night_waits_for_the_morning(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
+    _ses_calls(monkeypatch, handlers["api"].delivery, throttled)
+    handlers["clock"].set(datetime(2026, 11, 28, 19, 59, tzinfo=UTC))  # type: ignore[attr-defined]  # London 19:59
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    assert call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]["status"] == "SCHEDULED"
+
+    handlers["clock"].set(datetime(2026, 11, 28, 20, 5, tzinfo=UTC))  # type: ignore[attr-defined]  # due, but night
+    handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+
+    waiting = stored(aws, email_id)
+    assert (waiting["status"], waiting["sendAt"]) == ("SCHEDULED", "2026-11-29T09:00:00.000Z")
+
+
+def test_the_scheduler_stops_starting_sends_when_its_time_runs_out(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    new_yorker = {**RUNBOOK_TEST_USER_8, "timezone": {"S": "America/New_York"}}
+    email_id = draft(handlers, aws, new_yorker)
+    call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+    handlers["clock"].set(datetime(2026, 11, 28, 14, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+
+    assert handlers["scheduled_sender"].delivery.send_due(time_left=lambda: 5.0) == []
+    assert stored(aws, email_id)["status"] == "SCHEDULED"  # the next run sends it
+
+
+def test_the_email_goes_to_the_clients_address_as_it_is_when_sent(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    put_client(aws, {**LONDON_CLIENT, "email": {"S": "new-address@example.com"}})
+
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+
+    assert (body["recipient"], body["sentHeaders"]["To"]) == ("new-address@example.com", "new-address@example.com")
+
+
 # ---- consent ------------------------------------------------------------------------------------------------
 
 
@@ -412,6 +606,23 @@ def test_held_out_clients_get_a_decision_and_no_email_and_their_orders_count_for
     }  # fmt: skip
 
 
+def test_held_out_clients_meet_the_same_frequency_cap_as_emailed_ones(
+    load_handler: Callable[..., ModuleType], aws: dict[str, Any]
+) -> None:
+    processor = load_handler("email_processor", HOLDOUT_PERCENT="100", FREQUENCY_CAP="2")
+    clock = FixedClock(NOON_UTC)
+    processor.service.clock = clock
+    put_client(aws, LONDON_CLIENT)
+
+    for week in range(3):  # past the 7-day cooldown each time, inside the 30-day window
+        processor.lambda_handler(batch(message(LONDON_CLIENT, f"evt-{week}")), _Context())
+        clock.advance(timedelta(days=8))
+
+    assert [d["reason"] for d in sorted(decisions(aws), key=lambda d: d["decisionKey"])] == [
+        "held_out", "held_out", "frequency_cap"
+    ]  # fmt: skip
+
+
 def _signal_message(record: dict[str, Any]) -> dict[str, Any]:
     from engagement.events import encode_event, event_from_change
 
@@ -482,6 +693,8 @@ def test_an_order_recorded_through_the_api_converts_the_email_once(
         ("/api/users/test-user-8/orders", '{"orderedAt": "yesterday"}', 422, "orderedAt"),
         ("/api/users/test-user-8/orders", '{"orderedAt": "2026-11-30T10:00:00"}', 422, "orderedAt"),  # no offset
         ("/api/users/test-user-8/orders", '{"orderedAt": "2026-11-28T13:00:00Z"}', 422, "future"),  # clock: 12:00
+        ("/api/users/test-user-8/orders", '{"orderedAt": "0001-01-01T00:00:00+00:00"}', 422, "more than a year"),
+        ("/api/emails/" + "x" * 2000 + "/approve", "", 414, "longer than 1024 bytes"),
     ],
 )
 def test_a_bad_order_is_refused_with_the_reason(

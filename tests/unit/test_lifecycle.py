@@ -12,8 +12,8 @@ NOW = datetime(2026, 11, 28, tzinfo=UTC)
 EXPECTED = {
     (S.PENDING_REVIEW, S.APPROVED), (S.PENDING_REVIEW, S.REJECTED), (S.PENDING_REVIEW, S.CANCELLED),
     (S.APPROVED, S.SENDING), (S.APPROVED, S.SCHEDULED), (S.APPROVED, S.CANCELLED),
-    (S.SCHEDULED, S.SENDING), (S.SCHEDULED, S.CANCELLED),
-    (S.SENDING, S.SENT), (S.SENDING, S.FAILED), (S.SENDING, S.APPROVED), (S.SENDING, S.SCHEDULED),
+    (S.SCHEDULED, S.SENDING), (S.SCHEDULED, S.SCHEDULED), (S.SCHEDULED, S.CANCELLED),
+    (S.SENDING, S.SENT), (S.SENDING, S.FAILED), (S.SENDING, S.SCHEDULED), (S.SENDING, S.CANCELLED),
 }  # fmt: skip
 
 
@@ -30,4 +30,5 @@ def test_every_transition_is_allowed_or_refused_as_designed(current: S, wanted: 
 def test_sent_rejected_failed_and_cancelled_are_final_and_pending_ones_can_be_cancelled() -> None:
     assert frozenset({S.SENT, S.REJECTED, S.FAILED, S.CANCELLED}) == FINAL
     assert all(S.CANCELLED in ALLOWED[status] for status in PENDING)
-    assert S.SENDING not in PENDING  # a send in flight is not cancelled underneath SES
+    assert S.SENDING not in PENDING  # a send in flight is not cancelled underneath SES...
+    assert S.APPROVED not in ALLOWED[S.SENDING]  # ...nor approved again (that would be a second send)
