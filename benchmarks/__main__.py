@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,7 @@ def stream_throughput(batches: int) -> None:
     from tests.events import client_values, stream_record
 
     with mock_aws():
-        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        clients = {name: boto3.client(name) for name in resources.SERVICES}
         deployed = resources.create_all(clients, endpoint_url="")
         os.environ.update(resources.function_environment(resources.STREAM_PROCESSOR, deployed))
         handler = importlib.import_module("functions.stream_processor.handler")
@@ -153,9 +155,10 @@ def llm_batch(latency: float, runs: int) -> None:
 
     walls = []
     with running(FakeLLM(latency=latency)) as fake, mock_aws():
-        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams")}
+        clients = {name: boto3.client(name) for name in resources.SERVICES}
         deployed = resources.create_all(clients, endpoint_url="")
         os.environ.update(resources.function_environment(resources.EMAIL_PROCESSOR, deployed))
+        os.environ.update(resources.LOCAL_SECRETS)
         os.environ.update(OPENROUTER_API_KEY="bench-key", LLM_BASE_URL=fake.base_url)
         handler = importlib.import_module("functions.email_processor.handler")
         context = type("Context", (), {"function_name": "bench", "memory_limit_in_mb": 512, "aws_request_id": "r",
@@ -239,6 +242,18 @@ def local_end_to_end(clients: int, put_items: int) -> None:
           f"{summary['sns_calls']} PublishBatch calls, DLQ {json.dumps(summary['dlq_depth'])}")  # fmt: skip
 
 
+@contextmanager
+def own_environment() -> Iterator[None]:
+    """An in-process benchmark's settings (fake credentials, an LLM key) must not leak into the next one: the
+    local mode hands the shell's LLM settings to its functions."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--import-runs", type=int, default=5)
@@ -246,11 +261,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--put-items", type=int, default=1000)
     parser.add_argument("--llm-latency", type=float, default=0.3)
+    parser.add_argument("--llm-runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every benchmark still runs")
     args = parser.parse_args()
+    if args.quick:
+        args.import_runs, args.stream_batches, args.clients, args.put_items, args.llm_runs = 1, 1, 20, 20, 1
     print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     import_times(args.import_runs)
-    stream_throughput(args.stream_batches)
-    llm_batch(args.llm_latency, runs=3)
+    with own_environment():
+        stream_throughput(args.stream_batches)
+    with own_environment():
+        llm_batch(args.llm_latency, runs=args.llm_runs)
     local_end_to_end(args.clients, args.put_items)
 
 

@@ -136,7 +136,7 @@ class LocalMode:
             raise
 
     def _start_inside(self) -> None:
-        clients = {name: self.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams", "sesv2", "ses")}
+        clients = {name: self.client(name) for name in resources.SERVICES}
         deployed = self.deployed = resources.create_all(clients, self.endpoint_url)
         self.activity = Activity(
             emails_table=deployed.tables["emails"],

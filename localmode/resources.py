@@ -270,8 +270,11 @@ class Deployed:
         return self.topic_arns["engagement-events"]
 
 
+SERVICES = ("dynamodb", "sns", "sqs", "dynamodbstreams", "sesv2", "ses")  # create_all's clients, by name
+
+
 def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
-    """Create every resource in the emulator."""
+    """Create every resource in the emulator (clients: one per name in SERVICES)."""
     dynamodb, sns, sqs = clients["dynamodb"], clients["sns"], clients["sqs"]
     deployed = Deployed(endpoint_url=endpoint_url)
     for table in TABLES:
@@ -341,13 +344,12 @@ def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
             Attributes=attributes,
         )
 
-    if "sesv2" in clients:
-        clients["sesv2"].create_configuration_set(ConfigurationSetName=SES_CONFIGURATION_SET)
-        clients["sesv2"].create_email_identity(EmailIdentity=SENDER_DOMAIN, ConfigurationSetName=SES_CONFIGURATION_SET)
-        for kind in ("Bounce", "Complaint"):  # see LOCAL_OVERRIDES["ses.feedback"]
-            clients["ses"].set_identity_notification_topic(
-                Identity=SENDER_DOMAIN, NotificationType=kind, SnsTopic=deployed.topic_arns["ses-feedback"]
-            )
+    clients["sesv2"].create_configuration_set(ConfigurationSetName=SES_CONFIGURATION_SET)
+    clients["sesv2"].create_email_identity(EmailIdentity=SENDER_DOMAIN, ConfigurationSetName=SES_CONFIGURATION_SET)
+    for kind in ("Bounce", "Complaint"):  # see LOCAL_OVERRIDES["ses.feedback"]
+        clients["ses"].set_identity_notification_topic(
+            Identity=SENDER_DOMAIN, NotificationType=kind, SnsTopic=deployed.topic_arns["ses-feedback"]
+        )
     return deployed
 
 
@@ -426,6 +428,12 @@ def sample_environment(logical_name: str) -> dict[str, str]:
     if function is API:
         environment["API_TOKEN"] = "sample-token-0123456789abcdef"  # noqa: S105 - a placeholder, not a secret
     if "SENDER_EMAIL" in environment:
-        environment["UNSUBSCRIBE_SECRET"] = "sample-unsubscribe-secret-0123456789"  # noqa: S105 - a placeholder
-        environment["PUBLIC_BASE_URL"] = "https://api.example.com"
+        environment |= LOCAL_SECRETS
     return environment
+
+
+# What the functions that send read from SSM in AWS, as placeholders: for cold-start checks and benchmarks.
+LOCAL_SECRETS = {
+    "UNSUBSCRIBE_SECRET": "sample-unsubscribe-secret-0123456789",
+    "PUBLIC_BASE_URL": "https://api.example.com",
+}

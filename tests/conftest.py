@@ -45,7 +45,7 @@ def aws() -> Iterator[dict[str, Any]]:
 
     engagement_aws.client.cache_clear()
     with mock_aws():
-        clients = {name: boto3.client(name) for name in ("dynamodb", "sns", "sqs", "dynamodbstreams", "sesv2", "ses")}
+        clients = {name: boto3.client(name) for name in resources.SERVICES}
         deployed = resources.create_all(clients, endpoint_url="")
         yield {"clients": clients, "deployed": deployed, **clients}
     engagement_aws.client.cache_clear()

@@ -1,0 +1,24 @@
+"""make bench is not part of make test (it takes minutes); this runs every benchmark at tiny sizes, so a change
+that breaks one is caught here rather than on the day someone wants the figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_every_benchmark_runs_at_tiny_sizes() -> None:
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=280
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    for section in ("1. Cold-start", "2. Stream processor", "3. LLM writer", "4. Local end to end"):
+        assert section in finished.stdout
+    assert "DID NOT DRAIN" not in finished.stdout
