@@ -257,7 +257,8 @@ class LocalMode:
         d = self.deployed
         rows = [
             ("AWS emulator (moto)", self.endpoint_url),
-            ("HTTP API", f"{self.api.url}   (GET /health is public)"),
+            ("dashboard", f"{self.api.url}/   (sign in with the API token)"),
+            ("HTTP API", f"{self.api.url}/api   (GET /health is public; OpenAPI: /api/openapi.json)"),
             (
                 "API token",
                 self.api_token + ("   (generated; set API_TOKEN to choose one)" if self.token_generated else ""),

@@ -374,6 +374,12 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         "SENDING_WINDOW_START": "09:00",
         "SENDING_WINDOW_END": "20:00",
     }
+    content = {  # what an email may say: the writer's rules, and a reviewer's edits
+        **delivery,
+        "SHOP_URL": "https://shop.example.com/",
+        "POSTAL_ADDRESS": "100 Example Street, Springfield, 00000",
+        "ALLOWED_OFFERS": "",
+    }
     if function is STREAM_PROCESSOR:
         return {
             **common,
@@ -384,18 +390,15 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
     if function is EMAIL_PROCESSOR:
         return {
             **common,
-            **delivery,
+            **content,
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[EMAIL_REQUESTS_DLQ.logical_name],
             "EMAIL_COOLDOWN_DAYS": "7",
             "FREQUENCY_CAP": "2",
             "HOLDOUT_PERCENT": "0",
-            "SHOP_URL": "https://shop.example.com/",
-            "POSTAL_ADDRESS": "100 Example Street, Springfield, 00000",
             "MAX_RECEIVE_COUNT": str(EMAIL_REQUESTS.max_receive_count),
             "LLM_BASE_URL": "https://openrouter.ai/api/v1",
             "LLM_MODEL": "openai/gpt-4o-mini",
             "LLM_CONCURRENCY": str(EMAIL_REQUESTS_SOURCE.batch_size),
-            "ALLOWED_OFFERS": "",
         }
     if function is CLIENT_SIGNALS_FUNCTION:
         return {
@@ -411,8 +414,21 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[SES_FEEDBACK_DLQ.logical_name],
         }
     if function is API:
-        return {**common, **delivery, "CONVERSION_WINDOW_DAYS": "30"}
+        return {**common, **content, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
+                "PIPELINE_QUEUES": json.dumps(watched_queues(deployed))}  # fmt: skip
     return {**common, **delivery}  # scheduled_sender
+
+
+def watched_queues(deployed: Deployed) -> list[dict[str, Any]]:
+    """What the API reports on: every queue, and for a dead-letter queue the queue it is redriven to (none for the
+    stream's: stream records cannot be replayed)."""
+    sources = {queue.dead_letter: queue.logical_name for queue in QUEUES if queue.dead_letter}
+    return [
+        {"name": queue.logical_name, "url": deployed.queue_urls[queue.logical_name],
+         "kind": "dead-letter" if queue.logical_name.endswith("dlq") else "queue",
+         "redrivesTo": sources.get(queue.logical_name)}
+        for queue in QUEUES
+    ]  # fmt: skip
 
 
 def sample_environment(logical_name: str) -> dict[str, str]:

@@ -136,6 +136,20 @@ data "aws_iam_policy_document" "stream_processor" {
   }
 }
 
+locals {
+  consumer_queue_arns = [
+    module.messaging.queue_arns["email-requests"],
+    module.messaging.queue_arns["client-signals"],
+    module.messaging.queue_arns["ses-feedback"],
+  ]
+  dead_letter_queue_arns = [
+    module.messaging.dead_letter_arns["email-requests"],
+    module.messaging.dead_letter_arns["client-signals"],
+    module.messaging.dead_letter_arns["ses-feedback"],
+    module.messaging.stream_dlq_arn,
+  ]
+}
+
 # What sending an email takes: the functions that send (email processor in auto mode, API on approval, the
 # scheduled sender) share it.
 data "aws_iam_policy_document" "sending" {
@@ -220,8 +234,8 @@ data "aws_iam_policy_document" "api" {
   source_policy_documents = [data.aws_iam_policy_document.sending.json]
 
   statement {
-    sid       = "ReadClientsAndOptThemOut"
-    actions   = ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+    sid       = "ManageClients"
+    actions   = ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [module.data.users_table_arn]
   }
   statement {
@@ -230,9 +244,29 @@ data "aws_iam_policy_document" "api" {
     resources = [module.data.suppressions_table_arn]
   }
   statement {
-    sid       = "ReadDecisionsAndCounters"
-    actions   = ["dynamodb:Query", "dynamodb:GetItem"]
+    sid       = "ReadDecisionsAndCountersAndCacheStats"
+    actions   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [module.data.decisions_table_arn]
+  }
+  statement {
+    sid       = "WatchTheQueuesAndRedriveToThem"
+    actions   = ["sqs:GetQueueAttributes", "sqs:SendMessage"]
+    resources = local.consumer_queue_arns
+  }
+  statement {
+    sid       = "WatchLookIntoAndRedriveDeadLetters"
+    actions   = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    resources = local.dead_letter_queue_arns
+  }
+  statement {
+    sid       = "ReadQueueAges"
+    actions   = ["cloudwatch:GetMetricData"]
+    resources = ["*"] # CloudWatch metric reads have no resource-level permissions
+  }
+  statement {
+    sid       = "EncryptRedrivenMessages"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.data.kms_key_arn]
   }
   statement {
     sid       = "ReadApiToken"
@@ -323,30 +357,34 @@ locals {
     UNSUBSCRIBE_SECRET_PARAMETER = aws_ssm_parameter.unsubscribe_secret.name
     PUBLIC_BASE_URL_PARAMETER    = aws_ssm_parameter.public_base_url.name
   })
+  content_environment = merge(local.delivery_environment, { # what an email may say: the writer's and an editor's rules
+    SHOP_URL       = var.shop_url
+    POSTAL_ADDRESS = var.postal_address
+    ALLOWED_OFFERS = join(",", var.allowed_offers)
+  })
   function_environment = {
     stream_processor = {
       USERS_TABLE_NAME      = module.data.users_table_name
       EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
       DEAD_LETTER_QUEUE_URL = module.messaging.stream_dlq_url
     }
-    email_processor = merge(local.delivery_environment, {
+    email_processor = merge(local.content_environment, {
       DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["email-requests"]
       EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days)
       FREQUENCY_CAP         = tostring(var.frequency_cap)
       HOLDOUT_PERCENT       = tostring(var.holdout_percent)
-      SHOP_URL              = var.shop_url
-      POSTAL_ADDRESS        = var.postal_address
       MAX_RECEIVE_COUNT     = "5" # the email queue's redrive: on the last receive the template writes the email
       LLM_BASE_URL          = var.llm_base_url
       LLM_MODEL             = var.llm_model
       LLM_CONCURRENCY       = "10" # the queue mapping's batch size: a batch is written side by side
-      ALLOWED_OFFERS        = join(",", var.allowed_offers)
 
       OPENROUTER_API_KEY_PARAMETER = aws_ssm_parameter.openrouter_api_key.name
     })
-    api = merge(local.delivery_environment, {
+    api = merge(local.content_environment, {
+      AUTH_MODE              = var.jwt_issuer == "" ? "bearer" : "jwt"
       API_TOKEN_PARAMETER    = aws_ssm_parameter.api_token.name
       CONVERSION_WINDOW_DAYS = "30"
+      PIPELINE_QUEUES        = jsonencode(module.messaging.watched_queues)
     })
     scheduled_sender = local.delivery_environment
     client_signals = merge(local.tables_environment, {
@@ -450,6 +488,8 @@ module "http_api" {
   throttling_burst_limit = var.api_throttling_burst_limit
   kms_key_arn            = module.data.kms_key_arn
   log_retention_days     = var.log_retention_days
+  jwt_issuer             = var.jwt_issuer
+  jwt_audience           = var.jwt_audience
   tags                   = local.tags
 }
 

@@ -205,3 +205,20 @@ variable "send_due_rate_minutes" {
   type        = number
   default     = 5
 }
+
+variable "jwt_issuer" {
+  description = "OIDC issuer for a JWT authorizer on /api/* (Cognito user pool or any OIDC provider); empty: bearer token."
+  type        = string
+  default     = ""
+}
+
+variable "jwt_audience" {
+  description = "Audiences (app client ids) accepted when jwt_issuer is set."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.jwt_issuer == "" || length(var.jwt_audience) > 0
+    error_message = "With jwt_issuer set, name at least one audience (the app client id)."
+  }
+}

@@ -1,9 +1,15 @@
-"""Lambda: the HTTP API (API Gateway HTTP API, payload 2.0). /health is public; /api/* needs a bearer token."""
+"""Lambda: the HTTP API (API Gateway HTTP API, payload 2.0) and the dashboard it serves.
+
+`/health`, the dashboard's static files and the signed unsubscribe routes are public; `/api/*` needs a bearer
+token (or, with AUTH_MODE=jwt, API Gateway's JWT authorizer in front). The routes only wire: parse, call one
+service of libs/engagement, shape the response. OpenAPI: /api/openapi.json.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -11,19 +17,23 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError, Servic
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from engagement import bootstrap, pages
 from engagement.api_views import client_detail, client_summary, conversion_view, email_view, page_view
-from engagement.auth import BearerTokenAuth
+from engagement.auth import BearerTokenAuth, verified_by_gateway
+from engagement.clients import ClientChanges, ClientService, NewClient, Order
 from engagement.clock import SystemClock, format_instant
 from engagement.config import ApiConfig
 from engagement.conversion import Conversions
-from engagement.errors import NotFound, TransientFailure
+from engagement.errors import Conflict, InvalidRequest, NotFound, TransientFailure
 from engagement.lifecycle import InvalidTransition
-from engagement.models import EmailStatus
+from engagement.models import Band, EmailStatus
 from engagement.observability import logger, tracer
+from engagement.pipeline import PipelineMonitor
+from engagement.review import Editor, EmailEdit
 from engagement.secrets import SecretSource
+from engagement.stats import StatsService
 from engagement.store import DecisionRepository, EmailRepository, InvalidCursor, SuppressionRepository, UserRepository
 
 config = ApiConfig.from_env()
@@ -40,12 +50,35 @@ delivery = bootstrap.delivery(
     clock=clock,
 )
 conversions = Conversions(emails=emails, decisions=decisions, window=timedelta(days=config.conversion_window_days))
+clients = ClientService(users=users, conversions=conversions, clock=clock)
+editor = Editor(emails=emails, users=users, brand=config.brand, policy=config.guardrails, clock=clock)
+stats = StatsService(
+    users=users, emails=emails, decisions=decisions, clock=clock, max_age=timedelta(seconds=config.stats_max_age_s)
+)
+pipeline = PipelineMonitor(config.pipeline_queues)
 auth = BearerTokenAuth(SecretSource(config.api_token, config.api_token_parameter).get)
 app = APIGatewayHttpResolver(enable_validation=True)
 
 MAX_PATH_BYTES = 1024
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor from the previous page")]
+JSON_ONLY = "send the body as JSON, with Content-Type: application/json"
+
+# The dashboard: static files shipped with this function, read once at cold start.
+DASHBOARD = Path(__file__).with_name("dashboard")
+ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+               ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}  # fmt: skip
+ASSETS = {path.name: path.read_text(encoding="utf-8") for path in DASHBOARD.glob("*") if path.suffix in ASSET_TYPES}
+DASHBOARD_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+# ---- errors: domain exceptions to status codes, in one place --------------------------------------------------
 
 
 def _error(
@@ -75,6 +108,12 @@ def _invalid_request(exc: RequestValidationError) -> Response[str]:
     return _error(422, "invalid request", errors)
 
 
+@app.exception_handler(InvalidRequest)
+def _unacceptable(exc: InvalidRequest) -> Response[str]:
+    errors = [{"in": "body", "field": field, "message": message} for field, message in exc.problems]
+    return _error(422, "invalid request", errors)
+
+
 @app.exception_handler(ServiceError)
 def _service_error(exc: ServiceError) -> Response[str]:
     return _error(exc.status_code, str(exc.msg))
@@ -91,7 +130,12 @@ def _missing(exc: NotFound) -> Response[str]:
 
 
 @app.exception_handler(InvalidTransition)
-def _conflict(exc: InvalidTransition) -> Response[str]:
+def _invalid_transition(exc: InvalidTransition) -> Response[str]:
+    return _error(409, str(exc))
+
+
+@app.exception_handler(Conflict)
+def _conflict(exc: Conflict) -> Response[str]:
     return _error(409, str(exc))
 
 
@@ -107,14 +151,93 @@ def _unexpected(exc: Exception) -> Response[str]:
     return _error(500, "internal error")
 
 
+# ---- public ---------------------------------------------------------------------------------------------------
+
+
 @app.get("/health")
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@app.get("/")
+def dashboard() -> Response[str]:
+    return _static("index.html")
+
+
+@app.get("/assets/<name>")
+def asset(name: str) -> Response[str]:
+    return _static(name)
+
+
+def _static(name: str) -> Response[str]:
+    suffix = Path(name).suffix
+    if name not in ASSETS:  # only the files shipped, by exact name: no paths
+        raise NotFoundError(f"no asset {name!r}")
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": DASHBOARD_POLICY, "X-Frame-Options": "DENY"}
+    return Response(status_code=200, content_type=ASSET_TYPES[suffix], body=ASSETS[name], headers=headers)
+
+
+UnsubscribeQuery = Annotated[str, Query(min_length=1, max_length=512)]
+
+
+@app.get("/unsubscribe")
+def unsubscribe_page(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
+    """The link in an email: a confirmation page (a GET must not unsubscribe: mail scanners follow links)."""
+    if not delivery.link_is_valid(u, e, t):
+        return _html(400, pages.invalid_link())
+    return _html(200, pages.confirm_unsubscribe(app.current_event.raw_event.get("rawQueryString", "")))
+
+
+@app.post("/unsubscribe")
+def unsubscribe(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
+    """The confirmation form, and RFC 8058 one-click (List-Unsubscribe-Post): opts the client out at once."""
+    if not delivery.unsubscribe(u, e, t):
+        return _html(400, pages.invalid_link())
+    return _html(200, pages.unsubscribed())
+
+
+def _html(status: int, body: str) -> Response[str]:
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_POLICY, "X-Frame-Options": "DENY"}
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=headers)
+
+
+# ---- clients --------------------------------------------------------------------------------------------------
+
+BandFilter = Annotated[Band | None, Query(description="Only clients in this band (scored now)")]
+Search = Annotated[str | None, Query(min_length=1, max_length=100, description="Name or email prefix")]
+
+
 @app.get("/api/users")
-def list_users(limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
-    return page_view(users.page(limit=limit, cursor=cursor), client_summary)
+def list_users(
+    limit: PageSize = 25, cursor: Cursor = None, band: BandFilter = None, q: Search = None
+) -> dict[str, Any]:
+    """Clients in table order. Filtered pages may hold fewer than limit items while nextCursor goes on."""
+    now = clock.now()
+
+    def matches(item: dict[str, Any]) -> bool:
+        return _matches(client_summary(item, now), band, q)
+
+    page = users.page(limit=limit, cursor=cursor, matches=matches if band or q else None)
+    return page_view(page, lambda item: client_summary(item, now))
+
+
+def _matches(view: dict[str, Any], band: Band | None, q: str | None) -> bool:
+    if band is not None and view.get("score", {}).get("band") != band.value:
+        return False
+    if q is None:
+        return True
+    wanted = q.strip().lower()
+    name = str(view.get("name", "")).lower()
+    return str(view.get("email", "")).lower().startswith(wanted) or any(
+        part.startswith(wanted) for part in (name, *name.split())
+    )
+
+
+@app.post("/api/users")
+def create_user(new: Annotated[NewClient, Body()]) -> Response[str]:
+    item = clients.create(new)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps(client_summary(item, clock.now())))  # fmt: skip
 
 
 @app.get("/api/users/<user_id>")
@@ -125,9 +248,27 @@ def get_user(user_id: str) -> dict[str, Any]:
     return client_detail(
         item,
         now=clock.now(),
-        recent_decisions=decisions.for_user(user_id, limit=10).items,
+        recent_decisions=decisions.for_user(user_id, limit=20).items,
         recent_emails=emails.for_user(user_id, limit=10).items,
     )
+
+
+@app.patch("/api/users/<user_id>")
+def change_user(user_id: str, changes: Annotated[ClientChanges, Body()]) -> dict[str, Any]:
+    return client_summary(clients.change(user_id, changes), clock.now())
+
+
+@app.delete("/api/users/<user_id>")
+def delete_user(user_id: str) -> dict[str, Any]:
+    clients.delete(user_id)
+    return {"userId": user_id, "deleted": True}
+
+
+@app.post("/api/users/<user_id>/orders")
+def record_order(user_id: str, order: Annotated[Order, Body()]) -> dict[str, Any]:
+    """Count an order on the client (orderCount, averageOrderValue, lastOrderDate), and attribute it."""
+    item, attributed_to = clients.record_order(user_id, order)
+    return {"client": client_summary(item, clock.now()), "attributedTo": attributed_to}
 
 
 @app.get("/api/users/<user_id>/emails")
@@ -135,27 +276,7 @@ def list_user_emails(user_id: str, limit: PageSize = 25, cursor: Cursor = None) 
     return page_view(emails.for_user(user_id, limit=limit, cursor=cursor), email_view)
 
 
-class Order(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    ordered_at: AwareDatetime | None = Field(default=None, alias="orderedAt", description="ISO 8601 with offset")
-
-
-@app.post("/api/users/<user_id>/orders")
-def record_order(user_id: str, order: Annotated[Order | None, Body()] = None) -> dict[str, Any]:
-    """An order placed outside the users table: attributed to the email (or holdout decision) it follows."""
-    now = clock.now()
-    at = (order.ordered_at if order else None) or now
-    problem = None
-    if at > now + timedelta(minutes=5):  # a little clock skew is forgiven
-        problem = "an order cannot be placed in the future"
-    elif at < now - timedelta(days=365):
-        problem = "an order more than a year old converts nothing"
-    if problem:
-        raise RequestValidationError([{"loc": ("body", "orderedAt"), "msg": problem}])
-    if users.get_item(user_id, consistent=False) is None:
-        raise NotFoundError(f"no client {user_id!r}")
-    return {"userId": user_id, "orderedAt": format_instant(at), "attributedTo": conversions.order_placed(user_id, at)}
+# ---- emails ---------------------------------------------------------------------------------------------------
 
 
 @app.get("/api/emails")
@@ -175,6 +296,12 @@ def get_email(email_id: str) -> dict[str, Any]:
     if email is None:
         raise NotFoundError(f"no email {email_id!r}")
     return email_view(email)
+
+
+@app.patch("/api/emails/<email_id>")
+def edit_email(email_id: str, edit: Annotated[EmailEdit, Body()]) -> dict[str, Any]:
+    """Edit a draft before approval: re-rendered, and the guardrails checked again (422 with each violation)."""
+    return email_view(editor.edit(email_id, edit))
 
 
 class Review(BaseModel):
@@ -201,34 +328,44 @@ def outbox(limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
     return page_view(emails.with_status(EmailStatus.SENT, limit=limit, cursor=cursor), email_view)
 
 
+# ---- stats and pipeline ---------------------------------------------------------------------------------------
+
+
+@app.get("/api/stats")
+def overview(refresh: Annotated[bool, Query(description="Recompute the cached figures now")] = False) -> dict[str, Any]:
+    """Clients per band and emails per status (cached, with their age), decisions per reason and conversion."""
+    return stats.overview(refresh=refresh)
+
+
 @app.get("/api/stats/conversion")
 def conversion() -> dict[str, Any]:
     """Orders within 30 days: after a sent email, and after a held_out decision (the holdout)."""
     return conversion_view(decisions.conversion_counts())
 
 
-UnsubscribeQuery = Annotated[str, Query(min_length=1, max_length=512)]
+@app.get("/api/pipeline")
+def pipeline_health() -> dict[str, Any]:
+    now = clock.now()
+    return {"checkedAt": format_instant(now), "queues": pipeline.health(now)}
 
 
-@app.get("/unsubscribe")
-def unsubscribe_page(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
-    """The link in an email: a confirmation page (a GET must not unsubscribe: mail scanners follow links)."""
-    if not delivery.link_is_valid(u, e, t):
-        return _html(400, pages.invalid_link())
-    return _html(200, pages.confirm_unsubscribe(app.current_event.raw_event.get("rawQueryString", "")))
+class Redrive(BaseModel):
+    max: int = Field(default=100, ge=1, le=1000, description="Messages to move at most")
 
 
-@app.post("/unsubscribe")
-def unsubscribe(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
-    """The confirmation form, and RFC 8058 one-click (List-Unsubscribe-Post): opts the client out at once."""
-    if not delivery.unsubscribe(u, e, t):
-        return _html(400, pages.invalid_link())
-    return _html(200, pages.unsubscribed())
+@app.post("/api/pipeline/dead-letters/<name>/redrive")
+def redrive(name: str, request: Annotated[Redrive | None, Body()] = None) -> dict[str, int]:
+    """Move dead letters back to the queue they came from, once their cause is fixed."""
+    return pipeline.redrive(name, limit=(request or Redrive()).max)
 
 
-def _html(status: int, body: str) -> Response[str]:
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body,
-                    headers={"Cache-Control": "no-store"})  # fmt: skip
+@app.get("/api/openapi.json")
+def openapi() -> Response[str]:
+    schema = app.get_openapi_json_schema(title="Client engagement API", version="1")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=schema)
+
+
+# ---- the entry point ------------------------------------------------------------------------------------------
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
@@ -237,15 +374,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # Authentication comes before routing and validation, so nothing about /api/* is told to a stranger.
     path = str(event.get("rawPath", ""))
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
-    if (path == "/api" or path.startswith("/api/")) and not auth.is_authorized(headers.get("authorization")):
+    if (path == "/api" or path.startswith("/api/")) and not _authorized(event, headers):
         return _refusal(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
     if len(path.encode()) > MAX_PATH_BYTES:  # ids this long cannot be keys (DynamoDB allows 2048 bytes)
         return _refusal(414, f"the path is longer than {MAX_PATH_BYTES} bytes")
     content_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
     if path.startswith("/api/") and event.get("body") and content_type != "application/json":
         # Otherwise a body sent as a form (curl -d without a Content-Type) would be read as no body at all.
-        return _refusal(415, "send the body as JSON, with Content-Type: application/json")
-    return app.resolve(event, context)
+        return _refusal(415, JSON_ONLY)
+    response = app.resolve(event, context)
+    response.setdefault("headers", {}).update({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+    if path.startswith("/api/"):
+        response["headers"].setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _authorized(event: dict[str, Any], headers: dict[str, Any]) -> bool:
+    if config.auth_mode == "jwt":
+        return verified_by_gateway(event)
+    return auth.is_authorized(headers.get("authorization"))
 
 
 def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:

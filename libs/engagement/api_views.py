@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from engagement.clock import format_instant
 from engagement.models import Client, DecisionRecord, Email
 from engagement.scoring import score_client
 from engagement.store.pagination import Page
@@ -28,15 +29,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def client_summary(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A client as stored. An item that breaks the data contract is shown as stored, with the problem."""
+def client_summary(item: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A client as stored, with its score now (value, band, source). An item that breaks the data contract is
+    shown as stored, with the problem and no score."""
     try:
-        return Client.model_validate(item).model_dump(mode="json", by_alias=True, exclude_none=True)
+        client = Client.model_validate(item)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors(include_url=False)
         )
         return {**_plain(dict(item)), "problem": problems}
+    view = client.model_dump(mode="json", by_alias=True, exclude_none=True)
+    view["score"] = score_client(client, now).model_dump(
+        mode="json", by_alias=True, include={"value", "band", "source"}
+    )
+    return view
 
 
 def client_detail(
@@ -46,13 +53,31 @@ def client_detail(
     recent_decisions: list[DecisionRecord],
     recent_emails: list[Email],
 ) -> dict[str, Any]:
-    view = client_summary(item)
+    """A client with the score's breakdown and a timeline of decisions (one per event) and email steps."""
+    view = client_summary(item, now)
     if "problem" not in view:
-        score = score_client(Client.model_validate(item), now)
-        view["score"] = score.model_dump(mode="json", by_alias=True)
+        view["score"] = score_client(Client.model_validate(item), now).model_dump(mode="json", by_alias=True)
+    view["timeline"] = timeline(recent_decisions, recent_emails)
     view["recentDecisions"] = [decision.model_dump(mode="json", by_alias=True) for decision in recent_decisions]
     view["recentEmails"] = [email_view(email, with_content=False) for email in recent_emails]
     return view
+
+
+def timeline(decisions: list[DecisionRecord], emails: list[Email]) -> list[dict[str, Any]]:
+    """What happened to a client, newest first: each event's decision, and each step of each email."""
+    entries = [
+        {"kind": "decision", **decision.model_dump(mode="json", by_alias=True,
+                                                    include={"send", "reason", "event_type", "score", "band",
+                                                             "email_id"}), "at": decision.decided_at}
+        for decision in decisions
+    ] + [
+        {"kind": "email", "emailId": email.email_id, "subject": email.subject,
+         **step.model_dump(mode="json", by_alias=True, exclude={"at"}), "at": step.at}
+        for email in emails
+        for step in email.transitions
+    ]  # fmt: skip
+    entries.sort(key=lambda entry: entry["at"], reverse=True)
+    return [{**entry, "at": format_instant(entry["at"])} for entry in entries]
 
 
 def email_view(email: Email, *, with_content: bool = True) -> dict[str, Any]:

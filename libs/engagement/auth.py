@@ -1,9 +1,10 @@
-"""Bearer-token authentication for the /api routes."""
+"""Authentication for the /api routes: a shared bearer token, or API Gateway's JWT authorizer."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 class BearerTokenAuth:
@@ -26,3 +27,10 @@ class BearerTokenAuth:
         if not expected:  # no token configured: nobody gets in
             return False
         return hmac.compare_digest(presented.strip().encode(), expected.encode())
+
+
+def verified_by_gateway(event: Mapping[str, Any]) -> bool:
+    """With a JWT authorizer on the /api routes, API Gateway has checked the token (signature, issuer, audience,
+    expiry) and passes its claims; a request without them did not come through the authorizer."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    return bool((authorizer.get("jwt") or {}).get("claims"))

@@ -13,6 +13,7 @@ from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from engagement.errors import ConfigurationError
 from engagement.policy import EligibilityRules
@@ -100,14 +101,36 @@ class DeliveryConfig(TablesConfig):
         return SendingWindow(start=self.sending_window_start, end=self.sending_window_end)
 
 
-class EmailProcessorConfig(DeliveryConfig):
+class ContentConfig(DeliveryConfig):
+    """What an email may say and how it is rendered: for the writer, and for a reviewer's edits."""
+
+    shop_url: str = Field(alias="SHOP_URL", pattern=r"^https://")
+    postal_address: str = Field(alias="POSTAL_ADDRESS", min_length=5, description="Required in commercial email")
+    allowed_link_domains: tuple[str, ...] = Field(default=(), alias="ALLOWED_LINK_DOMAINS")
+    allowed_offers: tuple[str, ...] = Field(default=(), alias="ALLOWED_OFFERS")
+
+    _content_lists = field_validator("allowed_link_domains", "allowed_offers", mode="before")(
+        lambda value: _json_or_list(value)
+    )
+
+    @property
+    def guardrails(self) -> GuardrailPolicy:
+        shop = urlsplit(self.shop_url).hostname or ""
+        return GuardrailPolicy(
+            allowed_link_domains=self.allowed_link_domains or (shop,), allowed_offers=self.allowed_offers
+        )
+
+    @property
+    def brand(self) -> Brand:
+        return Brand(name=self.brand_name, postal_address=self.postal_address, shop_url=self.shop_url)
+
+
+class EmailProcessorConfig(ContentConfig):
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
     cooldown_days: float = Field(default=7, alias="EMAIL_COOLDOWN_DAYS", ge=0, le=365)
     frequency_cap: int = Field(default=2, alias="FREQUENCY_CAP", ge=1, le=100)
     frequency_window_days: int = Field(default=30, alias="FREQUENCY_WINDOW_DAYS", ge=1, le=365)
     holdout_percent: float = Field(default=0, alias="HOLDOUT_PERCENT", ge=0, le=100)
-    shop_url: str = Field(alias="SHOP_URL", pattern=r"^https://")
-    postal_address: str = Field(alias="POSTAL_ADDRESS", min_length=5, description="Required in commercial email")
     # The LLM writer: on when a key is configured (locally the key itself, in AWS the SSM parameter's name).
     openrouter_api_key: SecretStr | None = Field(default=None, alias="OPENROUTER_API_KEY")
     openrouter_api_key_parameter: str | None = Field(default=None, alias="OPENROUTER_API_KEY_PARAMETER", pattern="^/")
@@ -117,25 +140,14 @@ class EmailProcessorConfig(DeliveryConfig):
     llm_max_retries: int = Field(default=3, alias="LLM_MAX_RETRIES", ge=0, le=10)
     llm_concurrency: int = Field(default=10, alias="LLM_CONCURRENCY", ge=1, le=50)
     llm_prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES), alias="LLM_PRICES")
-    allowed_link_domains: tuple[str, ...] = Field(default=(), alias="ALLOWED_LINK_DOMAINS")
-    allowed_offers: tuple[str, ...] = Field(default=(), alias="ALLOWED_OFFERS")
     max_receive_count: int = Field(default=5, alias="MAX_RECEIVE_COUNT", ge=1)
     fallback_on_last_receive: bool = Field(default=True, alias="LLM_FALLBACK_ON_LAST_RECEIVE")
 
-    _lists = field_validator("llm_prices", "allowed_link_domains", "allowed_offers", mode="before")(
-        lambda value: _json_or_list(value)
-    )
+    _prices = field_validator("llm_prices", mode="before")(lambda value: _json_or_list(value))
 
     @property
     def llm_configured(self) -> bool:
         return self.openrouter_api_key is not None or self.openrouter_api_key_parameter is not None
-
-    @property
-    def guardrails(self) -> GuardrailPolicy:
-        shop = urlsplit(self.shop_url).hostname or ""
-        return GuardrailPolicy(
-            allowed_link_domains=self.allowed_link_domains or (shop,), allowed_offers=self.allowed_offers
-        )
 
     @property
     def rules(self) -> EligibilityRules:
@@ -146,19 +158,37 @@ class EmailProcessorConfig(DeliveryConfig):
             holdout_percent=self.holdout_percent,
         )
 
-    @property
-    def brand(self) -> Brand:
-        return Brand(name=self.brand_name, postal_address=self.postal_address, shop_url=self.shop_url)
+
+class WatchedQueue(BaseModel):
+    """A queue the API reports on; a dead-letter queue names the queue its messages are redriven to."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    name: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://")
+    kind: Literal["queue", "dead-letter"]
+    redrives_to: str | None = None  # by name; None: cannot be redriven (the stream's dead letters)
 
 
-class ApiConfig(DeliveryConfig):
+class ApiConfig(ContentConfig):
+    # bearer: the API checks a shared token; jwt: API Gateway's JWT authorizer checked the caller before us.
+    auth_mode: Literal["bearer", "jwt"] = Field(default="bearer", alias="AUTH_MODE")
     api_token: str | None = Field(default=None, alias="API_TOKEN", min_length=16, repr=False)
     api_token_parameter: str | None = Field(default=None, alias="API_TOKEN_PARAMETER", pattern=r"^/")
     conversion_window_days: int = Field(default=30, alias="CONVERSION_WINDOW_DAYS", ge=1, le=365)
+    pipeline_queues: tuple[WatchedQueue, ...] = Field(alias="PIPELINE_QUEUES", min_length=1)
+    stats_max_age_s: int = Field(default=300, alias="STATS_MAX_AGE_S", ge=0, le=86_400)
+
+    _queues = field_validator("pipeline_queues", mode="before")(lambda value: _json_or_list(value))
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Self:
-        _exactly_one(self, "api_token", "api_token_parameter", "API_TOKEN locally, an SSM parameter name in AWS")
+        if self.auth_mode == "bearer":
+            _exactly_one(self, "api_token", "api_token_parameter", "API_TOKEN locally, an SSM parameter name in AWS")
+        names = {queue.name for queue in self.pipeline_queues}
+        for queue in self.pipeline_queues:
+            if queue.redrives_to is not None and queue.redrives_to not in names:
+                raise ValueError(f"PIPELINE_QUEUES: {queue.name} redrives to {queue.redrives_to}, which is not listed")
         return self
 
 

@@ -34,3 +34,15 @@ class NotFound(Exception):
 
 class ConfigurationError(Exception):
     """A function's environment is missing or malformed: the cold start fails with this message."""
+
+
+class Conflict(Exception):
+    """The thing changed or exists already: the request made sense a moment ago, not now."""
+
+
+class InvalidRequest(Exception):
+    """What a caller sent makes no sense (beyond its shape): each problem is (field, message)."""
+
+    def __init__(self, *problems: tuple[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        self.problems = problems

@@ -5,6 +5,7 @@
           │                        │                  │ └───▶ CANCELLED (unsubscribed or bounced meanwhile)
           │                        │                  └── SES deferred it ──▶ SCHEDULED
           │                        └──quiet hours──▶ SCHEDULED ──due──▶ SENDING   (or SCHEDULED again: later)
+          ├──edit──▶ PENDING_REVIEW (re-rendered, guardrails checked again)
           ├──reject──▶ REJECTED
           └── (opt-out, suppression, deletion) ──▶ CANCELLED   (also from APPROVED and SCHEDULED)
 
@@ -21,7 +22,7 @@ from engagement.models import EmailStatus, StatusChange
 
 S = EmailStatus
 ALLOWED: dict[EmailStatus, frozenset[EmailStatus]] = {
-    S.PENDING_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED}),
+    S.PENDING_REVIEW: frozenset({S.PENDING_REVIEW, S.APPROVED, S.REJECTED, S.CANCELLED}),  # itself: an edit
     S.APPROVED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED}),
     S.SCHEDULED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED}),
     S.SENDING: frozenset({S.SENT, S.FAILED, S.SCHEDULED, S.CANCELLED}),

@@ -202,6 +202,16 @@ class StatusChange(CamelModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class EmailBody(CamelModel):
+    """The text an email was rendered from (besides its subject and preheader), kept so a reviewer can edit it."""
+
+    greeting: str
+    paragraphs: tuple[str, ...]
+    call_to_action_label: str
+    call_to_action_url: str
+    sign_off: str
+
+
 class Email(CamelModel):
     """A win-back email in the emails table (the original fields first)."""
 
@@ -227,6 +237,7 @@ class Email(CamelModel):
     estimated_cost_usd: float = 0.0
     guardrail_violations: tuple[str, ...] = ()
     trigger_event_id: str
+    body: EmailBody | None = None  # absent on drafts stored before editing existed
     # Delivery
     status_changed_at: Instant | None = None
     transitions: tuple[StatusChange, ...] = ()

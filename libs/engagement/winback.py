@@ -36,7 +36,7 @@ from engagement.models import (
 from engagement.observability import count, logger
 from engagement.policy import EligibilityRules, decide, in_holdout
 from engagement.scoring import score_client
-from engagement.store.decisions import DecisionRepository, decision_key
+from engagement.store.decisions import DECIDED_PREFIX, DecisionRepository, decision_key
 from engagement.store.emails import EmailRepository
 from engagement.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.store.users import UserRepository
@@ -203,6 +203,7 @@ class WinbackService:
             estimated_cost_usd=round(usage.estimated_cost_usd, 8),
             guardrail_violations=written.guardrail_violations,
             trigger_event_id=event.id,
+            body=written.content.body,
         )
         if not self.emails.add(email):
             return self.emails.get(email_id) or email  # a concurrent duplicate stored it first
@@ -243,8 +244,11 @@ class WinbackService:
         )
         newly = self.decisions.record(record)
         count(f"Decision_{decision.reason.value}")
-        if newly and decision.reason is DecisionReason.HELD_OUT:
-            self.decisions.count(heldOut=1)
+        if newly:  # a redelivered event's decision is counted once
+            increments = {f"{DECIDED_PREFIX}{decision.reason.value}": 1}
+            if decision.reason is DecisionReason.HELD_OUT:
+                increments["heldOut"] = 1
+            self.decisions.count(**increments)
         if not decision.send:
             count("EmailsSkipped")
             logger.info("no email", extra={"userId": record.user_id, "reason": decision.reason.value})

@@ -34,7 +34,7 @@ def handlers(load_handler: Callable[..., ModuleType]) -> dict[str, ModuleType]:
     loaded["email_processor"].service.clock = clock
     for name in ("api", "scheduled_sender"):
         loaded[name].delivery.clock = clock
-    loaded["api"].clock = clock
+    loaded["api"].clock = loaded["api"].clients.clock = clock
     loaded["clock"] = clock  # type: ignore[assignment]
     return loaded
 
@@ -673,27 +673,29 @@ def test_an_order_recorded_through_the_api_converts_the_email_once(
     email_id = draft(handlers, aws, LONDON_CLIENT)
     call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
     handlers["clock"].advance(timedelta(days=3))  # type: ignore[attr-defined]
-    order = json.dumps({"orderedAt": "2026-11-30T10:00:00+01:00"})
 
-    first = call(handlers["api"], "POST", "/api/users/test-user-8/orders", order)
-    again = call(handlers["api"], "POST", "/api/users/test-user-8/orders", order)
+    first = call(handlers["api"], "POST", "/api/users/test-user-8/orders",
+                 json.dumps({"amount": 160, "orderedAt": "2026-11-30T10:00:00+01:00"}))  # fmt: skip
+    second = call(handlers["api"], "POST", "/api/users/test-user-8/orders", json.dumps({"amount": 40}))
 
-    assert first[:2] == (200, {"userId": "test-user-8", "orderedAt": "2026-11-30T09:00:00.000Z",
-                               "attributedTo": email_id})  # fmt: skip
-    assert again[:2] == first[:2]
-    assert stored(aws, email_id)["convertedAt"] == "2026-11-30T09:00:00.000Z"
+    assert (first[0], first[1]["attributedTo"], second[1]["attributedTo"]) == (200, email_id, email_id)
+    client = second[1]["client"]
+    assert (client["orderCount"], client["averageOrderValue"], client["lastOrderDate"]) == (
+        7, 100.0, "2026-12-01T12:00:00.000Z")  # 5 at 100, then 160 and 40; the second order placed now  # fmt: skip
+    assert stored(aws, email_id)["convertedAt"] == "2026-11-30T09:00:00.000Z"  # by the first order
     stats = call(handlers["api"], "GET", "/api/stats/conversion")[1]
-    assert stats["emailed"] == {"count": 1, "converted": 1, "rate": 1.0}  # counted once
+    assert stats["emailed"] == {"count": 1, "converted": 1, "rate": 1.0}  # the email converted once
 
 
 @pytest.mark.parametrize(
     ("path", "body", "status", "names"),
     [
-        ("/api/users/nobody/orders", "{}", 404, "nobody"),
-        ("/api/users/test-user-8/orders", '{"orderedAt": "yesterday"}', 422, "orderedAt"),
-        ("/api/users/test-user-8/orders", '{"orderedAt": "2026-11-30T10:00:00"}', 422, "orderedAt"),  # no offset
-        ("/api/users/test-user-8/orders", '{"orderedAt": "2026-11-28T13:00:00Z"}', 422, "future"),  # clock: 12:00
-        ("/api/users/test-user-8/orders", '{"orderedAt": "0001-01-01T00:00:00+00:00"}', 422, "more than a year"),
+        ("/api/users/nobody/orders", '{"amount": 10}', 404, "nobody"),
+        ("/api/users/test-user-8/orders", "{}", 422, "amount"),
+        ("/api/users/test-user-8/orders", '{"amount": 10, "orderedAt": "yesterday"}', 422, "orderedAt"),
+        ("/api/users/test-user-8/orders", '{"amount": 10, "orderedAt": "2026-11-30T10:00:00"}', 422, "orderedAt"),
+        ("/api/users/test-user-8/orders", '{"amount": 10, "orderedAt": "2026-11-28T13:00:00Z"}', 422, "future"),
+        ("/api/users/test-user-8/orders", '{"amount": 10, "orderedAt": "0001-01-01T00:00:00Z"}', 422, "a year ago"),
         ("/api/emails/" + "x" * 2000 + "/approve", "", 414, "longer than 1024 bytes"),
     ],
 )

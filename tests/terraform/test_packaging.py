@@ -48,13 +48,22 @@ def names(archive: Path) -> list[str]:
         return opened.namelist()
 
 
+def infos(archive: Path) -> list[zipfile.ZipInfo]:
+    with zipfile.ZipFile(archive) as opened:
+        return opened.infolist()
+
+
 @needs_python312
 def test_each_function_zip_holds_its_own_code_only(arm64: dict[str, Path]) -> None:
     for name in FUNCTIONS:
         entries = names(arm64[name])
         assert "handler.py" in entries
-        assert all(entry.endswith(".py") and "/" not in entry for entry in entries), entries
-        assert arm64[name].stat().st_size < 100 * 1024
+        code = [entry for entry in entries if not entry.startswith("dashboard/")]
+        assert all(entry.endswith(".py") and "/" not in entry for entry in code), entries
+        assert sum(info.compress_size for info in infos(arm64[name]) if info.filename in code) < 100 * 1024
+    dashboard = [info for info in infos(arm64["api"]) if info.filename.startswith("dashboard/")]
+    assert {"dashboard/index.html", "dashboard/app.js", "dashboard/app.css"} <= {info.filename for info in dashboard}
+    assert sum(info.file_size for info in dashboard) < 300 * 1024  # the static assets' own budget, uncompressed
 
 
 @needs_python312

@@ -22,6 +22,7 @@ import pytest
 
 from engagement.mailer import Mailer
 from engagement.messaging import DeadLetterQueue, EventPublisher
+from engagement.pipeline import PipelineMonitor
 from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from localmode import resources
 from tests.terraform import hcl
@@ -95,7 +96,8 @@ def test_no_policy_grants_star_resources_without_saying_why() -> None:
     assert unexplained == []
     for folder in FUNCTION_FOLDERS:
         for statement in _statements(folder):
-            assert "*" not in statement["resources"], statement["sid"]
+            if set(statement["actions"]) - RESOURCELESS_ACTIONS:
+                assert "*" not in statement["resources"], statement["sid"]
             assert not any(action.endswith(":*") for action in statement["actions"]), statement["sid"]
 
 
@@ -108,12 +110,24 @@ def test_every_event_source_mapping_reports_batch_item_failures() -> None:
 
 def _statements(name: str, module: hcl.Module | None = None) -> list[dict[str, Any]]:
     """A policy document's statements, with those of the documents it builds on (source_policy_documents)."""
-    documents = (module or hcl.root()).data["aws_iam_policy_document"]
-    policy = documents[name]
-    statements = list(policy.get("statement", []))
+    module = module or hcl.root()
+    policy = module.data["aws_iam_policy_document"][name]
+    statements = [_with_locals(statement, module) for statement in policy.get("statement", [])]
     for source in policy.get("source_policy_documents", []):
         statements += _statements(source.removeprefix("${data.aws_iam_policy_document.").removesuffix(".json}"), module)
     return statements
+
+
+def _with_locals(statement: dict[str, Any], module: hcl.Module) -> dict[str, Any]:
+    """A statement whose resources name a local list (resources = local.dead_letter_queue_arns), expanded."""
+    resources = statement.get("resources", [])
+    if isinstance(resources, str):
+        resources = [resources]
+    expanded: list[Any] = []
+    for resource in resources:
+        value = module.value(resource) if resource.startswith("${local.") else resource
+        expanded += value if isinstance(value, list) else [value]
+    return {**statement, "resources": expanded}
 
 
 def test_the_key_policy_lets_sns_deliver_to_encrypted_queues_and_logs_encrypt() -> None:
@@ -137,10 +151,15 @@ def test_the_key_policy_lets_sns_deliver_to_encrypted_queues_and_logs_encrypt() 
 # ---- every AWS call an adapter makes is allowed for each function that makes it -----------------------------
 
 ADAPTERS = (
-    UserRepository, EmailRepository, DecisionRepository, SuppressionRepository, EventPublisher, DeadLetterQueue, Mailer
+    UserRepository, EmailRepository, DecisionRepository, SuppressionRepository, EventPublisher, DeadLetterQueue, Mailer,
+    PipelineMonitor,
 )  # fmt: skip
-ACTION_NAMES = {"publish_batch": "sns:Publish"}  # PublishBatch is authorised as sns:Publish
-SERVICES = {"_dynamodb": "dynamodb", "_sns": "sns", "_sqs": "sqs", "_ses": "ses"}
+# Batch calls are authorised as their single counterparts.
+ACTION_NAMES = {"publish_batch": "sns:Publish", "send_message_batch": "sqs:SendMessage",
+                "delete_message_batch": "sqs:DeleteMessage"}  # fmt: skip
+SERVICES = {"_dynamodb": "dynamodb", "_sns": "sns", "_sqs": "sqs", "_ses": "ses", "_cloudwatch": "cloudwatch"}
+# Actions AWS authorises on "*" only (no resource-level permissions).
+RESOURCELESS_ACTIONS = {"cloudwatch:GetMetricData"}
 # How policies name each resource (Terraform expressions) by the local mode's logical names.
 POLICY_RESOURCES = {
     ("table", "users"): "${module.data.users_table_arn}",
@@ -164,6 +183,7 @@ POLICY_RESOURCES = {
     ("parameter", "api-token"): "${aws_ssm_parameter.api_token.arn}",
     ("parameter", "openrouter-api-key"): "${aws_ssm_parameter.openrouter_api_key.arn}",
     ("key", "data"): "${module.data.kms_key_arn}",
+    ("metrics", "*"): "*",
 }
 
 
@@ -248,8 +268,9 @@ def adapter_uses(handler: ModuleType) -> set[tuple[Any, str]]:
             uses.add((owner, method))
             return
         code = getattr(type(owner), method, None)
-        if (id(owner), method) in seen or not inspect.isfunction(code):
-            return  # not a method of ours (a property, a builtin): nothing that calls AWS
+        ours = type(owner).__module__.startswith("engagement.")
+        if (id(owner), method) in seen or not ours or not inspect.isfunction(code):
+            return  # not a method of ours (a property, a builtin, the standard library): nothing that calls AWS
         seen.add((id(owner), method))
         source = textwrap.dedent(inspect.getsource(code))
         walk(ast.parse(source), {f"self.{k}": v for k, v in vars(owner).items()} | {"self": owner}, owner)
@@ -290,6 +311,8 @@ def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
     if isinstance(adapter, Mailer):  # SendEmail is authorised on the identity and on the configuration set
         actions = method_actions(Mailer, method)
         return {(a, ("ses", part)) for a in actions for part in ("identity", "configuration-set")}
+    if isinstance(adapter, PipelineMonitor):
+        return pipeline_needs(adapter, method)
     if isinstance(adapter, EventPublisher):
         resource = ("topic", "events")
     elif isinstance(adapter, DeadLetterQueue):
@@ -302,6 +325,23 @@ def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
         if action == "dynamodb:Query" and "IndexName" in inspect.getsource(type(adapter)):
             pairs.add((action, ("index", resource[1])))
     if pairs and resource[0] in ("topic", "queue"):
+        pairs |= {("kms:GenerateDataKey", ("key", "data")), ("kms:Decrypt", ("key", "data"))}
+    return pairs
+
+
+def pipeline_needs(monitor: PipelineMonitor, method: str) -> set[tuple[str, tuple[str, str]]]:
+    """The monitor reads every queue, looks into and redrives dead-letter queues, sends to their sources."""
+    dead_letters = [("queue", q.name) for q in monitor.queues.values() if q.kind == "dead-letter"]
+    sources = [("queue", q.redrives_to) for q in monitor.queues.values() if q.redrives_to]
+    by_action = {
+        "sqs:GetQueueAttributes": [("queue", name) for name in monitor.queues],
+        "sqs:ReceiveMessage": dead_letters,
+        "sqs:DeleteMessage": dead_letters,
+        "sqs:SendMessage": sources,
+        "cloudwatch:GetMetricData": [("metrics", "*")],
+    }
+    pairs = {(action, resource) for action in method_actions(PipelineMonitor, method) for resource in by_action[action]}
+    if any(action == "sqs:SendMessage" for action, _ in pairs):
         pairs |= {("kms:GenerateDataKey", ("key", "data")), ("kms:Decrypt", ("key", "data"))}
     return pairs
 

@@ -39,18 +39,34 @@ def test_a_malformed_variable_is_named() -> None:
         EmailProcessorConfig.from_env(environment)
 
 
+CONTENT_ENV = {
+    **DELIVERY_ENV, "SHOP_URL": "https://shop.example.com", "POSTAL_ADDRESS": "1 Street, Town",
+    "PIPELINE_QUEUES": '[{"name": "q", "url": "https://sqs.example.com/1/q", "kind": "queue"}]',
+}  # fmt: skip
+
+
 def test_the_api_needs_exactly_one_token_source() -> None:
     with pytest.raises(ConfigurationError, match="exactly one of API_TOKEN or API_TOKEN_PARAMETER"):
-        ApiConfig.from_env(DELIVERY_ENV)
+        ApiConfig.from_env(CONTENT_ENV)
     with pytest.raises(ConfigurationError, match="API_TOKEN: String should have at least 16 characters"):
-        ApiConfig.from_env({**DELIVERY_ENV, "API_TOKEN": "short"})
-    assert ApiConfig.from_env({**DELIVERY_ENV, "API_TOKEN_PARAMETER": "/engagement/dev/api-token"}).api_token is None
+        ApiConfig.from_env({**CONTENT_ENV, "API_TOKEN": "short"})
+    assert ApiConfig.from_env({**CONTENT_ENV, "API_TOKEN_PARAMETER": "/engagement/dev/api-token"}).api_token is None
+
+
+def test_the_api_needs_its_queues_and_a_redrive_target_it_knows() -> None:
+    env = {**CONTENT_ENV, "API_TOKEN": "0123456789abcdef"}
+    with pytest.raises(ConfigurationError, match="PIPELINE_QUEUES: Field required"):
+        ApiConfig.from_env({k: v for k, v in env.items() if k != "PIPELINE_QUEUES"})
+    orphan = '[{"name": "q-dlq", "url": "https://sqs.example.com/1/q-dlq", "kind": "dead-letter", "redrivesTo": "q"}]'
+    with pytest.raises(ConfigurationError, match="q-dlq redrives to q, which is not listed"):
+        ApiConfig.from_env({**env, "PIPELINE_QUEUES": orphan})
+    assert ApiConfig.from_env({**CONTENT_ENV, "AUTH_MODE": "jwt"}).api_token is None  # jwt mode needs no token
 
 
 def test_sending_needs_an_unsubscribe_secret_and_a_sane_window() -> None:
-    without = {k: v for k, v in DELIVERY_ENV.items() if k != "UNSUBSCRIBE_SECRET"}
+    without = {k: v for k, v in CONTENT_ENV.items() if k != "UNSUBSCRIBE_SECRET"}
     with pytest.raises(ConfigurationError, match="exactly one of UNSUBSCRIBE_SECRET or UNSUBSCRIBE_SECRET_PARAMETER"):
         ApiConfig.from_env({**without, "API_TOKEN": "0123456789abcdef"})
-    backwards = {**DELIVERY_ENV, "API_TOKEN": "0123456789abcdef", "SENDING_WINDOW_START": "21:00"}
+    backwards = {**CONTENT_ENV, "API_TOKEN": "0123456789abcdef", "SENDING_WINDOW_START": "21:00"}
     with pytest.raises(ConfigurationError, match="SENDING_WINDOW_START must come before SENDING_WINDOW_END"):
         ApiConfig.from_env(backwards)

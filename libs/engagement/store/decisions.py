@@ -9,6 +9,7 @@ Two kinds of item share the client's partition:
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,10 +24,12 @@ from engagement.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, de
 RETENTION = timedelta(days=400)
 DECISION_PREFIX = "decision#"
 EMAIL_SLOT = "email-slot"
-# The conversion counters live in a partition of their own: kept up to date as emails are sent and orders come in,
-# so the stats never scan a table.
+# The counters live in a partition of their own, kept up to date as decisions are made, emails sent and orders come
+# in, so the stats never scan this (the largest) table: conversion counters, and one `decided_<reason>` per reason.
 STATS_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "conversion"}}
 CONVERSION_COUNTERS = ("emailed", "emailedConverted", "heldOut", "heldOutConverted")
+DECIDED_PREFIX = "decided_"
+AGGREGATE_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "aggregate"}}  # the cached overview (stats.py)
 
 
 def decision_key(occurred_at: datetime, event_id: str) -> str:
@@ -155,7 +158,7 @@ class DecisionRepository:
                          f"mark a decision of {user_id} converted")  # fmt: skip
 
     def count(self, **increments: int) -> None:
-        """Add to the conversion counters (emailed, emailedConverted, heldOut, heldOutConverted)."""
+        """Add to the counters (emailed, emailedConverted, heldOut, heldOutConverted, decided_<reason>)."""
         with translated_errors("update the conversion counters"):
             self._dynamodb.update_item(
                 TableName=self.table_name,
@@ -164,8 +167,23 @@ class DecisionRepository:
                 ExpressionAttributeValues={f":{name}": {"N": str(value)} for name, value in increments.items()},
             )
 
-    def conversion_counts(self) -> dict[str, int]:
-        with translated_errors("read the conversion counters"):
+    def counters(self) -> dict[str, int]:
+        with translated_errors("read the counters"):
             item = self._dynamodb.get_item(TableName=self.table_name, Key=STATS_KEY).get("Item", {})
-        counts = from_item(item)
-        return {name: int(counts.get(name, 0)) for name in CONVERSION_COUNTERS}
+        return {name: int(value) for name, value in from_item(item).items() if name not in ("userId", "decisionKey")}
+
+    def conversion_counts(self) -> dict[str, int]:
+        counts = self.counters()
+        return {name: counts.get(name, 0) for name in CONVERSION_COUNTERS}
+
+    def cached_aggregate(self) -> dict[str, Any] | None:
+        """The stats overview last computed, with its computedAt; None if there is none yet."""
+        with translated_errors("read the cached stats"):
+            item = self._dynamodb.get_item(TableName=self.table_name, Key=AGGREGATE_KEY).get("Item")
+        return json.loads(item["payload"]["S"]) if item else None
+
+    def cache_aggregate(self, payload: dict[str, Any]) -> None:
+        with translated_errors("cache the stats"):
+            self._dynamodb.put_item(
+                TableName=self.table_name, Item={**AGGREGATE_KEY, "payload": {"S": json.dumps(payload)}}
+            )

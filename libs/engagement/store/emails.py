@@ -113,6 +113,25 @@ class EmailRepository:
                 return emails
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def count_in_status(self, status: EmailStatus) -> int:
+        """How many emails are in a status (counted on the status index, all pages)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status.value}},
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            with translated_errors(f"count {status.value} emails"):
+                response = self._dynamodb.query(**request)
+            total += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                return total
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def in_status(self, status: EmailStatus) -> list[Email]:
         """Every email in a status (for the few, short-lived ones: SCHEDULED and SENDING)."""
         emails: list[Email] = []

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engagement.models import Client, Score
+from engagement.models import Client, EmailBody, Score
 
 
 class CallToAction(BaseModel):
@@ -28,6 +28,27 @@ class EmailContent(BaseModel):
     paragraphs: tuple[str, ...] = Field(min_length=1, max_length=5)
     call_to_action: CallToAction
     sign_off: str = Field(min_length=1, max_length=120)
+
+    @property
+    def body(self) -> EmailBody:
+        return EmailBody(
+            greeting=self.greeting,
+            paragraphs=self.paragraphs,
+            call_to_action_label=self.call_to_action.label,
+            call_to_action_url=self.call_to_action.url,
+            sign_off=self.sign_off,
+        )
+
+    @classmethod
+    def of(cls, subject: str, preheader: str, body: EmailBody) -> EmailContent:
+        return cls(
+            subject=subject,
+            preheader=preheader,
+            greeting=body.greeting,
+            paragraphs=body.paragraphs,
+            call_to_action=CallToAction(label=body.call_to_action_label, url=body.call_to_action_url),
+            sign_off=body.sign_off,
+        )
 
 
 class WriteRequest(BaseModel):

@@ -1,9 +1,10 @@
-# HTTP API: every route goes to the api function, which routes itself (powertools) and checks the bearer
-# token on /api/*; /health and, later, the dashboard and signed unsubscribe links are public.
+# HTTP API: every route goes to the api function, which routes itself (powertools). /api/* needs a caller the
+# function trusts: by default a bearer token it checks itself; with jwt_issuer set, a JWT API Gateway's authorizer
+# validates first (Cognito or any OIDC issuer). /health, the dashboard and the signed unsubscribe links are public.
 resource "aws_apigatewayv2_api" "this" {
   name          = "${var.prefix}-api"
   protocol_type = "HTTP"
-  description   = "Client engagement: clients, emails, health"
+  description   = "Client engagement: clients, emails, review, stats, dashboard"
   tags          = var.tags
 }
 
@@ -16,10 +17,32 @@ resource "aws_apigatewayv2_integration" "this" {
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  # checkov:skip=CKV_AWS_309:the function authenticates /api/* with a bearer token (constant-time); /health is public
+  # checkov:skip=CKV_AWS_309:the function authenticates /api/* itself (bearer token) unless the JWT route below does
   api_id    = aws_apigatewayv2_api.this.id
   route_key = "$default"
   target    = "integrations/${aws_apigatewayv2_integration.this.id}"
+}
+
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  count            = var.jwt_issuer == "" ? 0 : 1
+  api_id           = aws_apigatewayv2_api.this.id
+  name             = "${var.prefix}-jwt"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
+  }
+}
+
+resource "aws_apigatewayv2_route" "api_jwt" {
+  count              = var.jwt_issuer == "" ? 0 : 1
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /api/{proxy+}"
+  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt[0].id
 }
 
 resource "aws_cloudwatch_log_group" "access" {

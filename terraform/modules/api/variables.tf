@@ -36,6 +36,28 @@ variable "log_retention_days" {
   default     = 30
 }
 
+variable "jwt_issuer" {
+  description = "OIDC issuer URL (e.g. https://cognito-idp.<region>.amazonaws.com/<pool id>); empty: bearer token."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.jwt_issuer == "" || startswith(var.jwt_issuer, "https://")
+    error_message = "jwt_issuer must be an https:// URL, or empty for the bearer token."
+  }
+}
+
+variable "jwt_audience" {
+  description = "Audiences (client ids) a JWT must carry when jwt_issuer is set."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.jwt_audience) <= 20
+    error_message = "At most 20 audiences."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

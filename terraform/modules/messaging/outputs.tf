@@ -45,3 +45,14 @@ output "stream_dlq_url" {
   description = "Dead-letter queue of the users stream."
   value       = aws_sqs_queue.stream_dlq.id
 }
+
+output "watched_queues" {
+  description = "Every queue as the API reports on it; a dead-letter queue names the queue it is redriven to."
+  value = concat(
+    [for name, queue in aws_sqs_queue.consumer : { name = name, url = queue.id, kind = "queue", redrivesTo = null }],
+    [for name, queue in aws_sqs_queue.dead_letter : {
+      name = "${name}-dlq", url = queue.id, kind = "dead-letter", redrivesTo = name
+    }],
+    [{ name = "stream-dlq", url = aws_sqs_queue.stream_dlq.id, kind = "dead-letter", redrivesTo = null }],
+  )
+}
