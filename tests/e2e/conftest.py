@@ -86,3 +86,32 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoca
     yield running
     if process.poll() is None:
         running.stop()
+
+
+# ---- a real browser: Debian's chromium driven by Playwright (no browser download) ---------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+BROWSER_MISSING = f"chromium not found at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_ROOT / ".artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """REQUIRE_BROWSER=1 (set by .ci/run) turns a missing chromium into a failure instead of a skip."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(BROWSER_MISSING)
+        pytest.skip(BROWSER_MISSING)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any(BROWSER_MISSING in str(getattr(report, "longrepr", "")) for report in skipped):
+        terminalreporter.write_line("")
+        terminalreporter.write_line(f"!!! SKIPPED: the dashboard's browser tests: {BROWSER_MISSING} !!!", red=True)

@@ -1,0 +1,42 @@
+"""Schemathesis against the local mode's /api/openapi.json: whatever it sends, within the schema or not, the API
+answers without a 5xx. Bounded (examples per route) so make test stays fast; FUZZ_EXAMPLES raises it.
+
+(schemathesis' pytest integration reads a private pytest attribute that pytest 9 removed, so the operations are
+driven with Hypothesis here directly.)"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from tests.e2e.conftest import RunningLocalMode
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+
+
+@pytest.mark.e2e
+def test_no_request_makes_the_api_fail(local_mode: RunningLocalMode) -> None:
+    headers = {"Authorization": f"Bearer {local_mode.token}"}
+    schema = schemathesis.openapi.from_url(f"{local_mode.api_url}/api/openapi.json", headers=headers)
+    failures: dict[str, str] = {}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 20, "the OpenAPI document should describe every route"
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def no_server_error(case: Any) -> None:
+            case.call_and_validate(base_url=local_mode.api_url, headers=headers, checks=[not_a_server_error])
+
+        try:
+            no_server_error()
+        except Exception as failure:  # collected: every operation is tried, and all failures shown
+            failures[operation.label] = str(failure)[:2000]
+
+    assert failures == {}
