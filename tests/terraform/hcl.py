@@ -30,6 +30,7 @@ class Module:
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     locals: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     arguments: dict[str, Any] = field(default_factory=dict)
 
     def resource(self, kind: str, name: str) -> dict[str, Any]:
@@ -124,6 +125,8 @@ def _load_module(path: Path, arguments: dict[str, Any]) -> Module:
             module.variables.update(block)
         for block in parsed.get("locals", []):
             module.locals.update(block)
+        for block in parsed.get("output", []):
+            module.outputs.update(block)
     return module
 
 

@@ -6,6 +6,8 @@ each of them.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -188,3 +190,35 @@ def test_every_local_override_is_declared_and_differs_from_aws() -> None:
     destination = hcl.child("email").resource("aws_sesv2_configuration_set_event_destination", "feedback")
     types = destination["event_destination"][0]["matching_event_types"]
     assert sorted(types) == ["BOUNCE", "COMPLAINT"]  # what the local identity notifications send too
+
+
+def test_the_queues_the_api_watches_and_redrives_match() -> None:
+    """PIPELINE_QUEUES: the same queues, kinds and redrive targets (the URLs differ by nature)."""
+    output = hcl.child("messaging").outputs["watched_queues"]["value"]
+    comprehension = re.compile(r"\[for name, queue in aws_sqs_queue\.(\w+) : (\{.*?\})\]")
+    for_each = {"consumer": messaging_consumers(), "dead_letter": messaging_consumers()}
+    terraform = []
+    for resource, template in comprehension.findall(output):
+        shape = hcl.hcl_object(template)
+        for name in for_each[resource]:
+            filled = {key: _named(value, name) for key, value in shape.items() if key != "url"}
+            terraform.append(filled)
+    literal = re.search(r"\[(\{name = \"stream-dlq\"[^}]*\})\]", output)
+    assert literal is not None
+    terraform.append({key: value for key, value in hcl.hcl_object(literal.group(1)).items() if key != "url"})
+    assert hcl.root().value(hcl.root().locals["function_environment"]["api"])["PIPELINE_QUEUES"] == (
+        "${jsonencode(module.messaging.watched_queues)}"
+    )
+
+    local = json.loads(resources.sample_environment("api")["PIPELINE_QUEUES"])
+    by_name = sorted([{key: value for key, value in queue.items() if key != "url"} for queue in local],
+                     key=lambda queue: queue["name"])  # fmt: skip
+    assert by_name == sorted(terraform, key=lambda queue: queue["name"])
+    assert {"name": "email-requests-dlq", "kind": "dead-letter", "redrivesTo": "email-requests"} in by_name
+
+
+def _named(value: Any, name: str) -> Any:
+    """A for-expression's template value with the loop's name filled in."""
+    if value in ("name", "${name}"):
+        return name
+    return value.replace("${name}", name) if isinstance(value, str) else value
