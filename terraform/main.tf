@@ -137,6 +137,7 @@ data "aws_iam_policy_document" "stream_processor" {
 }
 
 locals {
+  # Every queue, by name (the least-privilege test reads them; another test checks none is missing).
   consumer_queue_arns = [
     module.messaging.queue_arns["email-requests"],
     module.messaging.queue_arns["client-signals"],
@@ -244,9 +245,19 @@ data "aws_iam_policy_document" "api" {
     resources = [module.data.suppressions_table_arn]
   }
   statement {
-    sid       = "ReadDecisionsAndCountersAndCacheStats"
-    actions   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
+    sid       = "ReadDecisionsAndCounters"
+    actions   = ["dynamodb:Query", "dynamodb:GetItem"]
     resources = [module.data.decisions_table_arn]
+  }
+  statement {
+    sid       = "CacheStats" # the cached overview only: its partition is #stats, never a client's decisions
+    actions   = ["dynamodb:PutItem"]
+    resources = [module.data.decisions_table_arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["#stats"]
+    }
   }
   statement {
     sid       = "WatchTheQueuesAndRedriveToThem"

@@ -20,7 +20,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from engagement import bootstrap, pages
-from engagement.api_views import client_detail, client_summary, conversion_view, email_view, page_view
+from engagement.api_views import (
+    client_detail,
+    client_summary,
+    conversion_view,
+    email_view,
+    matches_filter,
+    page_view,
+)
 from engagement.auth import BearerTokenAuth, verified_by_gateway
 from engagement.clients import ClientChanges, ClientService, NewClient, Order
 from engagement.clock import SystemClock, format_instant
@@ -204,7 +211,7 @@ def _html(status: int, body: str) -> Response[str]:
 # ---- clients --------------------------------------------------------------------------------------------------
 
 BandFilter = Annotated[Band | None, Query(description="Only clients in this band (scored now)")]
-Search = Annotated[str | None, Query(min_length=1, max_length=100, description="Name or email prefix")]
+Search = Annotated[str | None, Query(max_length=100, pattern=r"\S", description="Name or email prefix")]
 
 
 @app.get("/api/users")
@@ -215,22 +222,10 @@ def list_users(
     now = clock.now()
 
     def matches(item: dict[str, Any]) -> bool:
-        return _matches(client_summary(item, now), band, q)
+        return matches_filter(client_summary(item, now), band, q)
 
     page = users.page(limit=limit, cursor=cursor, matches=matches if band or q else None)
     return page_view(page, lambda item: client_summary(item, now))
-
-
-def _matches(view: dict[str, Any], band: Band | None, q: str | None) -> bool:
-    if band is not None and view.get("score", {}).get("band") != band.value:
-        return False
-    if q is None:
-        return True
-    wanted = q.strip().lower()
-    name = str(view.get("name", "")).lower()
-    return str(view.get("email", "")).lower().startswith(wanted) or any(
-        part.startswith(wanted) for part in (name, *name.split())
-    )
 
 
 @app.post("/api/users")
@@ -307,19 +302,22 @@ def edit_email(email_id: str, edit: Annotated[EmailEdit, Body()]) -> dict[str, A
 class Review(BaseModel):
     reviewer: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
     reason: str | None = Field(default=None, max_length=500)
+    version: int | None = Field(default=None, ge=0, description="The email's version you reviewed; 409 if it changed")
 
 
 @app.post("/api/emails/<email_id>/approve")
 def approve_email(email_id: str, review: Annotated[Review | None, Body()] = None) -> dict[str, Any]:
     """Approve a draft: it is sent now, or scheduled for the client's sending window, or cancelled if it may not go."""
-    reviewer = (review or Review()).reviewer
-    return email_view(delivery.approve(email_id, by=f"operator:{reviewer}"))
+    review = review or Review()
+    return email_view(delivery.approve(email_id, by=f"operator:{review.reviewer}", version=review.version))
 
 
 @app.post("/api/emails/<email_id>/reject")
 def reject_email(email_id: str, review: Annotated[Review | None, Body()] = None) -> dict[str, Any]:
     review = review or Review()
-    return email_view(delivery.reject(email_id, by=f"operator:{review.reviewer}", reason=review.reason))
+    return email_view(
+        delivery.reject(email_id, by=f"operator:{review.reviewer}", reason=review.reason, version=review.version)
+    )
 
 
 @app.get("/api/outbox")
@@ -334,7 +332,7 @@ def outbox(limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
 @app.get("/api/stats")
 def overview(refresh: Annotated[bool, Query(description="Recompute the cached figures now")] = False) -> dict[str, Any]:
     """Clients per band and emails per status (cached, with their age), decisions per reason and conversion."""
-    return stats.overview(refresh=refresh)
+    return stats.overview(refresh=refresh, time_left=_time_left)
 
 
 @app.get("/api/stats/conversion")
@@ -356,7 +354,13 @@ class Redrive(BaseModel):
 @app.post("/api/pipeline/dead-letters/<name>/redrive")
 def redrive(name: str, request: Annotated[Redrive | None, Body()] = None) -> dict[str, int]:
     """Move dead letters back to the queue they came from, once their cause is fixed."""
-    return pipeline.redrive(name, limit=(request or Redrive()).max)
+    limit = (request or Redrive()).max
+    return pipeline.redrive(name, limit=limit, time_left=_time_left)
+
+
+def _time_left() -> float:
+    """Seconds left in this invocation."""
+    return float(app.lambda_context.get_remaining_time_in_millis()) / 1000
 
 
 @app.get("/api/openapi.json")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from engagement.clock import format_instant
-from engagement.models import Client, DecisionRecord, Email
+from engagement.models import Band, Client, DecisionRecord, Email
 from engagement.scoring import score_client
 from engagement.store.pagination import Page
 
@@ -29,9 +29,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def client_summary(item: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """A client as stored, with its score now (value, band, source). An item that breaks the data contract is
-    shown as stored, with the problem and no score."""
+def client_summary(item: Mapping[str, Any], now: datetime, *, breakdown: bool = False) -> dict[str, Any]:
+    """A client as stored, with its score now (value, band, source; and with breakdown, how it was reached). An
+    item that breaks the data contract is shown as stored, with the problem and no score."""
     try:
         client = Client.model_validate(item)
     except ValidationError as exc:
@@ -41,9 +41,22 @@ def client_summary(item: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         return {**_plain(dict(item)), "problem": problems}
     view = client.model_dump(mode="json", by_alias=True, exclude_none=True)
     view["score"] = score_client(client, now).model_dump(
-        mode="json", by_alias=True, include={"value", "band", "source"}
+        mode="json", by_alias=True, include=None if breakdown else {"value", "band", "source"}
     )
     return view
+
+
+def matches_filter(view: Mapping[str, Any], band: Band | None, q: str | None) -> bool:
+    """Whether a client's summary is in the band, and its name (or a word of it) or email starts with q."""
+    if band is not None and view.get("score", {}).get("band") != band.value:
+        return False
+    if q is None:
+        return True
+    wanted = q.strip().lower()
+    name = str(view.get("name", "")).lower()
+    return str(view.get("email", "")).lower().startswith(wanted) or any(
+        part.startswith(wanted) for part in (name, *name.split())
+    )
 
 
 def client_detail(
@@ -54,9 +67,7 @@ def client_detail(
     recent_emails: list[Email],
 ) -> dict[str, Any]:
     """A client with the score's breakdown and a timeline of decisions (one per event) and email steps."""
-    view = client_summary(item, now)
-    if "problem" not in view:
-        view["score"] = score_client(Client.model_validate(item), now).model_dump(mode="json", by_alias=True)
+    view = client_summary(item, now, breakdown=True)
     view["timeline"] = timeline(recent_decisions, recent_emails)
     view["recentDecisions"] = [decision.model_dump(mode="json", by_alias=True) for decision in recent_decisions]
     view["recentEmails"] = [email_view(email, with_content=False) for email in recent_emails]
@@ -82,6 +93,7 @@ def timeline(decisions: list[DecisionRecord], emails: list[Email]) -> list[dict[
 
 def email_view(email: Email, *, with_content: bool = True) -> dict[str, Any]:
     view = email.model_dump(mode="json", by_alias=True, exclude_none=True)
+    view["version"] = len(email.transitions)  # what approve, reject and edit may send back (optimistic check)
     if not with_content:
         view.pop("content", None)
         view.pop("textContent", None)

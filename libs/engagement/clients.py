@@ -27,6 +27,7 @@ from engagement.sending_window import is_known_zone
 from engagement.store.users import UserRepository
 
 ORDER_RETRIES = 10
+RECENT_ORDER_IDS = 50  # order ids kept on the client, so a retried request for one of them counts once
 
 
 class ClientChanges(CamelModel):
@@ -70,6 +71,9 @@ class Order(CamelModel):
 
     amount: float = Field(gt=0, le=1_000_000, description="The order's value")
     ordered_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with offset; now if absent")
+    order_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="Your order's id: sent again, it counts once"
+    )
 
 
 REMOVABLE = frozenset({"engagement_score", "timezone", "last_order_date"})
@@ -93,10 +97,12 @@ class ClientService:
         now = self.clock.now()
         self._check_dates(new, now)
         user_id = new.user_id or str(uuid.uuid4())
-        item = {**self._attributes(new, new.model_fields_set - {"user_id"}), "userId": user_id,
-                "createdAt": format_instant(now), "updatedAt": format_instant(now)}  # fmt: skip
-        item.setdefault("orderCount", 0)
-        item.setdefault("averageOrderValue", 0)
+        given = {name: value for name, value in self._attributes(new, new.model_fields_set - {"user_id"}).items()
+                 if value is not None}  # fmt: skip
+        item = {**given, "userId": user_id, "createdAt": format_instant(now), "updatedAt": format_instant(now)}
+        for name in ("orderCount", "averageOrderValue"):
+            if item.get(name) is None:
+                item[name] = 0
         if not self.users.create(item):
             raise Conflict(f"client {user_id!r} exists already")
         return item
@@ -136,12 +142,18 @@ class ClientService:
                 client = client_from_item(item)
             except InvalidRecord as invalid:
                 raise Conflict(f"the client's item breaks the data contract ({invalid}); fix it first") from invalid
+            seen = list(item.get("recentOrderIds") or [])
+            if order.order_id is not None and order.order_id in seen:
+                return item, self.conversions.order_placed(user_id, at)  # a retry: counted already
             count = client.order_count + 1
             average = round((client.average_order_value * client.order_count + order.amount) / count, 2)
             last = max(client.last_order_date, at) if client.last_order_date else at
             changes = {"orderCount": count, "averageOrderValue": average, "lastOrderDate": format_instant(last),
                        "updatedAt": format_instant(now)}  # fmt: skip
-            expected = {name: item.get(name) for name in ("orderCount", "averageOrderValue", "lastOrderDate")}
+            if order.order_id is not None:
+                changes["recentOrderIds"] = [*seen, order.order_id][-RECENT_ORDER_IDS:]
+            expected = {name: item.get(name)
+                        for name in ("orderCount", "averageOrderValue", "lastOrderDate", "recentOrderIds")}  # fmt: skip
             try:
                 updated = self.users.update(user_id, changes, expected=expected)
             except Conflict:  # another order or an upstream write landed between our read and our write: again

@@ -5,8 +5,17 @@ Tests and the local mode inject a fixed or shifted clock; production uses the sy
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+TimeLeft = Callable[[], float]  # seconds left in the current invocation
+
+
+def unlimited() -> float:
+    """A TimeLeft for work that runs outside an invocation (tests, scripts)."""
+    return math.inf
 
 
 class Clock(Protocol):

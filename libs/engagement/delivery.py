@@ -11,14 +11,13 @@ becomes FAILED with deliveryUncertain, counted as sent for the caps, and never s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from engagement.clock import Clock
+from engagement.clock import Clock, TimeLeft, unlimited
 from engagement.consent import UnsubscribeTokens
 from engagement.errors import NotFound, TransientFailure
 from engagement.lifecycle import PENDING, InvalidTransition, change
@@ -90,14 +89,15 @@ class Delivery:
 
     # ---- operator actions -------------------------------------------------------------------------------------
 
-    def approve(self, email_id: str, *, by: str) -> Email:
+    def approve(self, email_id: str, *, by: str, version: int | None = None) -> Email:
+        """version: the number of steps the reviewer saw; the approval fails (Conflict) if the email changed since."""
         email = self._get(email_id)
-        approved = self._move(email, S.APPROVED, by=by)
+        approved = self._move(email, S.APPROVED, by=by, expected_version=version)
         return self.dispatch(approved, by=by)
 
-    def reject(self, email_id: str, *, by: str, reason: str | None = None) -> Email:
+    def reject(self, email_id: str, *, by: str, reason: str | None = None, version: int | None = None) -> Email:
         email = self._get(email_id)
-        return self._move(email, S.REJECTED, by=by, reason=reason)
+        return self._move(email, S.REJECTED, by=by, reason=reason, expected_version=version)
 
     def link_is_valid(self, user_id: str, email_id: str, token: str) -> bool:
         return self._tokens().verify(user_id, email_id, token)
@@ -139,7 +139,7 @@ class Delivery:
             return self._move(email, S.SCHEDULED, by=by, reason=f"quiet hours ({client.timezone})", sendAt=send_at)
         return self._send(email, client, by=by)
 
-    def send_due(self, time_left: Callable[[], float] = lambda: math.inf) -> list[Email]:
+    def send_due(self, time_left: TimeLeft = unlimited) -> list[Email]:
         """The scheduled sender: send the SCHEDULED emails that are due (checking the window again: a late run or a
         deferral may land at night), dispatch APPROVED ones a stopped sender left, and fail what has been stuck in
         SENDING too long. Stops starting sends when time_left() (seconds) runs low: the rest is next run's."""
@@ -238,6 +238,15 @@ class Delivery:
             raise NotFound(f"no email {email_id!r}")
         return email
 
-    def _move(self, email: Email, to: EmailStatus, *, by: str, reason: str | None = None, **updates: object) -> Email:
+    def _move(
+        self,
+        email: Email,
+        to: EmailStatus,
+        *,
+        by: str,
+        reason: str | None = None,
+        expected_version: int | None = None,
+        **updates: object,
+    ) -> Email:
         step = change(email.status, to, at=self.clock.now(), by=by, reason=reason, email_id=email.email_id)
-        return self.emails.transition(email.email_id, step, **updates)
+        return self.emails.transition(email.email_id, step, expected_version=expected_version, **updates)

@@ -15,11 +15,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engagement import aws
+from engagement.clock import TimeLeft, unlimited
 from engagement.config import WatchedQueue
 from engagement.errors import Conflict, NotFound, TransientFailure
 from engagement.observability import logger
 
 OUR_ATTRIBUTES = frozenset({"source", "reason", "field", "failedAt"})  # the dead-lettering reason, not the message's
+REDRIVE_RESERVE_S = 2.0  # stop redriving with this much of the invocation left, and answer with the count
 DEPTH = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
 
 
@@ -43,8 +45,9 @@ class PipelineMonitor:
             )  # fmt: skip
         return report
 
-    def redrive(self, name: str, *, limit: int) -> dict[str, int]:
-        """Move up to limit messages from a dead-letter queue back to its source queue."""
+    def redrive(self, name: str, *, limit: int, time_left: TimeLeft = unlimited) -> dict[str, int]:
+        """Move up to limit messages from a dead-letter queue back to its source queue, stopping early (with the
+        count moved so far) when less than REDRIVE_RESERVE_S of the invocation is left."""
         queue = self.queues.get(name)
         if queue is None or queue.kind != "dead-letter":
             raise NotFound(f"no dead-letter queue {name!r}")
@@ -52,7 +55,7 @@ class PipelineMonitor:
             raise Conflict(f"{name} holds stream records, which cannot be replayed: put the client's item again")
         target = self.queues[queue.redrives_to]
         moved = 0
-        while moved < limit:
+        while moved < limit and time_left() > REDRIVE_RESERVE_S:
             batch = self._move(queue, target, min(10, limit - moved))
             moved += batch
             if batch == 0:

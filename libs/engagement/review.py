@@ -34,6 +34,7 @@ class EmailEdit(CamelModel):
     call_to_action_label: str | None = None
     sign_off: str | None = None
     editor: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
+    version: int | None = Field(default=None, ge=0, description="The email's version you edited; 409 if it changed")
 
 
 class Editor:
@@ -54,7 +55,9 @@ class Editor:
             raise InvalidTransition(email_id, email.status, S.PENDING_REVIEW)
         if email.body is None:
             raise Conflict(f"email {email_id} was drafted before edits were kept; reject it and let a new one come")
-        changed = sorted(edit.model_fields_set - {"editor"})
+        changed = sorted(
+            name for name in edit.model_fields_set - {"editor", "version"} if getattr(edit, name) is not None
+        )
         if not changed:
             raise InvalidRequest(("body", "nothing to change"))
         content = self._content(email, edit)
@@ -72,8 +75,8 @@ class Editor:
         step = change(S.PENDING_REVIEW, S.PENDING_REVIEW, at=now, by=f"operator:{edit.editor}",
                       reason=f"edited: {', '.join(map(to_camel, changed))}", email_id=email_id)  # fmt: skip
         return self.emails.transition(
-            email_id, step, subject=rendered.subject, preheader=rendered.preheader, content=rendered.html,
-            textContent=rendered.text, body=content.body.model_dump(mode="json", by_alias=True),
+            email_id, step, expected_version=edit.version, subject=rendered.subject, preheader=rendered.preheader,
+            content=rendered.html, textContent=rendered.text, body=content.body.model_dump(mode="json", by_alias=True),
             guardrailViolations=[],
         )  # fmt: skip
 

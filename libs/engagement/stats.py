@@ -2,20 +2,23 @@
 decisions per reason and conversion (counters kept as they happen, read live).
 
 Counting clients per band means scoring every client, so the aggregate is computed at most every few minutes
-(or when asked to refresh) and stored with its computedAt; every other request reads the stored one.
+(or when asked to refresh) and stored with its computedAt; every other request reads the stored one. A count that
+would outlast the request (a very large client base) is abandoned: the stored aggregate is served, marked stale.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from engagement.api_views import conversion_view
-from engagement.clock import Clock, format_instant, parse_instant
-from engagement.errors import InvalidRecord
+from engagement.clock import Clock, TimeLeft, format_instant, parse_instant, unlimited
+from engagement.errors import InvalidRecord, TransientFailure
 from engagement.events import client_from_item
 from engagement.models import Band, DecisionReason, EmailStatus
+from engagement.observability import logger
 from engagement.scoring import score_client
 from engagement.store.decisions import CONVERSION_COUNTERS, DECIDED_PREFIX, DecisionRepository
 from engagement.store.emails import EmailRepository
@@ -26,9 +29,19 @@ SCORED_ATTRIBUTES = ("userId", "email", "lastOrderDate", "orderCount", "averageO
 UNKNOWN_BAND = "unknown"  # items that break the data contract: they cannot be scored
 
 
-def clients_per_band(items: Any, now: datetime) -> dict[str, int]:
+RESERVE_S = 2.0  # stop counting with this much of the request left
+CHECK_EVERY = 500  # items between looks at the clock
+
+
+class OutOfTime(Exception):
+    """The count would outlast the request."""
+
+
+def clients_per_band(items: Any, now: datetime, time_left: TimeLeft = unlimited) -> dict[str, int]:
     counts: Counter[str] = Counter({band.value: 0 for band in Band} | {UNKNOWN_BAND: 0})
-    for item in items:
+    for seen, item in enumerate(items, start=1):
+        if seen % CHECK_EVERY == 0 and time_left() < RESERVE_S:
+            raise OutOfTime
         try:
             counts[score_client(client_from_item(item), now).band.value] += 1
         except InvalidRecord:
@@ -52,23 +65,32 @@ class StatsService:
         self.clock = clock
         self.max_age = max_age
 
-    def overview(self, *, refresh: bool = False) -> dict[str, Any]:
+    def overview(self, *, refresh: bool = False, time_left: TimeLeft = unlimited) -> dict[str, Any]:
         now = self.clock.now()
-        aggregate = None if refresh else self.decisions.cached_aggregate()
-        if aggregate is None or now - parse_instant(aggregate["computedAt"]) >= self.max_age:
-            aggregate = self._aggregate(now)
-            self.decisions.cache_aggregate(aggregate)
+        cached = self.decisions.cached_aggregate()
+        aggregate, stale = cached, False
+        if refresh or cached is None or now - parse_instant(cached["computedAt"]) >= self.max_age:
+            try:
+                aggregate = self._aggregate(now, time_left)
+                self.decisions.cache_aggregate(aggregate)
+            except OutOfTime:
+                if cached is None:
+                    raise TransientFailure("counting the clients takes longer than one request") from None
+                logger.warning("stats refresh abandoned: too many clients for one request")
+                stale = True
+        assert aggregate is not None
         counters = self.decisions.counters()
         age = (now - parse_instant(aggregate["computedAt"])).total_seconds()
         return {
             **aggregate,
             "ageSeconds": max(0, round(age)),
+            "stale": stale,
             "decisions": {"byReason": {r.value: counters.get(DECIDED_PREFIX + r.value, 0) for r in DecisionReason}},
             "conversion": conversion_view({name: counters.get(name, 0) for name in CONVERSION_COUNTERS}),
         }
 
-    def _aggregate(self, now: datetime) -> dict[str, Any]:
-        bands = clients_per_band(self.users.every_item(SCORED_ATTRIBUTES), now)
+    def _aggregate(self, now: datetime, time_left: Callable[[], float]) -> dict[str, Any]:
+        bands = clients_per_band(self.users.every_item(SCORED_ATTRIBUTES), now, time_left)
         statuses = {status.value: self.emails.count_in_status(status) for status in EmailStatus}
         return {
             "computedAt": format_instant(now),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from engagement.clock import FixedClock
+from engagement.errors import TransientFailure
 from localmode import resources
 from localmode.lambda_events import http_api_event
 from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, to_image
@@ -98,6 +99,17 @@ def test_without_a_user_id_one_is_made_and_a_taken_one_is_a_conflict(call: Call)
     assert call("POST", "/api/users", NEW_CLIENT)[:2] == (409, {"message": "client 'ada-1' exists already"})
 
 
+def test_null_facts_on_a_new_client_are_left_out(call: Call, aws: dict[str, Any]) -> None:
+    body = {**NEW_CLIENT, "orderCount": None, "averageOrderValue": None, "timezone": None}
+    status, created, _ = call("POST", "/api/users", body)
+    assert status == 201
+    assert "problem" not in created
+    assert (created["orderCount"], created["averageOrderValue"], "timezone" in created) == (0, 0, False)
+    item = stored(aws, "ada-1")
+    assert item is not None
+    assert "timezone" not in item
+
+
 @pytest.mark.parametrize(
     ("body", "fields"),
     [
@@ -154,6 +166,7 @@ def test_clients_are_filtered_by_band_and_found_by_name_or_email_prefix(call: Ca
     assert [c["userId"] for c in call("GET", "/api/users?q=LOVE")[1]["items"]] == ["ada"]  # a name word, any case
     assert [c["userId"] for c in call("GET", "/api/users?q=countess@")[1]["items"]] == ["ada"]  # an email prefix
     assert call("GET", "/api/users?band=purple")[0] == 422
+    assert call("GET", "/api/users?q=%20%20")[0] == 422  # a blank search is not "everyone"
 
 
 def test_an_order_updates_the_client_atomically_and_converts_the_email(call: Call, aws: dict[str, Any]) -> None:
@@ -167,6 +180,20 @@ def test_an_order_updates_the_client_atomically_and_converts_the_email(call: Cal
         4, 90.0, "2026-11-28T10:00:00.000Z")  # fmt: skip
     assert client["score"]["band"] in ("moderate", "good")  # a recent order lifts the client out of risk
     assert answer["attributedTo"] is None  # no email was sent before it
+
+
+def test_an_order_sent_again_with_its_id_counts_once(call: Call, aws: dict[str, Any]) -> None:
+    call("POST", "/api/users", NEW_CLIENT)  # 3 orders, average 80
+    order = {"amount": 120, "orderedAt": "2026-11-28T10:00:00Z", "orderId": "web-1001"}
+
+    first = call("POST", "/api/users/ada-1/orders", order)
+    retried = call("POST", "/api/users/ada-1/orders", order)  # the client's retry after a timeout
+    other = call("POST", "/api/users/ada-1/orders", {**order, "orderId": "web-1002", "amount": 40})
+
+    assert (first[0], retried[0], other[0]) == (200, 200, 200)
+    assert retried[1]["client"]["orderCount"] == 4
+    assert (other[1]["client"]["orderCount"], other[1]["client"]["averageOrderValue"]) == (5, 80.0)
+    assert call("POST", "/api/users/ada-1/orders", {**order, "orderId": "a b"})[0] == 422
 
 
 class AtomicRequests:
@@ -305,6 +332,32 @@ def test_an_edit_that_breaks_a_rule_is_refused_and_the_draft_kept(
     assert call("GET", f"/api/emails/{draft_id}")[1] == before
 
 
+def test_an_edit_with_only_nulls_changes_nothing(call: Call, draft_id: str) -> None:
+    before = call("GET", f"/api/emails/{draft_id}")[1]
+    status, answer, _ = call("PATCH", f"/api/emails/{draft_id}", {"subject": None, "editor": "ana"})
+    assert (status, fields_named(answer)) == (422, {"body"})
+    assert call("GET", f"/api/emails/{draft_id}")[1] == before
+
+
+def test_a_reviewer_acts_only_on_the_version_they_read(call: Call, draft_id: str) -> None:
+    read = call("GET", f"/api/emails/{draft_id}")[1]
+    assert read["version"] == 1  # drafted
+    edited = call("PATCH", f"/api/emails/{draft_id}", {"subject": "Edited by ana", "version": read["version"]})[1]
+    assert edited["version"] == 2
+
+    # Another reviewer, still looking at version 1, edits or approves: refused, nothing sent or changed.
+    status, answer, _ = call("PATCH", f"/api/emails/{draft_id}", {"subject": "Bo's", "version": 1})
+    assert (status, answer["message"]) == (409, f"email {draft_id} changed since you read it (version 1, now 2): "
+                                                "reload it")  # fmt: skip
+    assert call("POST", f"/api/emails/{draft_id}/approve", {"reviewer": "bo", "version": 1})[0] == 409
+    assert call("POST", f"/api/emails/{draft_id}/reject", {"reviewer": "bo", "version": 1})[0] == 409
+    now = call("GET", f"/api/emails/{draft_id}")[1]
+    assert (now["status"], now["subject"], now["version"]) == ("PENDING_REVIEW", "Edited by ana", 2)
+
+    status, sent, _ = call("POST", f"/api/emails/{draft_id}/approve", {"reviewer": "bo", "version": 2})
+    assert (status, sent["status"], sent["subject"]) == (200, "SENT", "Edited by ana")
+
+
 def test_only_a_pending_draft_can_be_edited(call: Call, draft_id: str) -> None:
     call("POST", f"/api/emails/{draft_id}/reject", {"reviewer": "ana"})
     status, answer, _ = call("PATCH", f"/api/emails/{draft_id}", {"subject": "Too late"})
@@ -335,6 +388,41 @@ def test_stats_count_bands_statuses_and_reasons_from_a_cache_that_shows_its_age(
     api.clock.advance(timedelta(minutes=6))  # type: ignore[attr-defined]
     put_client(aws, "good-3", engagementScore=95)
     assert call("GET", "/api/stats")[1]["clients"]["total"] == 4  # older than 5 minutes: recomputed
+
+
+def test_a_count_that_would_outlast_the_request_serves_the_stored_figures(
+    api: ModuleType, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engagement import stats as stats_module
+
+    monkeypatch.setattr(stats_module, "CHECK_EVERY", 2)
+    for i in range(5):
+        put_client(aws, f"c-{i}", engagementScore=90)
+    stats = api.stats
+
+    with pytest.raises(TransientFailure):  # nothing stored yet: the API answers 503, try later
+        stats.overview(time_left=lambda: 1.0)
+    stored_figures = stats.overview()
+    put_client(aws, "c-5", engagementScore=90)
+    api.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+
+    late = stats.overview(time_left=lambda: 1.0)
+
+    assert (late["clients"]["total"], late["stale"], late["ageSeconds"]) == (5, True, 600)
+    assert stored_figures["stale"] is False
+
+
+def test_a_redrive_stops_before_the_invocation_ends_and_says_how_many_moved(
+    api: ModuleType, aws: dict[str, Any]
+) -> None:
+    sqs, urls = aws["sqs"], aws["deployed"].queue_urls
+    for i in range(25):
+        sqs.send_message(QueueUrl=urls["client-signals-dlq"], MessageBody=json.dumps({"n": i}))
+    budget = iter([30.0, 30.0, 1.0])  # enough for two rounds of 10, then too little
+
+    answer = api.pipeline.redrive("client-signals-dlq", limit=100, time_left=lambda: next(budget))
+
+    assert answer == {"moved": 20, "remaining": 5}
 
 
 # ---- pipeline -------------------------------------------------------------------------------------------------
@@ -394,13 +482,33 @@ def test_the_openapi_document_describes_the_routes_and_needs_the_token(call: Cal
     assert "patch" in document["paths"]["/api/emails/{email_id}"]
 
 
+def test_every_api_route_needs_the_token(call: Call, aws: dict[str, Any]) -> None:
+    put_client(aws, "ada-1")
+    stored_before = stored(aws, "ada-1")
+    paths = call("GET", "/api/openapi.json")[1]["paths"]
+    routes = [(method.upper(), path) for path, operations in paths.items() if path.startswith("/api/")
+              for method in operations]  # fmt: skip
+    assert len(routes) >= 18
+
+    for method, path in routes:
+        concrete = (
+            path.replace("{user_id}", "ada-1").replace("{email_id}", "e-1").replace("{name}", "client-signals-dlq")
+        )
+        for token in (None, "wrong-token-0123456789abcdef"):
+            status, _, headers = call(method, concrete, {"amount": 1}, token=token)
+            assert (status, headers.get("WWW-Authenticate")) == (401, "Bearer"), (method, path, token)
+    item = stored(aws, "ada-1")
+    assert item is not None
+    assert item == stored_before  # nothing a refused request asked for happened
+
+
 def test_the_dashboard_is_served_with_a_policy_that_forbids_inline_script(call: Call) -> None:
     status, page, headers = call("GET", "/", token=None)
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "unsafe-inline" not in headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
-    assert '<script type="module" src="/assets/app.js"></script>' in page or 'src="/assets/app.js"' in page
+    assert 'src="/assets/app.js"' in page
     status, _, headers = call("GET", "/assets/app.js", token=None)
     assert (status, headers["Content-Type"]) == (200, "text/javascript; charset=utf-8")
     assert headers["X-Content-Type-Options"] == "nosniff"

@@ -415,3 +415,39 @@ def test_terraform_tfvars_example_documents_every_variable() -> None:
     example = (REPO_ROOT / "terraform" / "terraform.tfvars.example").read_text()
     undocumented = [name for name in hcl.root().variables if not re.search(rf"^#? ?{name}\s*=", example, re.MULTILINE)]
     assert undocumented == []
+
+
+def test_the_api_may_watch_and_redrive_every_queue() -> None:
+    """The API's queue lists are written out by name: a queue added to messaging must be added there too."""
+    root = hcl.root()
+    consumers = set(hcl.child("messaging").locals["consumers"])
+    assert set(root.locals["consumer_queue_arns"]) == {
+        f'${{module.messaging.queue_arns["{name}"]}}' for name in consumers
+    }
+    assert set(root.locals["dead_letter_queue_arns"]) == {
+        f'${{module.messaging.dead_letter_arns["{name}"]}}' for name in consumers
+    } | {"${module.messaging.stream_dlq_arn}"}
+
+
+def test_the_optional_jwt_authorizer_guards_the_api_routes_and_tells_the_function() -> None:
+    """With jwt_issuer set: an authorizer, a JWT route over /api/*, and AUTH_MODE=jwt, all on one condition; the
+    public routes (health, dashboard files, unsubscribe) stay on $default, where the function checks nothing else."""
+    api = hcl.child("http_api")
+    authorizer = api.resource("aws_apigatewayv2_authorizer", "jwt")
+    route = api.resource("aws_apigatewayv2_route", "api_jwt")
+    condition = '${var.jwt_issuer == "" ? 0 : 1}'
+    assert authorizer["count"] == route["count"] == condition
+    assert authorizer["authorizer_type"] == "JWT"
+    assert authorizer["identity_sources"] == ["$request.header.Authorization"]
+    assert authorizer["jwt_configuration"][0]["issuer"] == "${var.jwt_issuer}"
+    assert authorizer["jwt_configuration"][0]["audience"] == "${var.jwt_audience}"
+    assert route["route_key"] == "ANY /api/{proxy+}"
+    assert route["authorization_type"] == "JWT"
+    assert route["authorizer_id"] == "${aws_apigatewayv2_authorizer.jwt[0].id}"
+    root = hcl.root()
+    assert root.modules["http_api"]["jwt_issuer"] == "${var.jwt_issuer}"
+    assert root.modules["http_api"]["jwt_audience"] == "${var.jwt_audience}"
+    assert (
+        root.value(root.locals["function_environment"]["api"])["AUTH_MODE"]
+        == '${var.jwt_issuer == "" ? "bearer" : "jwt"}'
+    )

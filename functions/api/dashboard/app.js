@@ -1267,7 +1267,7 @@ async function renderReview(ctx, rest) {
     busy = true;
     setActionsDisabled(true);
     try {
-      const result = await api('POST', `/api/emails/${enc(email.emailId)}/${kind}`, reviewBody(extra));
+      const result = await api('POST', `/api/emails/${enc(email.emailId)}/${kind}`, reviewBody({ ...extra, version: email.version }));
       notify(outcomeText(kind, result), 'success');
       review.selectedId = null;
       await loadList(neighbour && neighbour.emailId);
@@ -1445,6 +1445,7 @@ function editForm(email, onSaved, onCancel) {
     }
     const editor = reviewerName();
     if (editor) changes.editor = editor;
+    changes.version = email.version;
     await withBusy(save, async () => {
       try {
         onSaved(await api('PATCH', `/api/emails/${enc(email.emailId)}`, changes));

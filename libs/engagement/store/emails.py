@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from engagement import aws
 from engagement.clock import format_instant
+from engagement.errors import Conflict
 from engagement.lifecycle import InvalidTransition
 from engagement.models import Email, EmailStatus, StatusChange
 from engagement.store.dynamo import (
@@ -57,14 +58,18 @@ class EmailRepository:
             raise
         return True
 
-    def transition(self, email_id: str, step: StatusChange, **updates: Any) -> Email:
+    def transition(
+        self, email_id: str, step: StatusChange, *, expected_version: int | None = None, **updates: Any
+    ) -> Email:
         """Move an email from step.from_status to step.to_status, atomically, appending the step to its history.
 
         The condition on the current status is what makes concurrent moves safe: of two approvals, or of two senders
-        claiming SENDING, exactly one succeeds; the other gets InvalidTransition with the status it found.
+        claiming SENDING, exactly one succeeds; the other gets InvalidTransition with the status it found. With
+        expected_version (the number of steps the caller saw), a move of an email someone changed meanwhile (an edit
+        keeps the status) raises Conflict instead: a reviewer approves the text they read, or nothing.
         """
         assert step.from_status is not None
-        values = {":from": step.from_status.value, ":to": step.to_status.value, ":at": step.at,
+        values: dict[str, Any] = {":from": step.from_status.value, ":to": step.to_status.value, ":at": step.at,
                   ":step": [step.model_dump(mode="json", by_alias=True)], ":none": []}  # fmt: skip
         assignments = [
             "#status = :to",
@@ -74,13 +79,17 @@ class EmailRepository:
         for name, value in updates.items():
             values[f":{name}"] = value
             assignments.append(f"{name} = :{name}")
+        condition = "attribute_exists(emailId) AND #status = :from"
+        if expected_version is not None:
+            values[":version"] = expected_version
+            condition += " AND size(transitions) = :version"
         try:
             with translated_errors(f"move email {email_id} to {step.to_status.value}"):
                 response = self._dynamodb.update_item(
                     TableName=self.table_name,
                     Key={"emailId": {"S": email_id}},
                     UpdateExpression="SET " + ", ".join(assignments),
-                    ConditionExpression="attribute_exists(emailId) AND #status = :from",
+                    ConditionExpression=condition,
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues={
                         key: to_attribute(format_instant(v) if isinstance(v, datetime) else v)
@@ -92,6 +101,11 @@ class EmailRepository:
             if not is_condition_failure(exc):
                 raise
             current = self.get(email_id)
+            if current is not None and current.status is step.from_status and expected_version is not None:
+                raise Conflict(
+                    f"email {email_id} changed since you read it (version {expected_version}, now "
+                    f"{len(current.transitions)}): reload it"
+                ) from exc
             raise InvalidTransition(email_id, current.status if current else None, step.to_status) from exc
         return Email.model_validate(from_item(response["Attributes"]))
 
