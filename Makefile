@@ -15,7 +15,7 @@ TF_PLUGIN_DIR ?= $(wildcard /opt/tf-plugins)
 TOOLS := .tools
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: help venv lock local demo seed test lint typecheck unit integration e2e bench clean \
+.PHONY: help venv lock local demo seed test lint typecheck unit integration e2e test-reliability bench clean \
 	package plan deploy destroy outputs logs smoke checkov test-aws
 
 help: ## list the targets
@@ -66,6 +66,9 @@ e2e: $(STAMP) ## end-to-end tests: the real local mode in a subprocess
 
 test: lint typecheck checkov ## what CI runs: lint, types, checkov, then every test (terraform fmt/validate included)
 	$(BIN)/pytest
+
+test-reliability: $(STAMP) ## the whole reliability suite at full size (figures in .artifacts/reliability.json)
+	RELIABILITY_FULL=1 $(BIN)/pytest tests/reliability -p no:cacheprovider
 
 bench: $(STAMP) ## benchmarks: import times, stream throughput, local end-to-end rate
 	$(BIN)/python -m benchmarks

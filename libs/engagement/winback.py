@@ -142,7 +142,7 @@ class WinbackService:
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.HELD_OUT), score)
             request = WriteRequest(client=client, score=score, now=now, deadline=deadline, last_attempt=last_receive)
             stored = self._draft(event, request, email_id)
-        self.users.mark_emailed(user_id, email_id, now)
+        self.users.mark_emailed(user_id, email_id, stored.created_at)  # on a retry too: when it was written
         reason = DecisionReason.ELIGIBLE
         if self.delivery is not None and stored.status is EmailStatus.PENDING_REVIEW:  # DELIVERY_MODE=auto
             try:

@@ -1,0 +1,175 @@
+"""The whole pipeline in this process, on moto: the handlers as Lambda runs them, fed by the local mode's own
+event source mappings (stream and queue pollers, with partial batch responses, bisection and redrive).
+
+Time between deliveries is not slept: the queues' visibility timeout is 0, so a message reported as failed is
+received again on the next poll, and each poll is one receive cycle (after maxReceiveCount it is in the DLQ).
+Faults are injected at the adapters (the LLM server, SES, a repository method), never by racing the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from engagement.store.dynamo import from_item
+from localmode import resources
+from localmode.pollers import BatchReport, QueuePoller, StreamPoller
+from localmode.runtime import Invocation
+from tests.conftest import LambdaContext
+
+
+class Crash(BaseException):
+    """The function's process dies here (an out-of-memory kill, a timeout): nothing after it runs, and Lambda
+    reports the invocation as a function error. A BaseException, so no handler code can catch it as an error."""
+
+
+class InProcessFunction:
+    """A handler module as a Lambda function for the pollers: an escaped exception is a function error."""
+
+    def __init__(self, name: str, module: ModuleType) -> None:
+        self.name = self.label = name
+        self.module = module
+        self.invocations = 0
+        self.errors: list[str] = []
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        self.invocations += 1
+        try:
+            return Invocation(result=self.module.lambda_handler(event, LambdaContext()))
+        except (Exception, Crash) as exc:
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return Invocation(error={"errorType": type(exc).__name__, "errorMessage": str(exc)})
+
+
+class Pipeline:
+    """Stream → stream_processor → SNS → SQS → email_processor / client_signals, driven poll by poll."""
+
+    def __init__(self, aws: dict[str, Any], load_handler: Callable[..., ModuleType], **email_env: str) -> None:
+        self.aws = aws
+        self.deployed = aws["deployed"]
+        self.stop = threading.Event()
+        self.reports: list[BatchReport] = []
+        for queue in ("email-requests", "client-signals"):
+            aws["sqs"].set_queue_attributes(QueueUrl=self.deployed.queue_urls[queue],
+                                            Attributes={"VisibilityTimeout": "0"})  # fmt: skip
+        self.functions = {
+            "stream_processor": InProcessFunction("stream_processor", load_handler("stream_processor")),
+            "email_processor": InProcessFunction("email_processor", load_handler("email_processor", **email_env)),
+            "client_signals": InProcessFunction("client_signals", load_handler("client_signals")),
+        }
+        stream = resources.USERS_STREAM_SOURCE
+        self.stream_poller = StreamPoller(
+            function=self.functions["stream_processor"],  # type: ignore[arg-type]
+            streams=boto3.client("dynamodbstreams"),
+            sqs=aws["sqs"],
+            stream_arn=self.deployed.stream_arn,
+            region=resources.REGION,
+            batch_size=stream.batch_size,
+            starting_position="TRIM_HORIZON",
+            maximum_retry_attempts=stream.maximum_retry_attempts,
+            bisect_on_error=stream.bisect_batch_on_function_error,
+            maximum_record_age=stream.maximum_record_age_seconds,
+            on_failure_queue_url=self.deployed.queue_urls[stream.on_failure_queue],
+            stop=self.stop,
+            report=self.reports.append,
+            filter_patterns=stream.filter_patterns,
+        )
+        self.queue_pollers = {
+            source.queue: QueuePoller(
+                function=self.functions[source.function],  # type: ignore[arg-type]
+                sqs=aws["sqs"],
+                queue_url=self.deployed.queue_urls[source.queue],
+                queue_arn=self.deployed.queue_arns[source.queue],
+                region=resources.REGION,
+                batch_size=source.batch_size,
+                wait_seconds=0,
+                stop=self.stop,
+                report=self.reports.append,
+            )
+            for source in resources.QUEUE_SOURCES
+            if source.function in self.functions
+        }
+
+    @property
+    def email_processor(self) -> ModuleType:
+        return self.functions["email_processor"].module
+
+    def drain(self, max_polls: int = 10_000) -> int:
+        """Poll the stream and the queues until a whole round delivers nothing; how many polls delivered."""
+        for polls in range(max_polls):
+            busy = self.stream_poller.poll_once()
+            for poller in self.queue_pollers.values():
+                busy = poller.poll_once() or busy
+            if not busy:
+                return polls
+        raise AssertionError(f"the pipeline did not drain in {max_polls} polls")
+
+    def receive_cycle(self, queue: str = "email-requests") -> bool:
+        """One receive of one queue (a visibility timeout passing), then whatever it caused downstream."""
+        return self.queue_pollers[queue].poll_once()
+
+    # ---- what a user would look at ------------------------------------------------------------------------
+
+    def put_clients(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            self.aws["dynamodb"].put_item(TableName=self.deployed.tables["users"], Item=item)
+
+    def emails(self) -> list[dict[str, Any]]:
+        return scan(self.aws["dynamodb"], self.deployed.tables["emails"])
+
+    def client(self, user_id: str) -> dict[str, Any]:
+        item = self.aws["dynamodb"].get_item(TableName=self.deployed.tables["users"], Key={"userId": {"S": user_id}})
+        return from_item(item["Item"])
+
+    def dead_letters(self, queue: str) -> list[dict[str, Any]]:
+        """Every message in a DLQ (received, then made visible again), with its attributes."""
+        return list(peek(self.aws["sqs"], self.deployed.queue_urls[queue]))
+
+    def published_events(self) -> int:
+        return sum(report.size - report.failed for report in self.reports if report.source == "stream")
+
+
+def scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    return [from_item(item) for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+            for item in page["Items"]]  # fmt: skip
+
+
+def peek(sqs: Any, queue_url: str) -> Iterator[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                       AttributeNames=["All"], VisibilityTimeout=30).get("Messages", [])  # fmt: skip
+        if not messages:
+            break
+        for message in messages:
+            seen[message["MessageId"]] = message
+    for message in seen.values():
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        yield {
+            "body": message["Body"],
+            "attributes": {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()},
+            "receives": int(message["Attributes"]["ApproximateReceiveCount"]),
+        }
+
+
+def body_of(dead_letter: dict[str, Any]) -> Any:
+    try:
+        return json.loads(dead_letter["body"])
+    except ValueError:
+        return dead_letter["body"]
+
+
+@contextmanager
+def patched(target: Any, name: str, replacement: Any) -> Iterator[None]:
+    original = getattr(target, name)
+    setattr(target, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(target, name, original)
