@@ -15,7 +15,7 @@ TF_PLUGIN_DIR ?= $(wildcard /opt/tf-plugins)
 TOOLS := .tools
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: help venv lock local demo seed test lint typecheck unit integration e2e test-reliability bench clean \
+.PHONY: help venv lock local demo seed test lint typecheck unit integration e2e test-reliability rescore bench clean \
 	package plan deploy destroy outputs logs smoke checkov test-aws
 
 help: ## list the targets
@@ -47,6 +47,9 @@ demo: $(STAMP) ## start the local mode, seed clients, wait for the pipeline, pri
 
 seed: $(STAMP) ## seed clients into the running local mode (COUNT=20 SEED=7)
 	$(BIN)/python scripts/seed_users.py --count $(or $(COUNT),20) --seed $(or $(SEED),7)
+
+rescore: $(STAMP) ## run the rescoring sweep in the running local mode now (NOW=2027-06-01T00:00:00Z simulates time)
+	$(BIN)/python -m localmode rescore $(if $(NOW),--now $(NOW))
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check $(SOURCES)

@@ -8,6 +8,9 @@
    messages are written concurrently), and tokens and estimated cost per 1,000 emails at the default model's prices.
 4. Local end to end: clients per second from seeding 1,000 clients until the pipeline has drained, next to the
    emulator's raw sequential put_item rate measured in the same run (the ceiling here).
+5. The rescoring sweep: the CPU cost per client of reading, scoring and deciding (in process), and clients
+   rescored per second for 100,000 clients in the local mode (bulk-loaded, already scored, with the stream poller
+   paused, so the figure is the sweep's, not the seeding's), swept 30 days later so some bands change.
 """
 
 from __future__ import annotations
@@ -242,6 +245,59 @@ def local_end_to_end(clients: int, put_items: int) -> None:
           f"{summary['sns_calls']} PublishBatch calls, DLQ {json.dumps(summary['dlq_depth'])}")  # fmt: skip
 
 
+def rescore_sweep(clients: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from engagement.events import client_from_item
+    from engagement.rescore import RescoreRules, SegmentQueue, assess, plan_run
+    from engagement.scoring import score_client
+    from localmode import resources
+    from localmode.app import LocalMode, Settings
+    from scripts.seed_users import generate_clients, write_clients
+    from tests.e2e.conftest import free_port
+
+    now = datetime.now(UTC)
+    later = now + timedelta(days=30)
+    items = generate_clients(clients, seed=3)
+    for item in items:  # as the stream processor left them: scored when they were written
+        score = score_client(client_from_item(item), now)
+        item.update(computedScore=score.computed_value, band=score.band.value, scoredAt=now.isoformat())
+    rules = RescoreRules(cooldown=timedelta(days=7))
+    started = time.process_time()
+    due = 0
+    for item in items:
+        client = client_from_item(item)
+        due += assess(client, score_client(client, later), later, later.date().isoformat(), rules) is not None
+    cpu_us = (time.process_time() - started) / len(items) * 1e6
+
+    with tempfile.TemporaryDirectory() as state:
+        settings = Settings(aws_port=free_port(), app_port=free_port(), state_dir=Path(state), api_token="b" * 24)
+        mode = LocalMode(settings, write=None)
+        mode.start()
+        try:
+            stream = mode.pollers[0]
+            stream.paused.set()  # the bulk load is not the benchmark
+            assert mode.deployed is not None
+            loading = time.monotonic()
+            write_clients(mode.client("dynamodb"), mode.deployed.tables["users"], items, progress=False)
+            loaded_s = time.monotonic() - loading
+            (Path(state) / "clock-offset").write_text(f"{(later - datetime.now(UTC)).total_seconds():.3f}\n")
+            sqs = mode.client("sqs")
+            url = mode.deployed.queue_urls[resources.RESCORE_SEGMENTS.logical_name]
+            segments = int(resources.sample_environment(resources.RESCORE.logical_name)["RESCORE_SEGMENTS"])
+            sweeping = time.monotonic()
+            SegmentQueue(url, sqs).send(plan_run(later, segments))
+            while mode.queue_depths()[resources.RESCORE_SEGMENTS.logical_name]:
+                time.sleep(0.2)
+            swept_s = time.monotonic() - sweeping
+        finally:
+            mode.stop()
+    print(f"\n5. Rescoring sweep ({clients:,} clients, {segments} segments, swept 30 days after they were scored)")
+    print(f"   {cpu_us:7.1f} µs CPU per client to read, score and decide (in process; {due:,} would publish)")
+    print(f"   {clients / swept_s:7.0f} clients/s rescored in the local mode: {swept_s:.1f} s "
+          f"(bulk load {loaded_s:.1f} s, stream poller paused)")  # fmt: skip
+
+
 @contextmanager
 def own_environment() -> Iterator[None]:
     """An in-process benchmark's settings (fake credentials, an LLM key) must not leak into the next one: the
@@ -262,10 +318,12 @@ def main() -> None:
     parser.add_argument("--put-items", type=int, default=1000)
     parser.add_argument("--llm-latency", type=float, default=0.3)
     parser.add_argument("--llm-runs", type=int, default=3)
+    parser.add_argument("--rescore-clients", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every benchmark still runs")
     args = parser.parse_args()
     if args.quick:
         args.import_runs, args.stream_batches, args.clients, args.put_items, args.llm_runs = 1, 1, 20, 20, 1
+        args.rescore_clients = 200
     print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     import_times(args.import_runs)
     with own_environment():
@@ -273,6 +331,7 @@ def main() -> None:
     with own_environment():
         llm_batch(args.llm_latency, runs=args.llm_runs)
     local_end_to_end(args.clients, args.put_items)
+    rescore_sweep(args.rescore_clients)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""python -m localmode run | demo
+"""python -m localmode run | demo | rescore
 
-run   start the emulator, create the resources, run the functions behind local event sources and serve the
-      HTTP API until Ctrl-C or SIGTERM.
-demo  start it all, seed clients, wait until the pipeline has drained, print a summary and stop.
+run      start the emulator, create the resources, run the functions behind local event sources and serve the
+         HTTP API until Ctrl-C or SIGTERM.
+demo     start it all, seed clients, wait until the pipeline has drained, print a summary and stop.
+rescore  (with `run` going) sweep now, as the daily schedule does; --now moves every function's clock first.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import argparse
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from localmode.app import LocalMode, Settings
+from localmode.app import LOCAL_CREDENTIALS, LocalMode, Settings
 from localmode.emulator import EmulatorError
 from localmode.runtime import FunctionInitError
 
@@ -108,6 +110,49 @@ def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str
     return rows
 
 
+def rescore(args: argparse.Namespace) -> int:
+    """Set the simulated time (if asked), queue the day's segment tasks as the schedule would, wait for them."""
+    import boto3
+
+    from engagement.clock import parse_instant, read_offset
+    from engagement.rescore import SegmentQueue, plan_run
+    from localmode import resources
+
+    settings = Settings.from_env(aws_port=args.aws_port, app_port=args.app_port)
+    offset_file = settings.state_dir / "clock-offset"
+    if args.now:
+        offset = parse_instant(args.now) - datetime.now(UTC)
+        offset_file.write_text(f"{offset.total_seconds():.3f}\n")
+    now = datetime.now(UTC) + read_offset(offset_file)
+    endpoint = f"http://{settings.host}:{settings.aws_port}"
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=resources.REGION,
+                       aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    try:
+        url = sqs.get_queue_url(QueueName=resources.RESCORE_SEGMENTS.name)["QueueUrl"]
+    except Exception as exc:
+        print(f"the local mode is not running on port {settings.aws_port} (start it with make local): {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    segments = int(resources.sample_environment(resources.RESCORE.logical_name)["RESCORE_SEGMENTS"])
+    tasks = plan_run(now, segments)
+    SegmentQueue(url, sqs).send(tasks)
+    print(f"rescoring as of {now.isoformat(timespec='seconds')} (run {tasks[0].run_date}): {segments} segments "
+          "queued; the local mode's console shows what each publishes", flush=True)  # fmt: skip
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        if (
+            int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            == 0
+        ):
+            print("rescore done", flush=True)
+            return 0
+        time.sleep(0.5)
+    print(f"segments still queued after {args.timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m localmode", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--count", type=int, default=20, help="clients to seed (default 20)")
     demo_parser.add_argument("--seed", type=int, default=7, help="random seed for reproducible clients")
     demo_parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the pipeline")
+    rescore_parser = commands.add_parser("rescore", help="run the rescoring sweep in the running local mode now")
+    rescore_parser.add_argument("--now", help="simulate this time first (ISO 8601, e.g. 2027-06-01T00:00:00Z)")
+    rescore_parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the segments")
     args = parser.parse_args(argv)
+    if args.command == "rescore":
+        return rescore(args)
     try:
         return run(args) if args.command == "run" else demo(args)
     except (EmulatorError, FunctionInitError) as exc:

@@ -86,6 +86,7 @@ class LocalMode:
 
     def __post_init__(self) -> None:
         self.logs = self.settings.state_dir / "logs"
+        self.clock_offset_file = self.settings.state_dir / "clock-offset"  # seconds the functions' clock is ahead
         self.emulator = Emulator(self.settings.host, self.settings.aws_port, self.logs / "emulator.log")
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Poller] = []
@@ -127,6 +128,7 @@ class LocalMode:
         self.logs.mkdir(parents=True, exist_ok=True)
         for log in self.logs.glob("*.log"):
             log.unlink()
+        self.clock_offset_file.unlink(missing_ok=True)  # every run starts at real time
         os.environ.update(LOCAL_CREDENTIALS)
         self.emulator.start()
         try:
@@ -213,6 +215,7 @@ class LocalMode:
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "CLOCK_OFFSET_FILE": str(self.clock_offset_file),  # simulated time (make rescore NOW=…), one for all
             **resources.function_environment(function, deployed),
         }
         if function is resources.API:

@@ -54,11 +54,12 @@ class Poller(threading.Thread):
         self.busy = False
         self.deliveries = 0
         self.error: BaseException | None = None
+        self.paused = threading.Event()  # like disabling an event source mapping: records wait where they are
 
     def run(self) -> None:
         try:
             while not self.stop_event.is_set():
-                if not self.poll_once():
+                if self.paused.is_set() or not self.poll_once():
                     self.stop_event.wait(self.idle_wait)
         except BaseException as exc:  # surfaced by the local mode, which then stops
             self.error = exc

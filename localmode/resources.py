@@ -133,6 +133,7 @@ SES_CONFIGURATION_SET = f"{PREFIX}-emails"
 EMAIL_FUNCTION_TIMEOUT = 60
 SIGNALS_FUNCTION_TIMEOUT = 30
 FEEDBACK_FUNCTION_TIMEOUT = 30
+RESCORE_FUNCTION_TIMEOUT = 300
 FOURTEEN_DAYS = 14 * 24 * 3600
 EMAIL_REQUESTS_DLQ = Queue("email-requests-dlq", message_retention=FOURTEEN_DAYS)
 EMAIL_REQUESTS = Queue(
@@ -156,6 +157,13 @@ SES_FEEDBACK = Queue(
     dead_letter=SES_FEEDBACK_DLQ.logical_name,
     max_receive_count=5,
 )
+RESCORE_SEGMENTS_DLQ = Queue("rescore-segments-dlq", message_retention=FOURTEEN_DAYS)
+RESCORE_SEGMENTS = Queue(
+    "rescore-segments",
+    visibility_timeout=6 * RESCORE_FUNCTION_TIMEOUT,
+    dead_letter=RESCORE_SEGMENTS_DLQ.logical_name,
+    max_receive_count=5,
+)
 # Dead-letter queues come first: a queue's redrive policy names its DLQ's ARN.
 QUEUES = (
     EMAIL_REQUESTS_DLQ,
@@ -165,6 +173,8 @@ QUEUES = (
     CLIENT_SIGNALS,
     SES_FEEDBACK_DLQ,
     SES_FEEDBACK,
+    RESCORE_SEGMENTS_DLQ,
+    RESCORE_SEGMENTS,
 )
 
 # Only at-risk clients' creations and updates reach the email processor; deletions never make an email.
@@ -195,7 +205,16 @@ API = Function("api", timeout=10, memory=256)
 SCHEDULED_SENDER = Function("scheduled_sender", timeout=60, memory=256)
 CLIENT_SIGNALS_FUNCTION = Function("client_signals", timeout=SIGNALS_FUNCTION_TIMEOUT, memory=256)
 SES_FEEDBACK_FUNCTION = Function("ses_feedback", timeout=FEEDBACK_FUNCTION_TIMEOUT, memory=256)
-FUNCTIONS = (STREAM_PROCESSOR, EMAIL_PROCESSOR, API, SCHEDULED_SENDER, CLIENT_SIGNALS_FUNCTION, SES_FEEDBACK_FUNCTION)
+RESCORE = Function("rescore", timeout=RESCORE_FUNCTION_TIMEOUT, memory=512)
+FUNCTIONS = (
+    STREAM_PROCESSOR,
+    EMAIL_PROCESSOR,
+    API,
+    SCHEDULED_SENDER,
+    CLIENT_SIGNALS_FUNCTION,
+    SES_FEEDBACK_FUNCTION,
+    RESCORE,
+)
 
 USERS_STREAM_SOURCE = StreamEventSource(
     function=STREAM_PROCESSOR.logical_name,
@@ -225,10 +244,17 @@ CLIENT_SIGNALS_SOURCE = QueueEventSource(
 SES_FEEDBACK_SOURCE = QueueEventSource(
     function=SES_FEEDBACK_FUNCTION.logical_name, queue=SES_FEEDBACK.logical_name, batch_size=10, maximum_concurrency=2
 )
-QUEUE_SOURCES = (EMAIL_REQUESTS_SOURCE, CLIENT_SIGNALS_SOURCE, SES_FEEDBACK_SOURCE)
+# One segment task at a time per invocation: a task may run for minutes and checkpoints itself.
+RESCORE_SEGMENTS_SOURCE = QueueEventSource(
+    function=RESCORE.logical_name, queue=RESCORE_SEGMENTS.logical_name, batch_size=1, maximum_concurrency=4
+)
+QUEUE_SOURCES = (EMAIL_REQUESTS_SOURCE, CLIENT_SIGNALS_SOURCE, SES_FEEDBACK_SOURCE, RESCORE_SEGMENTS_SOURCE)
 
 SEND_DUE = Schedule("send-due", function=SCHEDULED_SENDER.logical_name, rate_minutes=5, payload={"action": "send-due"})
-SCHEDULES = (SEND_DUE,)
+RESCORE_SCHEDULE = Schedule(
+    "rescore", function=RESCORE.logical_name, rate_minutes=24 * 60, payload={"action": "rescore"}
+)
+SCHEDULES = (SEND_DUE, RESCORE_SCHEDULE)
 
 # What the local mode does differently from AWS, and why. Nothing else may differ (the parity test checks).
 LOCAL_OVERRIDES: dict[str, tuple[Any, str]] = {
@@ -240,6 +266,8 @@ LOCAL_OVERRIDES: dict[str, tuple[Any, str]] = {
     "client-signals.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
     "ses-feedback.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
     "send-due.rate_minutes": (0.25, "scheduled emails go out within seconds of becoming due"),
+    "rescore.rate_minutes": (10, "the sweep runs every 10 minutes, so drift shows within a session"),
+    "rescore-segments.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
     "ses.feedback": (
         "identity notifications",
         "moto has no configuration-set event destinations; identity notifications send the same bounces and "
@@ -412,6 +440,18 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             **common,
             "SUPPRESSIONS_TABLE_NAME": deployed.tables["suppressions"],
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[SES_FEEDBACK_DLQ.logical_name],
+        }
+    if function is RESCORE:
+        return {
+            **common,
+            "USERS_TABLE_NAME": deployed.tables["users"],
+            "EVENTS_TOPIC_ARN": deployed.topic_arn,
+            "SEGMENT_QUEUE_URL": deployed.queue_urls[RESCORE_SEGMENTS.logical_name],
+            "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[RESCORE_SEGMENTS_DLQ.logical_name],
+            "RESCORE_SEGMENTS": "4",
+            "RESCORE_PAGE_SIZE": "500",
+            "EMAIL_COOLDOWN_DAYS": "7",
+            "WINBACK_ATTEMPTS": "3",
         }
     if function is API:
         return {**common, **content, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",

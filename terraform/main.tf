@@ -14,6 +14,7 @@ locals {
     scheduled_sender = { timeout = 60, memory = 256, description = "Sends scheduled emails when they are due" }
     client_signals   = { timeout = 30, memory = 256, description = "Orders, opt-outs, deletions -> conversions" }
     ses_feedback     = { timeout = 30, memory = 256, description = "SES bounces and complaints -> suppressions" }
+    rescore          = { timeout = 300, memory = 512, description = "Daily sweep: rescores clients, publishes drift" }
   }
 }
 
@@ -29,9 +30,10 @@ module "messaging" {
   prefix      = local.prefix
   kms_key_arn = module.data.kms_key_arn
   consumer_timeouts = {
-    email-requests = local.functions.email_processor.timeout
-    client-signals = local.functions.client_signals.timeout
-    ses-feedback   = local.functions.ses_feedback.timeout
+    email-requests   = local.functions.email_processor.timeout
+    client-signals   = local.functions.client_signals.timeout
+    ses-feedback     = local.functions.ses_feedback.timeout
+    rescore-segments = local.functions.rescore.timeout
   }
   max_receive_count = 5 # the email processor's MAX_RECEIVE_COUNT says the same
   tags              = local.tags
@@ -142,11 +144,13 @@ locals {
     module.messaging.queue_arns["email-requests"],
     module.messaging.queue_arns["client-signals"],
     module.messaging.queue_arns["ses-feedback"],
+    module.messaging.queue_arns["rescore-segments"],
   ]
   dead_letter_queue_arns = [
     module.messaging.dead_letter_arns["email-requests"],
     module.messaging.dead_letter_arns["client-signals"],
     module.messaging.dead_letter_arns["ses-feedback"],
+    module.messaging.dead_letter_arns["rescore-segments"],
     module.messaging.stream_dlq_arn,
   ]
 }
@@ -341,6 +345,41 @@ data "aws_iam_policy_document" "ses_feedback" {
   }
 }
 
+# The daily sweep: the coordinator queues one task per scan segment; each task scans its segment, publishes the
+# clients that drifted, marks them, and queues its own continuation when time runs low.
+data "aws_iam_policy_document" "rescore" {
+  statement {
+    sid       = "ConsumeSegmentTasks"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [module.messaging.queue_arns["rescore-segments"]]
+  }
+  statement {
+    sid       = "QueueSegmentTasksAndCheckpoints"
+    actions   = ["sqs:SendMessage"]
+    resources = [module.messaging.queue_arns["rescore-segments"]]
+  }
+  statement {
+    sid       = "ScanClientsAndStoreTheirScores" # a parallel scan with a projection; marks only existing clients
+    actions   = ["dynamodb:Scan", "dynamodb:UpdateItem"]
+    resources = [module.data.users_table_arn]
+  }
+  statement {
+    sid       = "PublishEvents"
+    actions   = ["sns:Publish"]
+    resources = [module.messaging.events_topic_arn]
+  }
+  statement {
+    sid       = "DeadLetterTasks"
+    actions   = ["sqs:SendMessage"]
+    resources = [module.messaging.dead_letter_arns["rescore-segments"]]
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.data.kms_key_arn]
+  }
+}
+
 # ---- the functions ----------------------------------------------------------------------------------------
 
 locals {
@@ -351,6 +390,7 @@ locals {
     scheduled_sender = data.aws_iam_policy_document.scheduled_sender.json
     client_signals   = data.aws_iam_policy_document.client_signals.json
     ses_feedback     = data.aws_iam_policy_document.ses_feedback.json
+    rescore          = data.aws_iam_policy_document.rescore.json
   }
   tables_environment = {
     USERS_TABLE_NAME        = module.data.users_table_name
@@ -405,6 +445,16 @@ locals {
     ses_feedback = {
       SUPPRESSIONS_TABLE_NAME = module.data.suppressions_table_name
       DEAD_LETTER_QUEUE_URL   = module.messaging.dead_letter_urls["ses-feedback"]
+    }
+    rescore = {
+      USERS_TABLE_NAME      = module.data.users_table_name
+      EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
+      SEGMENT_QUEUE_URL     = module.messaging.queue_urls["rescore-segments"]
+      DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["rescore-segments"]
+      RESCORE_SEGMENTS      = tostring(var.rescore_segments)
+      RESCORE_PAGE_SIZE     = "500"
+      EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days) # the email processor's cooldown: one rule
+      WINBACK_ATTEMPTS      = tostring(var.winback_attempts)
     }
   }
 }
@@ -463,6 +513,8 @@ locals {
     email-requests = { function = "email_processor", batch_size = 10, maximum_concurrency = var.email_processor_max_concurrency }
     client-signals = { function = "client_signals", batch_size = 10, maximum_concurrency = 2 }
     ses-feedback   = { function = "ses_feedback", batch_size = 10, maximum_concurrency = 2 }
+    # One segment task per invocation: a task runs for minutes and checkpoints itself.
+    rescore-segments = { function = "rescore", batch_size = 1, maximum_concurrency = 4 }
   }
 }
 
@@ -488,6 +540,18 @@ module "send_due" {
   tags         = local.tags
 }
 
+# Daily: a run missed is a day the drifted clients are not seen, so an undelivered run is dead-lettered and alarms.
+module "rescore" {
+  source              = "./modules/schedule"
+  name                = "${local.prefix}-rescore"
+  function_arn        = module.function["rescore"].function_arn
+  schedule_expression = var.rescore_schedule
+  payload             = { action = "rescore" }
+  dead_letter_queue   = true
+  kms_key_arn         = module.data.kms_key_arn
+  tags                = local.tags
+}
+
 # ---- HTTP API and monitoring ------------------------------------------------------------------------------
 
 module "http_api" {
@@ -505,14 +569,15 @@ module "http_api" {
 }
 
 module "monitoring" {
-  source                  = "./modules/monitoring"
-  prefix                  = local.prefix
-  kms_key_arn             = module.data.kms_key_arn
-  alert_email             = var.alert_email
-  function_names          = { for name, function in module.function : name => function.function_name }
-  dead_letter_queue_names = module.messaging.dead_letter_names
-  stream_function_name    = module.function["stream_processor"].function_name
-  email_service_name      = "email_processor"
-  configuration_set_name  = module.email.configuration_set_name
-  tags                    = local.tags
+  source                           = "./modules/monitoring"
+  prefix                           = local.prefix
+  kms_key_arn                      = module.data.kms_key_arn
+  alert_email                      = var.alert_email
+  function_names                   = { for name, function in module.function : name => function.function_name }
+  dead_letter_queue_names          = module.messaging.dead_letter_names
+  schedule_dead_letter_queue_names = { rescore-schedule-dlq = module.rescore.dead_letter_queue_name }
+  stream_function_name             = module.function["stream_processor"].function_name
+  email_service_name               = "email_processor"
+  configuration_set_name           = module.email.configuration_set_name
+  tags                             = local.tags
 }

@@ -222,3 +222,36 @@ variable "jwt_audience" {
     error_message = "With jwt_issuer set, name at least one audience (the app client id)."
   }
 }
+
+variable "rescore_schedule" {
+  description = "When the rescoring sweep runs, as an EventBridge Scheduler expression in UTC (daily at 03:00 by default)."
+  type        = string
+  default     = "cron(0 3 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.rescore_schedule))
+    error_message = "rescore_schedule must be an EventBridge Scheduler rate(...) or cron(...) expression."
+  }
+}
+
+variable "rescore_segments" {
+  description = "Parallel-scan segments of the rescoring sweep: one queued task each (4 run at once)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.rescore_segments >= 1 && var.rescore_segments <= 1000 && floor(var.rescore_segments) == var.rescore_segments
+    error_message = "rescore_segments must be a whole number between 1 and 1000."
+  }
+}
+
+variable "winback_attempts" {
+  description = "Win-back emails per lapse (from a client's last order) before the sweep stops asking for another."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.winback_attempts >= 1 && var.winback_attempts <= 10 && floor(var.winback_attempts) == var.winback_attempts
+    error_message = "winback_attempts must be a whole number between 1 and 10."
+  }
+}

@@ -30,7 +30,7 @@ from engagement.api_views import (
 )
 from engagement.auth import BearerTokenAuth, verified_by_gateway
 from engagement.clients import ClientChanges, ClientService, NewClient, Order
-from engagement.clock import SystemClock, format_instant
+from engagement.clock import clock_from_environment, format_instant
 from engagement.config import ApiConfig
 from engagement.conversion import Conversions
 from engagement.errors import Conflict, InvalidRequest, NotFound, TransientFailure
@@ -47,7 +47,7 @@ config = ApiConfig.from_env()
 users = UserRepository(config.users_table)
 emails = EmailRepository(config.emails_table)
 decisions = DecisionRepository(config.decisions_table)
-clock = SystemClock()
+clock = clock_from_environment()
 delivery = bootstrap.delivery(
     config,
     users=users,

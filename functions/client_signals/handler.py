@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement.batch import process_sqs_bodies
-from engagement.clock import SystemClock
+from engagement.clock import clock_from_environment
 from engagement.config import ClientSignalsConfig
 from engagement.conversion import Conversions
 from engagement.messaging import DeadLetterQueue
@@ -26,7 +26,7 @@ service = SignalsService(
         window=timedelta(days=config.conversion_window_days),
     ),
     dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="client_signals"),
-    clock=SystemClock(),
+    clock=clock_from_environment(),
 )
 
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
 from engagement.batch import ConcurrentBatchProcessor
-from engagement.clock import SystemClock
+from engagement.clock import clock_from_environment
 from engagement.config import EmailProcessorConfig
 from engagement.messaging import DeadLetterQueue
 from engagement.observability import logger, metrics, tracer
@@ -45,7 +45,7 @@ if config.llm_configured:
         ),
         fallback=writer,
     )
-clock = SystemClock()
+clock = clock_from_environment()
 users = UserRepository(config.users_table)
 emails = EmailRepository(config.emails_table)
 decisions = DecisionRepository(config.decisions_table)

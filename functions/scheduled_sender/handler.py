@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
-from engagement.clock import SystemClock
+from engagement.clock import clock_from_environment
 from engagement.config import ScheduledSenderConfig
 from engagement.observability import logger, metrics, tracer
 from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
@@ -19,7 +19,7 @@ delivery = bootstrap.delivery(
     emails=EmailRepository(config.emails_table),
     decisions=DecisionRepository(config.decisions_table),
     suppressions=SuppressionRepository(config.suppressions_table),
-    clock=SystemClock(),
+    clock=clock_from_environment(),
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement.batch import process_sqs_bodies
-from engagement.clock import SystemClock
+from engagement.clock import clock_from_environment
 from engagement.config import SesFeedbackConfig
 from engagement.messaging import DeadLetterQueue
 from engagement.observability import logger, metrics, tracer
@@ -18,7 +18,7 @@ config = SesFeedbackConfig.from_env()
 service = SesFeedbackService(
     SuppressionRepository(config.suppressions_table),
     DeadLetterQueue(config.dead_letter_queue_url, source="ses_feedback"),
-    SystemClock(),
+    clock_from_environment(),
 )
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from engagement.clock import SystemClock
+from engagement.clock import clock_from_environment
 from engagement.config import StreamProcessorConfig
 from engagement.messaging import DeadLetterQueue, EventPublisher
 from engagement.models import EngagementEvent
@@ -21,7 +21,7 @@ service = StreamService(
     users=UserRepository(config.users_table),
     publisher=EventPublisher(config.events_topic_arn),
     dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="stream_processor"),
-    clock=SystemClock(),
+    clock=clock_from_environment(),
 )
 
 

@@ -1,13 +1,18 @@
 """The one clock every function reads time through, and the one timestamp format the system writes.
 
-Tests and the local mode inject a fixed or shifted clock; production uses the system clock.
+Tests inject a fixed clock; production uses the system clock. The local mode simulates time passing with a shifted
+clock: every function reads the same offset file (CLOCK_OFFSET_FILE), so `make rescore NOW=…` moves the time of
+the sweep, the email processor's cooldown and the API alike.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 TimeLeft = Callable[[], float]  # seconds left in the current invocation
@@ -25,6 +30,37 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class ShiftedClock:
+    """The system clock moved by the number of seconds in a file (absent or empty: not moved). Read at most once
+    a second, so a shift written by one process reaches the others within a second."""
+
+    def __init__(self, offset_file: Path, *, reread_after_s: float = 1.0) -> None:
+        self.offset_file = offset_file
+        self.reread_after_s = reread_after_s
+        self._offset = timedelta(0)
+        self._read_at = -math.inf
+
+    def now(self) -> datetime:
+        if time.monotonic() - self._read_at >= self.reread_after_s:
+            self._offset = read_offset(self.offset_file)
+            self._read_at = time.monotonic()
+        return datetime.now(UTC) + self._offset
+
+
+def read_offset(offset_file: Path) -> timedelta:
+    try:
+        text = offset_file.read_text().strip()
+    except FileNotFoundError:
+        return timedelta(0)
+    return timedelta(seconds=float(text)) if text else timedelta(0)
+
+
+def clock_from_environment() -> Clock:
+    """The functions' clock: the system's, or in the local mode the shifted one (CLOCK_OFFSET_FILE)."""
+    offset_file = os.environ.get("CLOCK_OFFSET_FILE")
+    return ShiftedClock(Path(offset_file)) if offset_file else SystemClock()
 
 
 class FixedClock:

@@ -204,3 +204,14 @@ class ClientSignalsConfig(TablesConfig):
 class SesFeedbackConfig(FunctionConfig):
     suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE_NAME", min_length=3)
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
+
+
+class RescoreConfig(FunctionConfig):
+    users_table: str = Field(alias="USERS_TABLE_NAME", min_length=3)
+    events_topic_arn: str = Field(alias="EVENTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    segment_queue_url: str = Field(alias="SEGMENT_QUEUE_URL", pattern=r"^https?://")
+    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
+    total_segments: int = Field(default=4, alias="RESCORE_SEGMENTS", ge=1, le=1_000_000)
+    page_size: int = Field(default=500, alias="RESCORE_PAGE_SIZE", ge=1, le=10_000)
+    email_cooldown_days: int = Field(default=7, alias="EMAIL_COOLDOWN_DAYS", ge=1, le=365)
+    winback_attempts: int = Field(default=3, alias="WINBACK_ATTEMPTS", ge=1, le=100)

@@ -86,6 +86,11 @@ class Client(CamelModel):
     computed_score: float | None = None
     band: Band | None = None
     scored_at: Instant | None = None
+    # The rescoring sweep's: which lapse (the lastOrderDate it began with) its win-back attempts count against, how
+    # many it made, and the day it last published this client.
+    winback_lapse: str | None = None
+    winback_attempts: int = Field(default=0, ge=0)
+    rescored_on: str | None = None
 
     @property
     def first_name(self) -> str:

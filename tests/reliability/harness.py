@@ -1,5 +1,6 @@
 """The whole pipeline in this process, on moto: the handlers as Lambda runs them, fed by the local mode's own
-event source mappings (stream and queue pollers, with partial batch responses, bisection and redrive).
+event source mappings (stream and queue pollers, with partial batch responses, bisection and redrive), and the
+rescoring sweep behind its segment queue.
 
 Time between deliveries is not slept: the queues' visibility timeout is 0, so a message reported as failed is
 received again on the next poll, and each poll is one receive cycle (after maxReceiveCount it is in the DLQ).
@@ -55,13 +56,14 @@ class Pipeline:
         self.deployed = aws["deployed"]
         self.stop = threading.Event()
         self.reports: list[BatchReport] = []
-        for queue in ("email-requests", "client-signals"):
+        for queue in ("email-requests", "client-signals", "rescore-segments"):
             aws["sqs"].set_queue_attributes(QueueUrl=self.deployed.queue_urls[queue],
                                             Attributes={"VisibilityTimeout": "0"})  # fmt: skip
         self.functions = {
             "stream_processor": InProcessFunction("stream_processor", load_handler("stream_processor")),
             "email_processor": InProcessFunction("email_processor", load_handler("email_processor", **email_env)),
             "client_signals": InProcessFunction("client_signals", load_handler("client_signals")),
+            "rescore": InProcessFunction("rescore", load_handler("rescore")),
         }
         stream = resources.USERS_STREAM_SOURCE
         self.stream_poller = StreamPoller(
@@ -99,6 +101,22 @@ class Pipeline:
     @property
     def email_processor(self) -> ModuleType:
         return self.functions["email_processor"].module
+
+    @property
+    def rescore(self) -> ModuleType:
+        return self.functions["rescore"].module
+
+    def use_clock(self, clock: Any) -> None:
+        """One clock for every function, as the local mode's shifted clock is: scoring, cooldowns, the sweep."""
+        self.functions["stream_processor"].module.service.clock = clock
+        self.email_processor.service.clock = clock
+        self.rescore.sweep.clock = clock
+
+    def sweep(self) -> dict[str, Any]:
+        """The schedule's call (the coordinator), then every segment task until the pipeline is quiet."""
+        started: dict[str, Any] = self.rescore.lambda_handler({"action": "rescore"}, LambdaContext())
+        self.drain()
+        return started
 
     def drain(self, max_polls: int = 10_000) -> int:
         """Poll the stream and the queues until a whole round delivers nothing; how many polls delivered."""

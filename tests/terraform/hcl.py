@@ -37,7 +37,7 @@ class Module:
         return self.resources[kind][name]
 
     def value(self, expression: Any) -> Any:
-        """A literal, or a simple expression of literals, locals, variables and + - * /."""
+        """A literal, or a simple expression of literals, locals, variables, + - * / and tostring()."""
         if isinstance(expression, dict):
             return {key: self.value(inner) for key, inner in expression.items()}
         if isinstance(expression, list):
@@ -49,6 +49,11 @@ class Module:
             return expression
         if inner.startswith("jsonencode(") and inner.endswith(")"):
             return self.value(hcl_object(inner[len("jsonencode(") : -1]))
+        if inner.startswith("tostring(") and inner.endswith(")"):
+            converted = self.value("${" + inner[len("tostring(") : -1] + "}")
+            if isinstance(converted, str) and converted.startswith("${"):
+                return expression  # what it converts is not known here: kept as written
+            return str(converted).lower() if isinstance(converted, bool) else str(converted)
         if inner.startswith("merge(") and inner.endswith(")"):
             merged: dict[str, Any] = {}
             for argument in _arguments(inner[len("merge(") : -1]):

@@ -84,15 +84,37 @@ def test_topics_and_their_filtered_raw_subscriptions_match() -> None:
         "ses-feedback": "-ses-feedback",
     }
     subscription = messaging.resource("aws_sns_topic_subscription", "consumer")
+    assert subscription["for_each"] == "${local.topic_fed}"
     assert subscription["raw_message_delivery"] is True
     assert subscription["filter_policy_scope"] == '${each.value.filter_policy == null ? null : "MessageAttributes"}'
     consumers = messaging_consumers()
-    assert set(consumers) == {s.queue for s in resources.SUBSCRIPTIONS}
+    subscribed = {name for name, consumer in consumers.items() if consumer["topic"] is not None}
+    assert subscribed == {s.queue for s in resources.SUBSCRIPTIONS}
+    assert set(consumers) - subscribed == set(messaging.locals["function_fed"])
     for local in resources.SUBSCRIPTIONS:
         terraform = consumers[local.queue]
         assert local.raw_message_delivery is True
         assert terraform["topic"] == TOPICS[local.topic]
         assert messaging.value(terraform["filter_policy"]) == local.filter_policy
+
+
+def test_a_queue_its_own_function_feeds_has_no_subscription_and_no_queue_policy() -> None:
+    """rescore-segments: the rescore function queues its own tasks (its role allows it); no topic feeds it, so none
+    is subscribed to it, and no queue policy lets a topic (or anyone else) send to it."""
+    messaging = hcl.child("messaging")
+    fed_locally_by_no_topic = {q.logical_name for q in CONSUMERS} - {s.queue for s in resources.SUBSCRIPTIONS}
+    assert fed_locally_by_no_topic == set(messaging.locals["function_fed"]) == {resources.RESCORE_SEGMENTS.logical_name}
+    assert messaging.locals["topic_fed"] == (
+        "${{for name, consumer in local.consumers : name => consumer if !contains(local.function_fed, name)}}"
+    )
+    assert messaging.resource("aws_sqs_queue_policy", "consumer")["for_each"] == "${local.topic_fed}"
+    assert messaging.data["aws_iam_policy_document"]["consumer"]["for_each"] == "${local.topic_fed}"
+    for name in messaging.locals["function_fed"]:
+        assert messaging_consumers()[name] == {"topic": None, "filter_policy": None}
+    root = hcl.root()
+    environment = root.value(root.locals["function_environment"][resources.RESCORE.logical_name])
+    assert environment["SEGMENT_QUEUE_URL"] == '${module.messaging.queue_urls["rescore-segments"]}'
+    assert environment["DEAD_LETTER_QUEUE_URL"] == '${module.messaging.dead_letter_urls["rescore-segments"]}'
 
 
 def test_the_stream_mapping_matches() -> None:
@@ -125,12 +147,89 @@ def test_each_queue_mapping_matches(local: resources.QueueEventSource) -> None:
     assert root.value(consumer["maximum_concurrency"]) == local.maximum_concurrency
 
 
-def test_the_scheduled_sender_matches() -> None:
-    call = hcl.root().modules["send_due"]
-    local = resources.SEND_DUE
+def schedule_calls() -> dict[str, dict[str, Any]]:
+    return {name: call for name, call in hcl.root().modules.items() if call["source"] == "./modules/schedule"}
+
+
+def every_minutes(expression: str) -> float:
+    """How many minutes apart an EventBridge Scheduler expression's runs are: rate(...), or a daily cron(...)."""
+    units = {"minute": 1, "hour": 60, "day": 24 * 60}
+    if rate := re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression):
+        return int(rate.group(1)) * units[rate.group(2)]
+    if re.fullmatch(r"cron\(\d{1,2} \d{1,2} \* \* \? \*\)", expression):  # minute hour, every day of every month
+        return 24 * 60
+    raise ValueError(f"not a fixed-rate or daily schedule: {expression}")
+
+
+def test_every_schedule_is_in_terraform() -> None:
+    assert set(schedule_calls()) == {local.logical_name.replace("-", "_") for local in resources.SCHEDULES}
+
+
+@pytest.mark.parametrize("local", resources.SCHEDULES, ids=lambda s: s.logical_name)
+def test_each_schedule_matches(local: resources.Schedule) -> None:
+    """The scheduled sender every send_due_rate_minutes; the rescoring sweep daily (var.rescore_schedule)."""
+    root = hcl.root()
+    call = schedule_calls()[local.logical_name.replace("-", "_")]
+    assert call["name"] == f"${{local.prefix}}-{local.logical_name}"
     assert call["function_arn"] == f'${{module.function["{local.function}"].function_arn}}'
-    assert hcl.root().value(call["rate_minutes"]) == local.rate_minutes
     assert call["payload"] == local.payload
+    if "rate_minutes" in call:
+        assert root.value(call["rate_minutes"]) == local.rate_minutes
+    else:
+        assert every_minutes(root.value(call["schedule_expression"])) == local.rate_minutes
+    schedule = hcl.child(local.logical_name.replace("-", "_")).resource("aws_scheduler_schedule", "this")
+    assert schedule["flexible_time_window"] == [{"mode": "OFF"}]
+    assert schedule["target"][0]["input"] == "${jsonencode(var.payload)}"
+
+
+def test_the_rescore_schedule_is_daily_and_dead_letters_what_it_cannot_deliver() -> None:
+    root = hcl.root()
+    assert root.modules["rescore"]["schedule_expression"] == "${var.rescore_schedule}"
+    assert every_minutes(root.variables["rescore_schedule"]["default"]) == 24 * 60
+    assert every_minutes("rate(1 day)") == every_minutes("rate(24 hours)") == 24 * 60
+    with pytest.raises(ValueError, match="not a fixed-rate or daily schedule"):
+        every_minutes("cron(0 3 ? * MON *)")  # weekly: not what the local mode runs
+    assert root.modules["rescore"]["dead_letter_queue"] is True
+    schedule = hcl.child("rescore")
+    queue = schedule.resource("aws_sqs_queue", "dead_letter")
+    assert queue["count"] == "${var.dead_letter_queue ? 1 : 0}"
+    assert queue["kms_master_key_id"] == "${var.kms_key_arn}"
+    target = schedule.resource("aws_scheduler_schedule", "this")["target"][0]
+    assert target["retry_policy"][0]["maximum_retry_attempts"] >= 1
+    dead_letter = target["dynamic"][0]["dead_letter_config"]
+    assert dead_letter["for_each"] == "${aws_sqs_queue.dead_letter}"
+    assert dead_letter["content"] == [{"arn": "${dead_letter_config.value.arn}"}]
+    # The scheduler's role may send there (and encrypt for the queue's key), and an alarm watches it.
+    granted = {
+        (action, resource)
+        for block in schedule.data["aws_iam_policy_document"]["invoke"]["dynamic"]
+        if block["statement"]["for_each"] == "${aws_sqs_queue.dead_letter}"
+        for statement in block["statement"]["content"]
+        for action in statement["actions"]
+        for resource in statement["resources"]
+    }
+    assert granted == {("sqs:SendMessage", "${statement.value.arn}"), ("kms:GenerateDataKey", "${var.kms_key_arn}")}
+    alarmed = root.modules["monitoring"]["schedule_dead_letter_queue_names"]
+    assert alarmed == {"rescore-schedule-dlq": "${module.rescore.dead_letter_queue_name}"}
+    alarm = hcl.child("monitoring").resource("aws_cloudwatch_metric_alarm", "schedule_dead_letters")
+    assert alarm["for_each"] == "${var.schedule_dead_letter_queue_names}"
+
+
+def test_the_rescore_sweep_settings_match() -> None:
+    """Its segments and win-back attempts are variables; its cooldown is the email processor's, one variable."""
+    root = hcl.root()
+    environments = root.locals["function_environment"]
+    terraform = environments["rescore"]
+    local = resources.sample_environment("rescore")
+    for name, variable in [("RESCORE_SEGMENTS", "rescore_segments"), ("WINBACK_ATTEMPTS", "winback_attempts"),
+                           ("EMAIL_COOLDOWN_DAYS", "email_cooldown_days")]:  # fmt: skip
+        assert terraform[name] == f"${{tostring(var.{variable})}}"
+        assert root.value(terraform[name]) == local[name]
+        assert root.variables[variable]["validation"], variable
+    assert root.value(environments["email_processor"])["EMAIL_COOLDOWN_DAYS"] == terraform["EMAIL_COOLDOWN_DAYS"]
+    assert terraform["RESCORE_PAGE_SIZE"] == local["RESCORE_PAGE_SIZE"]
+    consumer = root.value(root.locals["queue_consumers"][resources.RESCORE_SEGMENTS.logical_name])
+    assert root.value(consumer["maximum_concurrency"]) == resources.RESCORE_SEGMENTS_SOURCE.maximum_concurrency
 
 
 def test_ses_names_match() -> None:
@@ -176,11 +275,15 @@ def test_the_email_processor_knows_the_queues_redrive_and_batch_size() -> None:
 def test_every_local_override_is_declared_and_differs_from_aws() -> None:
     aws_values: dict[str, Any] = {
         "users-stream.starting_position": resources.USERS_STREAM_SOURCE.starting_position,
-        "send-due.rate_minutes": resources.SEND_DUE.rate_minutes,
         "ses.feedback": "configuration-set event destination",
     }
+    for schedule in resources.SCHEDULES:
+        aws_values[f"{schedule.logical_name}.rate_minutes"] = schedule.rate_minutes
     for queue in CONSUMERS:
-        aws_values[f"{queue.logical_name}.visibility_timeout"] = queue.visibility_timeout
+        # A segment task runs for minutes: made visible again after seconds, it would run twice at once, so the
+        # local mode keeps AWS's visibility for it.
+        if queue is not resources.RESCORE_SEGMENTS:
+            aws_values[f"{queue.logical_name}.visibility_timeout"] = queue.visibility_timeout
     for source in resources.QUEUE_SOURCES:
         aws_values[f"{source.queue}.maximum_concurrency"] = source.maximum_concurrency
     assert set(resources.LOCAL_OVERRIDES) == set(aws_values)

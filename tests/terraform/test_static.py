@@ -23,6 +23,7 @@ import pytest
 from engagement.mailer import Mailer
 from engagement.messaging import DeadLetterQueue, EventPublisher
 from engagement.pipeline import PipelineMonitor
+from engagement.rescore import SegmentQueue
 from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from localmode import resources
 from tests.terraform import hcl
@@ -152,7 +153,7 @@ def test_the_key_policy_lets_sns_deliver_to_encrypted_queues_and_logs_encrypt() 
 
 ADAPTERS = (
     UserRepository, EmailRepository, DecisionRepository, SuppressionRepository, EventPublisher, DeadLetterQueue, Mailer,
-    PipelineMonitor,
+    PipelineMonitor, SegmentQueue,
 )  # fmt: skip
 # Batch calls are authorised as their single counterparts.
 ACTION_NAMES = {"publish_batch": "sns:Publish", "send_message_batch": "sqs:SendMessage",
@@ -176,6 +177,8 @@ POLICY_RESOURCES = {
     ("queue", "ses-feedback"): '${module.messaging.queue_arns["ses-feedback"]}',
     ("queue", "client-signals-dlq"): '${module.messaging.dead_letter_arns["client-signals"]}',
     ("queue", "ses-feedback-dlq"): '${module.messaging.dead_letter_arns["ses-feedback"]}',
+    ("queue", "rescore-segments"): '${module.messaging.queue_arns["rescore-segments"]}',
+    ("queue", "rescore-segments-dlq"): '${module.messaging.dead_letter_arns["rescore-segments"]}',
     ("ses", "identity"): "${module.email.identity_arn}",
     ("ses", "configuration-set"): "${module.email.configuration_set_arn}",
     ("parameter", "unsubscribe-secret"): "${aws_ssm_parameter.unsubscribe_secret.arn}",
@@ -315,7 +318,7 @@ def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
         return pipeline_needs(adapter, method)
     if isinstance(adapter, EventPublisher):
         resource = ("topic", "events")
-    elif isinstance(adapter, DeadLetterQueue):
+    elif isinstance(adapter, DeadLetterQueue | SegmentQueue):  # each sends to the queue its URL names
         resource = ("queue", adapter.queue_url.rsplit("/", 1)[1].removeprefix(prefix))
     else:
         resource = ("table", adapter.table_name.removeprefix(prefix))
@@ -378,6 +381,11 @@ OTHER_NEEDS = {
     | {("kms:Decrypt", ("key", "data"))},
     "ses_feedback": {
         (action, ("queue", "ses-feedback"))
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+    }
+    | {("kms:Decrypt", ("key", "data"))},
+    "rescore": {
+        (action, ("queue", "rescore-segments"))
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
     }
     | {("kms:Decrypt", ("key", "data"))},

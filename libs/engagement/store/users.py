@@ -61,6 +61,57 @@ class UserRepository:
             },
         )
 
+    def record_rescore(
+        self,
+        user_id: str,
+        *,
+        computed_score: float,
+        band: Band,
+        scored_at: datetime,
+        run_date: str,
+        lapse: str,
+        attempts: int,
+    ) -> None:
+        """The sweep's marks: the score as of the run, the day it published the client, the lapse's attempts."""
+        self._update_existing(
+            user_id,
+            "SET computedScore = :score, band = :band, scoredAt = :at, rescoredOn = :day, winbackLapse = :lapse, "
+            "winbackAttempts = :attempts",
+            {
+                ":score": to_attribute(computed_score),
+                ":band": {"S": band.value},
+                ":at": {"S": format_instant(scored_at)},
+                ":day": {"S": run_date},
+                ":lapse": {"S": lapse},
+                ":attempts": {"N": str(attempts)},
+            },
+        )
+
+    def scan_segment(
+        self,
+        segment: int,
+        total_segments: int,
+        *,
+        attributes: tuple[str, ...],
+        start_key: dict[str, Any] | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of one parallel-scan segment, with only the named attributes; and where the next page starts."""
+        names = {f"#p{i}": name for i, name in enumerate(attributes)}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Segment": segment,
+            "TotalSegments": total_segments,
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+            "Limit": limit,
+        }
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        with translated_errors(f"scan segment {segment} of {total_segments}"):
+            response = self._dynamodb.scan(**request)
+        return [from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+
     def _update_existing(self, user_id: str, expression: str, values: dict[str, Any]) -> None:
         """Update the system's own attributes of a client; a client deleted meanwhile is not brought back."""
         try:

@@ -46,7 +46,7 @@ resource "aws_cloudwatch_log_group" "this" {
 
 resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_117:no VPC resources are used; DynamoDB, SNS, SQS and SSM are reached over AWS endpoints
-  # checkov:skip=CKV_AWS_116:invoked synchronously (event source mappings, API Gateway); failures go to the mappings' DLQs
+  # checkov:skip=CKV_AWS_116:queue and stream mappings keep failed records in their DLQs; API calls are synchronous; scheduled invocations retry (Lambda async, twice) and alarm on errors
   # checkov:skip=CKV_AWS_272:code signing needs a signing profile in the deploying account; zips are built reproducibly
   function_name                  = var.name
   description                    = var.description

@@ -29,7 +29,17 @@ locals {
       topic         = aws_sns_topic.ses_feedback.arn
       filter_policy = null
     }
+    # The rescore sweep's segment tasks: its own function sends them (the daily coordinator, and a task's
+    # checkpoint), allowed by that function's role. No topic, so no subscription and no queue policy.
+    rescore-segments = {
+      topic         = null
+      filter_policy = null
+    }
   }
+  # Queues their own function feeds, by name: `topic != null` cannot choose the subscriptions, since a topic's ARN
+  # is unknown until the topic exists and for_each keys must be known when planning.
+  function_fed = ["rescore-segments"]
+  topic_fed    = { for name, consumer in local.consumers : name => consumer if !contains(local.function_fed, name) }
 }
 
 resource "aws_sqs_queue" "dead_letter" {
@@ -65,7 +75,7 @@ resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
 }
 
 data "aws_iam_policy_document" "consumer" {
-  for_each = local.consumers
+  for_each = local.topic_fed
 
   statement {
     sid       = "OnlyItsTopicSends"
@@ -84,13 +94,13 @@ data "aws_iam_policy_document" "consumer" {
 }
 
 resource "aws_sqs_queue_policy" "consumer" {
-  for_each  = local.consumers
+  for_each  = local.topic_fed
   queue_url = aws_sqs_queue.consumer[each.key].id
   policy    = data.aws_iam_policy_document.consumer[each.key].json
 }
 
 resource "aws_sns_topic_subscription" "consumer" {
-  for_each             = local.consumers
+  for_each             = local.topic_fed
   topic_arn            = each.value.topic
   protocol             = "sqs"
   endpoint             = aws_sqs_queue.consumer[each.key].arn

@@ -9,7 +9,7 @@ output "ses_feedback_topic_arn" {
 }
 
 output "queue_arns" {
-  description = "Consumer queues by name (email-requests, client-signals, ses-feedback)."
+  description = "Consumer queues by name (email-requests, client-signals, ses-feedback, rescore-segments)."
   value       = { for name, queue in aws_sqs_queue.consumer : name => queue.arn }
 }
 

@@ -33,6 +33,25 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   tags                = var.tags
 }
 
+# A scheduled run the scheduler could not deliver after its retries (the function missing, throttled, not allowed).
+resource "aws_cloudwatch_metric_alarm" "schedule_dead_letters" {
+  for_each            = var.schedule_dead_letter_queue_names
+  alarm_name          = "${var.prefix}-${each.key}-not-empty"
+  alarm_description   = "A scheduled run was not delivered (see ${each.value}: its ERROR_CODE and ERROR_MESSAGE attributes); fix, then run it by hand."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
 locals {
   # Every function alarms on failed invocations and on throttling.
   function_alarms = merge([

@@ -24,6 +24,12 @@ variable "dead_letter_queue_names" {
   type        = map(string)
 }
 
+variable "schedule_dead_letter_queue_names" {
+  description = "Schedules' dead-letter queues (runs the scheduler could not deliver) to alarm on, by logical name."
+  type        = map(string)
+  default     = {}
+}
+
 variable "stream_function_name" {
   description = "The function reading the users stream (iterator age alarm)."
   type        = string

@@ -9,12 +9,29 @@ variable "function_arn" {
 }
 
 variable "rate_minutes" {
-  description = "How often, in minutes."
+  description = "How often, in minutes (or schedule_expression instead)."
   type        = number
+  default     = null
 
   validation {
-    condition     = var.rate_minutes >= 1
+    condition     = coalesce(var.rate_minutes, 1) >= 1
     error_message = "rate_minutes must be at least 1."
+  }
+}
+
+variable "schedule_expression" {
+  description = "When, as EventBridge Scheduler's rate(...) or cron(...) expression, in UTC (or rate_minutes instead)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be rate(...) or cron(...)."
+  }
+
+  validation {
+    condition     = (var.schedule_expression == null) != (var.rate_minutes == null)
+    error_message = "Set exactly one of rate_minutes and schedule_expression."
   }
 }
 
@@ -24,8 +41,14 @@ variable "payload" {
   default     = {}
 }
 
+variable "dead_letter_queue" {
+  description = "Keep invocations the scheduler could not deliver, after its retries, in a dead-letter queue of its own."
+  type        = bool
+  default     = false
+}
+
 variable "kms_key_arn" {
-  description = "Key the schedule's input is encrypted with."
+  description = "Key the schedule's input (and its dead-letter queue) is encrypted with."
   type        = string
 }
 

@@ -1,0 +1,226 @@
+"""The daily rescoring sweep: clients drift away with time, not only with writes.
+
+A client who stops ordering writes nothing, so the stream never sees them go stale. Once a day the coordinator
+splits the users table into TotalSegments parallel-scan segments and queues one task per segment; each task scans
+its segment a page at a time (projection: only what scoring and the decision need), scores every client as of the
+run's instant, and publishes the stream's own event (client.rescored) for:
+
+- every client whose band changed since it was last stored (then stores the new computed score and band, never
+  engagementScore; those attributes are not facts, so the write makes no event);
+- an at-risk client emailed before, whose cooldown has passed: another win-back attempt, up to max_attempts per
+  lapse (a lapse begins with the client's last order; a new order begins a new one, and the email that opened the
+  lapse counts as its first attempt).
+
+Idempotent per day: a published client is marked with the run's date and skipped by any later run that day, and
+the event's id is derived from the run's date and the client, so a task retried after publishing makes the same
+event (the email processor's email id comes from it: no second email). A task running out of time queues its
+own continuation with the scan's LastEvaluatedKey (the checkpoint) and ends successfully.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from engagement import aws
+from engagement.clock import Clock, TimeLeft, format_instant, unlimited
+from engagement.errors import InvalidRecord, TransientFailure
+from engagement.events import client_from_item
+from engagement.messaging import EventPublisher
+from engagement.models import CamelModel, Client, EngagementEvent, EventType, Instant, Score
+from engagement.observability import count, logger
+from engagement.scoring import score_client
+from engagement.store.users import UserRepository
+
+# What scoring, the decision and the event need; nothing else is read.
+RESCORE_ATTRIBUTES = (
+    "userId", "email", "name", "lastOrderDate", "orderCount", "averageOrderValue", "preferredCategories",
+    "createdAt", "engagementScore", "optedOut", "suppressed", "timezone", "lastEmailDate", "computedScore", "band",
+    "winbackLapse", "winbackAttempts", "rescoredOn",
+)  # fmt: skip
+CHECKPOINT_RESERVE_S = 10.0  # stop a segment with this much of the invocation left, and queue the rest
+NO_ORDER = "never"  # the lapse of a client who has not ordered yet
+
+
+@dataclass(frozen=True)
+class RescoreRules:
+    cooldown: timedelta
+    max_attempts: int = 3
+
+
+class SegmentTask(CamelModel):
+    """One segment of one day's sweep, from where its scan stands (start_key: DynamoDB's LastEvaluatedKey)."""
+
+    run_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    now: Instant
+    segment: int = Field(ge=0)
+    total_segments: int = Field(ge=1, le=1_000_000)
+    start_key: dict[str, Any] | None = None
+
+    def continued(self, start_key: dict[str, Any]) -> SegmentTask:
+        return self.model_copy(update={"start_key": start_key})
+
+
+def decode_task(body: str) -> SegmentTask:
+    try:
+        task = SegmentTask.model_validate_json(body)
+    except ValidationError as invalid:
+        error = invalid.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        raise InvalidRecord(f"not a rescore segment task: {where}: {error['msg']}", where) from invalid
+    if task.segment >= task.total_segments:
+        raise InvalidRecord(f"segment {task.segment} of {task.total_segments} does not exist", "segment")
+    return task
+
+
+def plan_run(now: datetime, total_segments: int) -> list[SegmentTask]:
+    """One day's run: a task per segment, every one scoring as of the same instant."""
+    run_date = now.date().isoformat()
+    return [SegmentTask(run_date=run_date, now=now, segment=segment, total_segments=total_segments)
+            for segment in range(total_segments)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: str  # band_changed | cooldown_over
+    attempts: int
+    lapse: str
+
+
+def assess(client: Client, score: Score, now: datetime, run_date: str, rules: RescoreRules) -> Verdict | None:
+    """What the sweep does for one client: publish (why, and the lapse's attempts after it), or nothing."""
+    if client.rescored_on == run_date:
+        return None  # published already today
+    lapse = format_instant(client.last_order_date) if client.last_order_date else NO_ORDER
+    attempts = client.winback_attempts if client.winback_lapse == lapse else _opening_attempts(client)
+    if client.band is not score.band:
+        return Verdict("band_changed", attempts + 1 if score.band.is_at_risk else attempts, lapse)
+    if not score.band.is_at_risk or client.opted_out or client.suppressed or client.last_email_date is None:
+        return None
+    if now - client.last_email_date < rules.cooldown or attempts >= rules.max_attempts:
+        return None
+    return Verdict("cooldown_over", attempts + 1, lapse)
+
+
+def _opening_attempts(client: Client) -> int:
+    """A lapse the sweep has not counted yet: the email the stream's event brought, if one came after the order."""
+    emailed = client.last_email_date
+    return int(emailed is not None and (client.last_order_date is None or emailed > client.last_order_date))
+
+
+def rescored_event(client: Client, score: Score, run_date: str, now: datetime) -> EngagementEvent:
+    """The stream's event, with an id that one day's sweep always gives this client."""
+    return EngagementEvent(id=f"rescore-{run_date}-{client.user_id}", type=EventType.CLIENT_RESCORED,
+                           occurred_at=now, client=client, score=score)  # fmt: skip
+
+
+@dataclass
+class SegmentReport:
+    scanned: int = 0
+    published: Counter[str] = field(default_factory=Counter)
+    unscorable: int = 0
+    checkpointed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"scanned": self.scanned, "published": dict(self.published), "unscorable": self.unscorable,
+                "checkpointed": self.checkpointed}  # fmt: skip
+
+
+class SegmentQueue:
+    """Where segment tasks wait: the coordinator's fan-out, and a task's own continuation."""
+
+    def __init__(self, queue_url: str, sqs: Any | None = None) -> None:
+        self.queue_url = queue_url
+        self._sqs = sqs or aws.client("sqs")
+
+    def send(self, tasks: list[SegmentTask]) -> None:
+        for start in range(0, len(tasks), 10):
+            chunk = tasks[start : start + 10]
+            entries = [
+                {"Id": str(i), "MessageBody": task.model_dump_json(by_alias=True)} for i, task in enumerate(chunk)
+            ]
+            response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if response.get("Failed"):
+                raise TransientFailure(f"{len(response['Failed'])} segment tasks not queued: {response['Failed'][0]}")
+
+
+class RescoreSweep:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        publisher: EventPublisher,
+        tasks: SegmentQueue,
+        rules: RescoreRules,
+        clock: Clock,
+        total_segments: int,
+        page_size: int = 500,
+    ) -> None:
+        self.users = users
+        self.publisher = publisher
+        self.tasks = tasks
+        self.rules = rules
+        self.clock = clock
+        self.total_segments = total_segments
+        self.page_size = page_size
+
+    def start(self) -> dict[str, Any]:
+        """The coordinator: one task per segment, all scoring as of this instant."""
+        now = self.clock.now()
+        tasks = plan_run(now, self.total_segments)
+        self.tasks.send(tasks)
+        logger.info("rescore started", extra={"runDate": tasks[0].run_date, "segments": self.total_segments})
+        return {"runDate": tasks[0].run_date, "now": format_instant(now), "segments": self.total_segments}
+
+    def run_segment(self, task: SegmentTask, time_left: TimeLeft = unlimited) -> SegmentReport:
+        report = SegmentReport()
+        start_key = task.start_key
+        while True:
+            items, start_key = self.users.scan_segment(
+                task.segment, task.total_segments, attributes=RESCORE_ATTRIBUTES, start_key=start_key,
+                limit=self.page_size,
+            )  # fmt: skip
+            self._rescore(items, task, report)
+            if start_key is None:
+                break
+            if time_left() < CHECKPOINT_RESERVE_S:
+                self.tasks.send([task.continued(start_key)])
+                report.checkpointed = True
+                count("RescoreCheckpoints")
+                break
+        count("ClientsRescored", report.scanned)
+        logger.info("rescore segment done", extra={"runDate": task.run_date, "segment": task.segment,
+                                                   **report.as_dict()})  # fmt: skip
+        return report
+
+    def _rescore(self, items: Sequence[Mapping[str, Any]], task: SegmentTask, report: SegmentReport) -> None:
+        due: list[tuple[Client, Score, Verdict]] = []
+        for item in items:
+            report.scanned += 1
+            try:
+                client = client_from_item(item)
+            except InvalidRecord:
+                report.unscorable += 1  # the stream dead-lettered it when it was written; nothing to add here
+                continue
+            score = score_client(client, task.now)
+            verdict = assess(client, score, task.now, task.run_date, self.rules)
+            if verdict is not None:
+                due.append((client, score, verdict))
+        if not due:
+            return
+        events = [rescored_event(client, score, task.run_date, task.now) for client, score, _ in due]
+        failures = {failure.index: failure for failure in self.publisher.publish(events)}
+        if failures:  # the task is retried: clients published already get the same event ids again
+            first = next(iter(failures.values()))
+            raise TransientFailure(f"{len(failures)} rescore events not published: {first.code}: {first.message}")
+        for client, score, verdict in due:
+            self.users.record_rescore(client.user_id, computed_score=score.computed_value, band=score.band,
+                                      scored_at=task.now, run_date=task.run_date, lapse=verdict.lapse,
+                                      attempts=verdict.attempts)  # fmt: skip
+            report.published[verdict.reason] += 1
+        count("RescoreEventsPublished", len(due))
