@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.client
 
 from engagement.store.dynamo import from_item
 from localmode import resources
@@ -119,7 +121,12 @@ class Pipeline:
         return started
 
     def drain(self, max_polls: int = 10_000) -> int:
-        """Poll the stream and the queues until a whole round delivers nothing; how many polls delivered."""
+        """Poll the stream and the queues until a whole round delivers nothing; how many polls delivered. Each AWS
+        request is atomic, as in AWS (the email processor's threads would otherwise race inside moto)."""
+        with atomic_requests(read_pause=0):
+            return self._drain(max_polls)
+
+    def _drain(self, max_polls: int) -> int:
         for polls in range(max_polls):
             busy = self.stream_poller.poll_once()
             for poller in self.queue_pollers.values():
@@ -181,6 +188,28 @@ def body_of(dead_letter: dict[str, Any]) -> Any:
         return json.loads(dead_letter["body"])
     except ValueError:
         return dead_letter["body"]
+
+
+@contextmanager
+def atomic_requests(read_pause: float = 0.002) -> Iterator[None]:
+    """DynamoDB applies each request atomically; moto in-process does not when threads race. One lock around every
+    AWS request makes each one atomic, and a pause after each read lets the other thread in between our read and
+    our write: the interleaving that races are made of."""
+    lock = threading.Lock()
+    original = botocore.client.BaseClient._make_api_call
+
+    def call(self: Any, operation: str, params: Any) -> Any:
+        with lock:
+            answer = original(self, operation, params)
+        if read_pause and operation in ("GetItem", "Query", "Scan"):
+            time.sleep(read_pause)
+        return answer
+
+    botocore.client.BaseClient._make_api_call = call
+    try:
+        yield
+    finally:
+        botocore.client.BaseClient._make_api_call = original
 
 
 @contextmanager

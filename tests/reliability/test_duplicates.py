@@ -9,14 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import botocore.client
 import pytest
 
 from engagement.store.decisions import DECIDED_PREFIX
@@ -24,7 +21,7 @@ from tests.conftest import LambdaContext
 from tests.events import batch, client_values, sqs_record, to_image
 from tests.integration.test_email_processor import message
 from tests.reliability.conftest import Figures, scale
-from tests.reliability.harness import InProcessFunction, Pipeline, scan
+from tests.reliability.harness import InProcessFunction, Pipeline, atomic_requests, scan
 
 
 def at_risk_clients(count: int, prefix: str = "u") -> list[dict[str, Any]]:
@@ -98,28 +95,6 @@ def test_the_same_sqs_message_three_times_makes_one_email(
     emails_out = sum(per_client.values())
     figures.record(events_in=3 * len(clients), emails_out=emails_out, duplicates=emails_out - len(per_client),
                    lost=len(clients) - len(per_client))  # fmt: skip
-
-
-@contextmanager
-def atomic_requests(read_pause: float = 0.002) -> Iterator[None]:
-    """DynamoDB applies each request atomically; moto in-process does not when threads race. One lock around every
-    AWS request makes each one atomic, and a pause after each read lets the other thread in between our read and
-    our write: the interleaving that races are made of."""
-    lock = threading.Lock()
-    original = botocore.client.BaseClient._make_api_call
-
-    def call(self: Any, operation: str, params: Any) -> Any:
-        with lock:
-            answer = original(self, operation, params)
-        if operation in ("GetItem", "Query", "Scan"):
-            time.sleep(read_pause)
-        return answer
-
-    botocore.client.BaseClient._make_api_call = call
-    try:
-        yield
-    finally:
-        botocore.client.BaseClient._make_api_call = original
 
 
 def test_two_email_processors_racing_on_one_client_make_one_email(
