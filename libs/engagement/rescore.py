@@ -6,7 +6,8 @@ its segment a page at a time (projection: only what scoring and the decision nee
 run's instant, and publishes the stream's own event (client.rescored) for:
 
 - every client whose band changed since it was last stored (then stores the new computed score and band, never
-  engagementScore; those attributes are not facts, so the write makes no event);
+  engagementScore; those attributes are not facts, so the write makes no event); a change into a risk band once
+  the lapse's attempts are spent is stored and not published;
 - an at-risk client emailed before, whose cooldown has passed: another win-back attempt, up to max_attempts per
   lapse (a lapse begins with the client's last order; a new order begins a new one, and the email that opened the
   lapse counts as its first attempt).
@@ -90,6 +91,7 @@ class Verdict:
     reason: str  # band_changed | cooldown_over
     attempts: int
     lapse: str
+    publish: bool = True  # False: only store the new band (a risk band reached with the lapse's attempts spent)
 
 
 def assess(client: Client, score: Score, now: datetime, run_date: str, rules: RescoreRules) -> Verdict | None:
@@ -99,7 +101,9 @@ def assess(client: Client, score: Score, now: datetime, run_date: str, rules: Re
     lapse = format_instant(client.last_order_date) if client.last_order_date else NO_ORDER
     attempts = client.winback_attempts if client.winback_lapse == lapse else _opening_attempts(client)
     if client.band is not score.band:
-        return Verdict("band_changed", attempts + 1 if score.band.is_at_risk else attempts, lapse)
+        if not score.band.is_at_risk:
+            return Verdict("band_changed", attempts, lapse)
+        return Verdict("band_changed", attempts + 1, lapse, publish=attempts < rules.max_attempts)
     if not score.band.is_at_risk or client.opted_out or client.suppressed or client.last_email_date is None:
         return None
     if now - client.last_email_date < rules.cooldown or attempts >= rules.max_attempts:
@@ -213,14 +217,16 @@ class RescoreSweep:
                 due.append((client, score, verdict))
         if not due:
             return
-        events = [rescored_event(client, score, task.run_date, task.now) for client, score, _ in due]
-        failures = {failure.index: failure for failure in self.publisher.publish(events)}
+        events = [rescored_event(client, score, task.run_date, task.now) for client, score, verdict in due
+                  if verdict.publish]  # fmt: skip
+        failures = {failure.index: failure for failure in self.publisher.publish(events)} if events else {}
         if failures:  # the task is retried: clients published already get the same event ids again
             first = next(iter(failures.values()))
             raise TransientFailure(f"{len(failures)} rescore events not published: {first.code}: {first.message}")
         for client, score, verdict in due:
             self.users.record_rescore(client.user_id, computed_score=score.computed_value, band=score.band,
                                       scored_at=task.now, run_date=task.run_date, lapse=verdict.lapse,
-                                      attempts=verdict.attempts)  # fmt: skip
-            report.published[verdict.reason] += 1
-        count("RescoreEventsPublished", len(due))
+                                      attempts=min(verdict.attempts, self.rules.max_attempts))  # fmt: skip
+            if verdict.publish:
+                report.published[verdict.reason] += 1
+        count("RescoreEventsPublished", len(events))
