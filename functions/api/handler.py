@@ -7,6 +7,7 @@ service of libs/engagement, shape the response. OpenAPI: /api/openapi.json.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -302,7 +303,9 @@ def edit_email(email_id: str, edit: Annotated[EmailEdit, Body()]) -> dict[str, A
 class Review(BaseModel):
     reviewer: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
     reason: str | None = Field(default=None, max_length=500)
-    version: int | None = Field(default=None, ge=0, description="The email's version you reviewed; 409 if it changed")
+    version: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="The email's version you reviewed; 409 if it changed"
+    )
 
 
 @app.post("/api/emails/<email_id>/approve")
@@ -386,6 +389,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if path.startswith("/api/") and event.get("body") and content_type != "application/json":
         # Otherwise a body sent as a form (curl -d without a Content-Type) would be read as no body at all.
         return _refusal(415, JSON_ONLY)
+    if path.startswith("/api/") and event.get("body") and (problem := _unreadable_json(event)):
+        return _refusal(422, problem, errors=[{"in": "body", "field": "", "message": problem}])
     response = app.resolve(event, context)
     response.setdefault("headers", {}).update({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
     if path.startswith("/api/"):
@@ -399,11 +404,30 @@ def _authorized(event: dict[str, Any], headers: dict[str, Any]) -> bool:
     return auth.is_authorized(headers.get("authorization"))
 
 
-def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def _unreadable_json(event: dict[str, Any]) -> str | None:
+    """What the JSON parser would give up on with an error the resolver does not expect: nesting deeper than
+    Python's stack, an integer of over 4300 digits. (Plain syntax errors are the resolver's: 422 as usual.)"""
+    body = event["body"]
+    try:
+        text = base64.b64decode(body) if event.get("isBase64Encoded") else body
+        json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    except (ValueError, RecursionError) as exc:
+        return f"the body is not JSON we can read: {type(exc).__name__}"
+    return None
+
+
+def _refusal(
+    status: int, message: str, headers: dict[str, str] | None = None, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """A response given before routing, in the API's error shape."""
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": json.dumps({"message": message}),
+        "body": json.dumps(body),
         "isBase64Encoded": False,
     }

@@ -52,6 +52,12 @@ class ClientChanges(CamelModel):
             raise ValueError("each category has 1 to 40 characters")
         return value
 
+    @field_validator("average_order_value", "engagement_score")
+    @classmethod
+    def _storable(cls, value: float | None) -> float | None:
+        """Six decimals at most: 1e-300 is 0 here, not a number DynamoDB refuses (magnitudes below 1e-130)."""
+        return None if value is None else round(value, 6)
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:

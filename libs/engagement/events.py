@@ -132,8 +132,8 @@ def decode_event(body: str) -> EngagementEvent:
     """An SQS body (SNS raw delivery) as an event; InvalidRecord says what is wrong with it."""
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise InvalidRecord(f"message body is not JSON: {exc}", "body") from exc
+    except (ValueError, TypeError, RecursionError) as exc:  # ValueError: also an integer of over 4300 digits
+        raise InvalidRecord(f"message body is not JSON we can read: {type(exc).__name__}: {exc}"[:500], "body") from exc
     if not isinstance(payload, dict):
         raise InvalidRecord("message body is not a JSON object", "body")
     if payload.get("version") != ENVELOPE_VERSION:

@@ -41,6 +41,15 @@ Instant = Annotated[
 NonEmptyText = Annotated[str, Field(min_length=1, max_length=512)]
 
 
+def _fits_a_key(value: str) -> str:
+    if len(value.encode()) > 512:  # it becomes part of a decision's sort key (DynamoDB: at most 1024 bytes)
+        raise ValueError("at most 512 bytes")
+    return value
+
+
+EventId = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_fits_a_key)]
+
+
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
@@ -134,7 +143,7 @@ class EngagementEvent(CamelModel):
     """The versioned envelope published to SNS; subscriptions filter on its eventType and band."""
 
     version: Literal[1] = ENVELOPE_VERSION
-    id: NonEmptyText
+    id: EventId
     type: EventType
     occurred_at: Instant
     client: Client

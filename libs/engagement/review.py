@@ -34,7 +34,9 @@ class EmailEdit(CamelModel):
     call_to_action_label: str | None = None
     sign_off: str | None = None
     editor: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
-    version: int | None = Field(default=None, ge=0, description="The email's version you edited; 409 if it changed")
+    version: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="The email's version you edited; 409 if it changed"
+    )
 
 
 class Editor:

@@ -18,6 +18,7 @@ from engagement.messaging import DeadLetterQueue
 from engagement.observability import count, logger
 from engagement.store.suppressions import SuppressionRepository
 
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit for a forward path: longer is no address SES delivered to
 IGNORED = frozenset(
     {"Delivery", "Send", "Open", "Click", "Reject", "Rendering Failure", "DeliveryDelay", "Subscription"}
 )
@@ -39,8 +40,8 @@ class Feedback:
 def _json(text: str, what: str) -> dict[str, Any]:
     try:
         payload = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRecord(f"{what} is not JSON: {exc}", "body") from exc
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidRecord(f"{what} is not JSON we can read: {type(exc).__name__}: {exc}"[:500], "body") from exc
     if not isinstance(payload, dict):
         raise InvalidRecord(f"{what} is not a JSON object", "body")
     return payload
@@ -52,9 +53,13 @@ def parse_notification(body: str, now: datetime) -> Feedback | None:
     if payload.get("Type") == "Notification" and isinstance(payload.get("Message"), str):
         payload = _json(payload["Message"], "SES notification inside the SNS envelope")
     kind = payload.get("notificationType") or payload.get("eventType")
+    if not isinstance(kind, str):
+        raise InvalidRecord(f"notificationType {kind!r} is not one SES sends", "notificationType")
     if kind in IGNORED:
         return None
     mail = payload.get("mail") or {}
+    if not isinstance(mail, dict):
+        raise InvalidRecord("mail is not an object", "mail")
     try:
         if kind == "Bounce":
             details = payload["bounce"]
@@ -67,12 +72,14 @@ def parse_notification(body: str, now: datetime) -> Feedback | None:
         else:
             raise InvalidRecord(f"notificationType {kind!r} is not one SES sends", "notificationType")
         at = parse_instant(str(details["timestamp"])) if details.get("timestamp") else now
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidRecord(f"{kind} notification lacks {exc}", str(exc).strip("'")) from exc
     except ValueError as exc:
         raise InvalidRecord(f"{kind} notification: {exc}", "timestamp") from exc
     if not recipients:
         raise InvalidRecord(f"{kind} notification names no recipient", "recipients")
+    if any(not 3 <= len(address) <= MAX_ADDRESS_LENGTH for address in recipients):
+        raise InvalidRecord(f"{kind} notification names a recipient that is no email address", "recipients")
     return Feedback(kind=kind, subtype=subtype, recipients=recipients, message_id=str(mail.get("messageId", "")), at=at)
 
 

@@ -10,6 +10,7 @@ holds back its whole shard. Only transient errors (throttling, network) are repo
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -135,9 +136,23 @@ def _image(change: dict[str, Any], side: str) -> dict[str, Any] | None:
     if image is None:
         return None
     try:
-        return from_item(image)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return from_item(_binaries_decoded(image))
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
         raise InvalidRecord(f"{side} is not a DynamoDB image: {exc}", side) from exc
+
+
+def _binaries_decoded(value: Any) -> Any:
+    """Lambda's stream event carries B and BS values as base64 text; the deserialiser wants bytes."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "B" in value and isinstance(value["B"], str):
+            return {"B": base64.b64decode(value["B"], validate=True)}
+        if len(value) == 1 and "BS" in value and isinstance(value["BS"], list):
+            return {"BS": [base64.b64decode(item, validate=True) if isinstance(item, str) else item
+                           for item in value["BS"]]}  # fmt: skip
+        return {key: _binaries_decoded(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_binaries_decoded(inner) for inner in value]
+    return value
 
 
 def _creation_time(change: dict[str, Any], clock: Clock) -> datetime:
