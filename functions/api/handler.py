@@ -31,7 +31,7 @@ from engagement.api_views import (
 )
 from engagement.auth import BearerTokenAuth, verified_by_gateway
 from engagement.clients import ClientChanges, ClientService, NewClient, Order
-from engagement.clock import clock_from_environment, format_instant
+from engagement.clock import clock_from_environment, format_instant, time_left_in
 from engagement.config import ApiConfig
 from engagement.conversion import Conversions
 from engagement.errors import Conflict, InvalidRequest, NotFound, TransientFailure
@@ -335,7 +335,7 @@ def outbox(limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
 @app.get("/api/stats")
 def overview(refresh: Annotated[bool, Query(description="Recompute the cached figures now")] = False) -> dict[str, Any]:
     """Clients per band and emails per status (cached, with their age), decisions per reason and conversion."""
-    return stats.overview(refresh=refresh, time_left=_time_left)
+    return stats.overview(refresh=refresh, time_left=time_left_in(app.lambda_context))
 
 
 @app.get("/api/stats/conversion")
@@ -358,12 +358,7 @@ class Redrive(BaseModel):
 def redrive(name: str, request: Annotated[Redrive | None, Body()] = None) -> dict[str, int]:
     """Move dead letters back to the queue they came from, once their cause is fixed."""
     limit = (request or Redrive()).max
-    return pipeline.redrive(name, limit=limit, time_left=_time_left)
-
-
-def _time_left() -> float:
-    """Seconds left in this invocation."""
-    return float(app.lambda_context.get_remaining_time_in_millis()) / 1000
+    return pipeline.redrive(name, limit=limit, time_left=time_left_in(app.lambda_context))
 
 
 @app.get("/api/openapi.json")

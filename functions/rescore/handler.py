@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from engagement.clock import clock_from_environment
+from engagement.clock import clock_from_environment, time_left_in
 from engagement.config import RescoreConfig
 from engagement.errors import InvalidRecord
 from engagement.messaging import DeadLetterQueue, EventPublisher
@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.error("segment task dead-lettered", extra={"reason": invalid.reason})
             dead_letters.send(record.body, reason=invalid.reason, field=invalid.field, failed_at=clock.now())
             return
-        sweep.run_segment(task, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+        sweep.run_segment(task, time_left=time_left_in(context))
 
     processor = BatchProcessor(event_type=EventType.SQS)
     return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor))

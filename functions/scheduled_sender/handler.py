@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
-from engagement.clock import clock_from_environment
+from engagement.clock import clock_from_environment, time_left_in
 from engagement.config import ScheduledSenderConfig
 from engagement.observability import logger, metrics, tracer
 from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
@@ -27,7 +27,7 @@ delivery = bootstrap.delivery(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    handled = delivery.send_due(time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    handled = delivery.send_due(time_left=time_left_in(context))
     outcome: dict[str, int] = {}
     for email in handled:
         outcome[email.status.value] = outcome.get(email.status.value, 0) + 1

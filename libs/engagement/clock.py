@@ -23,6 +23,15 @@ def unlimited() -> float:
     return math.inf
 
 
+class InvocationContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def time_left_in(context: InvocationContext) -> TimeLeft:
+    """The seconds left in a Lambda invocation, as a TimeLeft."""
+    return lambda: context.get_remaining_time_in_millis() / 1000
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
