@@ -82,6 +82,14 @@ class FakeLLM:
         self.script.extend(replies)
         return self
 
+    def requests_received(self, expected: int, *, wait_s: float = 5.0) -> int:
+        """How many requests arrived, waiting up to wait_s for the expected number: a client that timed out may
+        have moved on before the server thread has read its last request."""
+        deadline = time.monotonic() + wait_s
+        while len(self.received) < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(self.received)
+
     def _next(self) -> Reply:
         with self._lock:
             return self.script.popleft() if self.script else self.default

@@ -227,7 +227,7 @@ def test_a_timeout_is_retried_and_then_left_for_redelivery(fake: FakeLLM) -> Non
     with pytest.raises(TransientFailure):
         writer_for(fake, max_retries=1, timeout_s=0.3).write(request())
 
-    assert len(fake.received) == 2
+    assert fake.requests_received(2) == 2  # the first try and one retry, no more
 
 
 def test_a_refused_request_falls_back_at_once(fake: FakeLLM) -> None:
