@@ -136,16 +136,13 @@ def rescore(args: argparse.Namespace) -> int:
         return 2
     segments = int(resources.sample_environment(resources.RESCORE.logical_name)["RESCORE_SEGMENTS"])
     tasks = plan_run(now, segments)
-    SegmentQueue(url, sqs).send(tasks)
+    queue = SegmentQueue(url, sqs)
+    queue.send(tasks)
     print(f"rescoring as of {now.isoformat(timespec='seconds')} (run {tasks[0].run_date}): {segments} segments "
           "queued; the local mode's console shows what each publishes", flush=True)  # fmt: skip
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        if (
-            int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-            == 0
-        ):
+        if queue.pending() == 0:
             print("rescore done", flush=True)
             return 0
         time.sleep(0.5)

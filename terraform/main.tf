@@ -578,6 +578,7 @@ module "monitoring" {
   schedule_dead_letter_queue_names = { rescore-schedule-dlq = module.rescore.dead_letter_queue_name }
   stream_function_name             = module.function["stream_processor"].function_name
   email_service_name               = "email_processor"
+  rescore_service_name             = "rescore"
   configuration_set_name           = module.email.configuration_set_name
   tags                             = local.tags
 }

@@ -15,7 +15,7 @@ from engagement.errors import TransientFailure
 from engagement.events import encode_event, message_attributes
 from engagement.models import EngagementEvent
 
-MAX_BATCH_ENTRIES = 10  # SNS PublishBatch: at most 10 entries...
+MAX_BATCH_ENTRIES = 10  # SNS PublishBatch and SQS SendMessageBatch: at most 10 entries...
 MAX_BATCH_BYTES = 256 * 1024  # ...and 256 KiB in all
 ENTRY_OVERHEAD = 512  # bytes counted per entry for its id and message attributes
 _REASON_LIMIT = 1000
@@ -31,7 +31,8 @@ class PublishFailure:
     sender_fault: bool
 
 
-def _chunks(bodies: Sequence[str]) -> Iterator[list[int]]:
+def batches(bodies: Sequence[str]) -> Iterator[list[int]]:
+    """The bodies' indexes in groups that fit one PublishBatch or SendMessageBatch call."""
     chunk: list[int] = []
     size = 0
     for index, body in enumerate(bodies):
@@ -54,7 +55,7 @@ class EventPublisher:
         """Publish with PublishBatch (10 a call); return the events that were not published, by index."""
         bodies = [encode_event(event) for event in events]
         failures: list[PublishFailure] = []
-        for chunk in _chunks(bodies):
+        for chunk in batches(bodies):
             entries = [
                 {
                     "Id": f"e{index}",

@@ -32,7 +32,7 @@ from engagement import aws
 from engagement.clock import Clock, TimeLeft, format_instant, unlimited
 from engagement.errors import InvalidRecord, TransientFailure
 from engagement.events import client_from_item
-from engagement.messaging import EventPublisher
+from engagement.messaging import EventPublisher, batches
 from engagement.models import CamelModel, Client, EngagementEvent, EventType, Instant, Score
 from engagement.observability import count, logger
 from engagement.scoring import score_client
@@ -45,6 +45,7 @@ RESCORE_ATTRIBUTES = (
     "winbackLapse", "winbackAttempts", "rescoredOn",
 )  # fmt: skip
 CHECKPOINT_RESERVE_S = 10.0  # stop a segment with this much of the invocation left, and queue the rest
+PENDING = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
 NO_ORDER = "never"  # the lapse of a client who has not ordered yet
 
 
@@ -143,14 +144,17 @@ class SegmentQueue:
         self._sqs = sqs or aws.client("sqs")
 
     def send(self, tasks: list[SegmentTask]) -> None:
-        for start in range(0, len(tasks), 10):
-            chunk = tasks[start : start + 10]
-            entries = [
-                {"Id": str(i), "MessageBody": task.model_dump_json(by_alias=True)} for i, task in enumerate(chunk)
-            ]
+        bodies = [task.model_dump_json(by_alias=True) for task in tasks]
+        for chunk in batches(bodies):
+            entries = [{"Id": str(index), "MessageBody": bodies[index]} for index in chunk]
             response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
             if response.get("Failed"):
                 raise TransientFailure(f"{len(response['Failed'])} segment tasks not queued: {response['Failed'][0]}")
+
+    def pending(self) -> int:
+        """Tasks waiting, running or delayed (SQS's approximate counts): 0 when no run is going."""
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=list(PENDING))
+        return sum(int(attributes["Attributes"].get(name, 0)) for name in PENDING)
 
 
 class RescoreSweep:
@@ -174,12 +178,23 @@ class RescoreSweep:
         self.page_size = page_size
 
     def start(self) -> dict[str, Any]:
-        """The coordinator: one task per segment, all scoring as of this instant."""
+        """The coordinator: one task per segment, all scoring as of this instant. Nothing is queued while an
+        earlier run's tasks are still pending: two runs at once would scan every client twice."""
         now = self.clock.now()
+        pending = self.tasks.pending()
+        if pending:
+            logger.warning("rescore not started: the last run is still going", extra={"pendingTasks": pending})
+            count("RescoreRunsSkipped")
+            return {"started": False, "now": format_instant(now), "pendingTasks": pending}
         tasks = plan_run(now, self.total_segments)
         self.tasks.send(tasks)
         logger.info("rescore started", extra={"runDate": tasks[0].run_date, "segments": self.total_segments})
-        return {"runDate": tasks[0].run_date, "now": format_instant(now), "segments": self.total_segments}
+        return {
+            "started": True,
+            "runDate": tasks[0].run_date,
+            "now": format_instant(now),
+            "segments": self.total_segments,
+        }
 
     def run_segment(self, task: SegmentTask, time_left: TimeLeft = unlimited) -> SegmentReport:
         report = SegmentReport()

@@ -14,6 +14,7 @@ import pytest
 from engagement.clock import FixedClock, ShiftedClock, format_instant
 from engagement.models import EngagementEvent
 from engagement.rescore import SegmentTask
+from tests.conftest import LambdaContext
 from tests.events import client_values, to_image
 from tests.reliability.harness import Pipeline, scan
 
@@ -68,7 +69,7 @@ def test_a_good_client_who_stops_ordering_is_found_at_risk_and_gets_a_draft(
     clock.advance(timedelta(days=200))  # no write at all in the meantime
     started = pipeline.sweep()
 
-    assert started == {"runDate": "2027-06-16", "now": "2027-06-16T09:00:00.000Z", "segments": 4}
+    assert started == {"started": True, "runDate": "2027-06-16", "now": "2027-06-16T09:00:00.000Z", "segments": 4}
     assert [(event.client.user_id, event.type.value, event.score.band.value) for event in published] == [
         ("ada", "client.rescored", "at_risk")
     ]  # the steady client's band (its engagementScore) did not change: nothing published for it
@@ -100,6 +101,26 @@ def test_a_second_run_on_the_same_day_publishes_nothing_new(
     assert first == 6
     assert len(published) == first
     assert len(pipeline.emails()) == 6
+
+
+def test_the_schedule_starts_no_second_run_while_the_last_one_is_still_going(
+    pipeline: Pipeline, clock: FixedClock, published: list[EngagementEvent], aws: dict[str, Any]
+) -> None:
+    pipeline.put_clients([loyal(f"c-{i}") for i in range(3)])
+    pipeline.drain()
+    clock.advance(timedelta(days=200))
+    segments = pipeline.deployed.queue_urls["rescore-segments"]
+    first = pipeline.rescore.lambda_handler({"action": "rescore"}, LambdaContext())
+
+    clock.advance(timedelta(days=1))  # the next day's schedule, while yesterday's segments still wait
+    second = pipeline.rescore.lambda_handler({"action": "rescore"}, LambdaContext())
+
+    assert (first["started"], second["started"], second["pendingTasks"]) == (True, False, 4)
+    depth = aws["sqs"].get_queue_attributes(QueueUrl=segments, AttributeNames=["ApproximateNumberOfMessages"])
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "4"  # the first run's tasks only
+    pipeline.drain()
+    assert sorted(event.client.user_id for event in published) == ["c-0", "c-1", "c-2"]  # each once
+    assert pipeline.sweep()["started"]  # once the last run is done, the next one starts
 
 
 def test_a_segment_that_runs_out_of_time_checkpoints_and_the_rest_is_done_once(

@@ -325,3 +325,23 @@ def _named(value: Any, name: str) -> Any:
     if value in ("name", "${name}"):
         return name
     return value.replace("${name}", name) if isinstance(value, str) else value
+
+
+def test_each_alarm_on_our_own_metrics_watches_a_metric_the_code_counts_under_a_functions_name() -> None:
+    """An alarm on a misspelt metric or service name never fires."""
+    repository = hcl.TERRAFORM.parent
+    counted = {
+        match.group(1)
+        for path in [*repository.glob("libs/engagement/**/*.py"), *repository.glob("functions/*/handler.py")]
+        for match in re.finditer(r'\bcount\(\s*"(\w+)"', path.read_text())
+    }
+    monitoring = hcl.child("monitoring")
+    ours = {
+        name: alarm
+        for name, alarm in monitoring.resources["aws_cloudwatch_metric_alarm"].items()
+        if alarm["namespace"] == "${var.metrics_namespace}"
+    }
+    assert sorted(ours) == ["rescore_overrun", "writer_fallbacks"]
+    for alarm in ours.values():
+        assert alarm["metric_name"] in counted
+        assert monitoring.value(alarm["dimensions"])["service"] in {f.logical_name for f in resources.FUNCTIONS}

@@ -114,6 +114,23 @@ resource "aws_cloudwatch_metric_alarm" "writer_fallbacks" {
   tags                = var.tags
 }
 
+resource "aws_cloudwatch_metric_alarm" "rescore_overrun" {
+  alarm_name          = "${var.prefix}-rescore-overrun"
+  alarm_description   = "The rescoring sweep was due while the last run's segment tasks were still queued, so it did not start: see make logs FN=rescore, and docs/SCALE.md on segments."
+  namespace           = var.metrics_namespace
+  metric_name         = "RescoreRunsSkipped"
+  dimensions          = { service = var.rescore_service_name }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
 locals {
   reputation = {
     bounce-rate    = { metric = "Reputation.BounceRate", threshold = var.bounce_rate_threshold }

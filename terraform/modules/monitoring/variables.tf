@@ -52,6 +52,11 @@ variable "email_service_name" {
   type        = string
 }
 
+variable "rescore_service_name" {
+  description = "The rescoring sweep's service name (the dimension of its metrics)."
+  type        = string
+}
+
 variable "metrics_namespace" {
   description = "Namespace of the functions' own metrics."
   type        = string
