@@ -20,6 +20,7 @@ own continuation with the scan's LastEvaluatedKey (the checkpoint) and ends succ
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,8 @@ RESCORE_ATTRIBUTES = (
     "createdAt", "engagementScore", "optedOut", "suppressed", "timezone", "lastEmailDate", "computedScore", "band",
     "winbackLapse", "winbackAttempts", "rescoredOn",
 )  # fmt: skip
-CHECKPOINT_RESERVE_S = 10.0  # stop a segment with this much of the invocation left, and queue the rest
+CHECKPOINT_RESERVE_S = 10.0  # stop a segment with this much of the invocation left, and queue the rest...
+SLOWEST_PAGES_RESERVED = 2  # ...plus time for this many of its slowest pages so far: the next one must fit
 PENDING = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
 NO_ORDER = "never"  # the lapse of a client who has not ordered yet
 
@@ -197,8 +199,12 @@ class RescoreSweep:
         }
 
     def run_segment(self, task: SegmentTask, time_left: TimeLeft = unlimited) -> SegmentReport:
+        """Scan and rescore the task's segment a page at a time. When the next page might not finish in the time
+        left (a slow page on a busy table included), queue the rest as a continuation and stop: an invocation that
+        timed out instead would be retried from its task's start, beside its own continuation."""
         report = SegmentReport()
         start_key = task.start_key
+        left, slowest_page = time_left(), 0.0
         while True:
             items, start_key = self.users.scan_segment(
                 task.segment, task.total_segments, attributes=RESCORE_ATTRIBUTES, start_key=start_key,
@@ -207,7 +213,11 @@ class RescoreSweep:
             self._rescore(items, task, report)
             if start_key is None:
                 break
-            if time_left() < CHECKPOINT_RESERVE_S:
+            now_left = time_left()
+            if math.isfinite(left):
+                slowest_page = max(slowest_page, left - now_left)
+            left = now_left
+            if left < CHECKPOINT_RESERVE_S + SLOWEST_PAGES_RESERVED * slowest_page:
                 self.tasks.send([task.continued(start_key)])
                 report.checkpointed = True
                 count("RescoreCheckpoints")

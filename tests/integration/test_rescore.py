@@ -132,7 +132,7 @@ def test_a_segment_that_runs_out_of_time_checkpoints_and_the_rest_is_done_once(
     sweep = pipeline.rescore.sweep
     sweep.page_size = 2
     task = SegmentTask(run_date="2027-06-16", now=clock.now(), segment=0, total_segments=1)
-    budget = iter([60.0, 5.0])  # time for one more page, then too little: the invocation is about to end
+    budget = iter([70.0, 60.0, 5.0])  # at the start; after a 10 s page; then too little: the invocation is ending
 
     report = sweep.run_segment(task, time_left=lambda: next(budget))
 
@@ -143,6 +143,24 @@ def test_a_segment_that_runs_out_of_time_checkpoints_and_the_rest_is_done_once(
     pipeline.drain()  # the continuation runs in a new invocation
     assert sorted(event.client.user_id for event in published) == [f"c-{i:02}" for i in range(9)]  # each once
     assert len(pipeline.emails()) == 9
+
+
+def test_a_segment_checkpoints_early_when_its_next_page_might_not_fit_in_the_time_left(
+    pipeline: Pipeline, clock: FixedClock, published: list[EngagementEvent]
+) -> None:
+    pipeline.put_clients([loyal(f"c-{i:02}") for i in range(9)])
+    pipeline.drain()
+    clock.advance(timedelta(days=200))
+    sweep = pipeline.rescore.sweep
+    sweep.page_size = 2
+    task = SegmentTask(run_date="2027-06-16", now=clock.now(), segment=0, total_segments=1)
+    budget = iter([100.0, 60.0])  # the first page took 40 s (a busy table): 60 s left is not enough for two more
+
+    report = sweep.run_segment(task, time_left=lambda: next(budget))
+
+    assert (report.scanned, report.checkpointed) == (2, True)
+    pipeline.drain()
+    assert sorted(event.client.user_id for event in published) == [f"c-{i:02}" for i in range(9)]  # each once
 
 
 def test_win_back_attempts_stop_at_three_per_lapse_and_a_new_order_starts_a_new_one(
