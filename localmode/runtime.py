@@ -221,6 +221,7 @@ class LocalFunction:
                             "errorMessage": f"Task timed out after {self.spec.timeout} seconds",
                         }
                     }
+                    self._process.kill()  # at once, as Lambda does: no side effect after the timeout
                     self._restart()
             except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
                 reply = {"error": {"errorType": "Runtime.ExitError", "errorMessage": f"worker died: {exc}"}}
