@@ -128,14 +128,20 @@ def message_attributes(event: EngagementEvent) -> dict[str, dict[str, str]]:
     return attributes
 
 
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """A message body as a JSON object; InvalidRecord, naming what it is, when it cannot be one."""
+    try:
+        payload = json.loads(text)
+    except (ValueError, TypeError, RecursionError) as exc:  # ValueError: also an integer of over 4300 digits
+        raise InvalidRecord(f"{what} is not JSON we can read: {type(exc).__name__}: {exc}"[:500], "body") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRecord(f"{what} is not a JSON object", "body")
+    return payload
+
+
 def decode_event(body: str) -> EngagementEvent:
     """An SQS body (SNS raw delivery) as an event; InvalidRecord says what is wrong with it."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, TypeError, RecursionError) as exc:  # ValueError: also an integer of over 4300 digits
-        raise InvalidRecord(f"message body is not JSON we can read: {type(exc).__name__}: {exc}"[:500], "body") from exc
-    if not isinstance(payload, dict):
-        raise InvalidRecord("message body is not a JSON object", "body")
+    payload = json_object(body, "message body")
     if payload.get("version") != ENVELOPE_VERSION:
         raise InvalidRecord(
             f"unsupported envelope version {payload.get('version')!r} (this processor reads {ENVELOPE_VERSION})",

@@ -7,13 +7,12 @@ address at once; a transient bounce is only counted.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from engagement.clock import Clock, parse_instant
 from engagement.errors import InvalidRecord
+from engagement.events import json_object
 from engagement.messaging import DeadLetterQueue
 from engagement.observability import count, logger
 from engagement.store.suppressions import SuppressionRepository
@@ -37,21 +36,11 @@ class Feedback:
         return self.kind == "Complaint" or self.subtype == "Permanent"
 
 
-def _json(text: str, what: str) -> dict[str, Any]:
-    try:
-        payload = json.loads(text)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidRecord(f"{what} is not JSON we can read: {type(exc).__name__}: {exc}"[:500], "body") from exc
-    if not isinstance(payload, dict):
-        raise InvalidRecord(f"{what} is not a JSON object", "body")
-    return payload
-
-
 def parse_notification(body: str, now: datetime) -> Feedback | None:
     """The feedback a notification carries; None for kinds that need no action; InvalidRecord for anything else."""
-    payload = _json(body, "SES notification")
+    payload = json_object(body, "SES notification")
     if payload.get("Type") == "Notification" and isinstance(payload.get("Message"), str):
-        payload = _json(payload["Message"], "SES notification inside the SNS envelope")
+        payload = json_object(payload["Message"], "SES notification inside the SNS envelope")
     kind = payload.get("notificationType") or payload.get("eventType")
     if not isinstance(kind, str):
         raise InvalidRecord(f"notificationType {kind!r} is not one SES sends", "notificationType")
