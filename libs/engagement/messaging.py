@@ -19,6 +19,9 @@ MAX_BATCH_ENTRIES = 10  # SNS PublishBatch and SQS SendMessageBatch: at most 10 
 MAX_BATCH_BYTES = 256 * 1024  # ...and 256 KiB in all
 ENTRY_OVERHEAD = 512  # bytes counted per entry for its id and message attributes
 _REASON_LIMIT = 1000
+QUEUE_DEPTH = (  # SQS's approximate counts: visible, in flight, delayed
+    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

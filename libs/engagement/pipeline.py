@@ -18,11 +18,11 @@ from engagement import aws
 from engagement.clock import TimeLeft, unlimited
 from engagement.config import WatchedQueue
 from engagement.errors import Conflict, NotFound, TransientFailure
+from engagement.messaging import QUEUE_DEPTH
 from engagement.observability import logger
 
 OUR_ATTRIBUTES = frozenset({"source", "reason", "field", "failedAt"})  # the dead-lettering reason, not the message's
 REDRIVE_RESERVE_S = 2.0  # stop redriving with this much of the invocation left, and answer with the count
-DEPTH = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
 
 
 class PipelineMonitor:
@@ -87,10 +87,12 @@ class PipelineMonitor:
     def _depth(self, queue: WatchedQueue) -> tuple[int, int, int]:
         """Visible, in flight, delayed."""
         try:
-            attributes = self._sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=list(DEPTH))["Attributes"]
+            attributes = self._sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=list(QUEUE_DEPTH))[
+                "Attributes"
+            ]
         except (ClientError, BotoCoreError) as exc:
             raise TransientFailure(f"read {queue.name}: {exc}") from exc
-        visible, in_flight, delayed = (int(attributes.get(name, 0)) for name in DEPTH)
+        visible, in_flight, delayed = (int(attributes.get(name, 0)) for name in QUEUE_DEPTH)
         return visible, in_flight, delayed
 
     def _oldest_dead_letter(self, queue: WatchedQueue, now: datetime) -> int | None:

@@ -33,7 +33,7 @@ from engagement import aws
 from engagement.clock import Clock, TimeLeft, format_instant, unlimited
 from engagement.errors import InvalidRecord, TransientFailure
 from engagement.events import client_from_item
-from engagement.messaging import EventPublisher, batches
+from engagement.messaging import QUEUE_DEPTH, EventPublisher, batches
 from engagement.models import CamelModel, Client, EngagementEvent, EventType, Instant, Score
 from engagement.observability import count, logger
 from engagement.scoring import score_client
@@ -47,7 +47,6 @@ RESCORE_ATTRIBUTES = (
 )  # fmt: skip
 CHECKPOINT_RESERVE_S = 10.0  # stop a segment with this much of the invocation left, and queue the rest...
 SLOWEST_PAGES_RESERVED = 2  # ...plus time for this many of its slowest pages so far: the next one must fit
-PENDING = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
 NO_ORDER = "never"  # the lapse of a client who has not ordered yet
 
 
@@ -155,8 +154,8 @@ class SegmentQueue:
 
     def pending(self) -> int:
         """Tasks waiting, running or delayed (SQS's approximate counts): 0 when no run is going."""
-        attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=list(PENDING))
-        return sum(int(attributes["Attributes"].get(name, 0)) for name in PENDING)
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=list(QUEUE_DEPTH))
+        return sum(int(attributes["Attributes"].get(name, 0)) for name in QUEUE_DEPTH)
 
 
 class RescoreSweep:
