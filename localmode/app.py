@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from localmode import resources
 from localmode.activity import Activity
-from localmode.emulator import Emulator, EmulatorError, port_in_use
+from localmode.emulator import Emulator, EmulatorError
 from localmode.gateway import HttpApi
 from localmode.pollers import Poller, QueuePoller, SchedulePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
@@ -119,19 +119,21 @@ class LocalMode:
         )
 
     def start(self) -> None:
-        if port_in_use(self.settings.host, self.settings.app_port):
+        try:
+            self.api = HttpApi(self.settings.host, self.settings.app_port)
+        except OSError as error:
             raise EmulatorError(
-                f"port {self.settings.app_port} is already in use (is another local mode running?); "
+                f"port {self.settings.app_port} cannot be used ({error.strerror}; is another local mode running?); "
                 "stop it or choose another port with LOCAL_APP_PORT"
-            )
+            ) from None
         self.started_at = time.monotonic()
         self.logs.mkdir(parents=True, exist_ok=True)
         for log in self.logs.glob("*.log"):
             log.unlink()
         self.clock_offset_file.unlink(missing_ok=True)  # every run starts at real time
         os.environ.update(LOCAL_CREDENTIALS)
-        self.emulator.start()
         try:
+            self.emulator.start()
             self._start_inside()
         except BaseException:
             self.stop()
@@ -199,8 +201,8 @@ class LocalMode:
             )
         for poller in self.pollers:
             poller.start()
-        self.api = HttpApi(self.functions[resources.API.logical_name], self.settings.host, self.settings.app_port)
-        self.api.start()
+        assert self.api is not None
+        self.api.start(self.functions[resources.API.logical_name])
         self._write_env_file()
 
     def _start_function(self, spec: WorkerSpec) -> LocalFunction:

@@ -14,8 +14,11 @@ MAX_BODY = 1024 * 1024  # API Gateway's payload limit is 10 MB; the API needs fa
 
 
 class HttpApi:
-    def __init__(self, function: LocalFunction, host: str, port: int) -> None:
-        self.function = function
+    """Binds its port when made, so that no outgoing connection takes it while the functions start; serves requests
+    once start() hands it the api function (until then they wait in the listen backlog)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.function: LocalFunction | None = None
         handler = type("Handler", (_Handler,), {"api": self})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -26,11 +29,13 @@ class HttpApi:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> None:
+    def start(self, function: LocalFunction) -> None:
+        self.function = function
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._thread.is_alive():
+            self.server.shutdown()  # waits for serve_forever, so only once it runs
         self.server.server_close()
 
 
@@ -56,7 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
         event = lambda_events.http_api_event(
             method=self.command, path=path, query=query, headers=headers, body=body, source_ip=self.client_address[0]
         )
-        invocation = self.api.function.invoke(event)
+        function = self.api.function
+        assert function is not None  # requests are accepted only after start()
+        invocation = function.invoke(event)
         if invocation.failed or not isinstance(invocation.result, dict):
             # What API Gateway answers when the integration fails: no details leak.
             self._reply(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,10 +20,26 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port that is free now and that no outgoing connection can take before the local mode binds it.
+
+    A port the kernel picks with bind(0) comes from the ephemeral range, which every outgoing connection draws from
+    too: the local mode's workers open hundreds to the emulator before the API binds its port, and one of them took
+    it once ("Address already in use"). So pick below that range, never the same port twice in one process."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = [port for port in range(10_000, low) if port not in _handed_out]
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between 10000 and the ephemeral range's start ({low})")
 
 
 @dataclass

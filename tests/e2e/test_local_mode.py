@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -265,3 +266,21 @@ def test_with_a_key_the_local_mode_writes_with_the_llm_and_says_so(tmp_path: Any
     assert "win-back email drafted" in logs
     assert key not in console + logs
     assert key[:12] not in console + logs
+
+
+def test_a_taken_app_port_stops_the_start_with_a_message_naming_it(tmp_path: Any) -> None:
+    aws_port, app_port = free_port(), free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", app_port))
+        squatter.listen()
+        finished = subprocess.run(
+            [sys.executable, "-m", "localmode", "run"],
+            cwd=REPO_ROOT, env=local_mode_environment(tmp_path, aws_port, app_port, "port-token-0123456789abcdef"),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert finished.returncode == 2, finished.stdout + finished.stderr
+    assert f"local mode could not start: port {app_port} cannot be used" in finished.stderr
+    assert "LOCAL_APP_PORT" in finished.stderr
+    assert "Traceback" not in finished.stderr
+    with pytest.raises(urllib.error.URLError):  # nothing was started, so nothing is left running
+        urllib.request.urlopen(f"http://127.0.0.1:{aws_port}/moto-api/", timeout=2)

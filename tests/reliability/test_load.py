@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
 from collections import Counter
@@ -38,17 +37,12 @@ from localmode import resources
 from localmode.app import LocalMode, Settings
 from localmode.pollers import StreamPoller
 from scripts.seed_users import generate_clients, write_clients
+from tests.e2e.conftest import free_port
 from tests.reliability.conftest import scale
 
 FEEDBACK_CLIENTS = scale(100, 1000)
 LOAD_CLIENTS = scale(300, 10000)
 SEED_CHUNK = 250  # clients a write_clients call: the sampler sees the seeding progress between calls
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def drain_timeout(clients: int) -> float:
