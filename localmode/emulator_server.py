@@ -47,6 +47,11 @@ def _process_sns_feedback(self: SESBackend, source: str, destinations: Any) -> N
 SESBackend.__process_sns_feedback__ = _process_sns_feedback  # type: ignore[method-assign]
 
 if __name__ == "__main__":
+    import signal
+
     from moto.server import main
 
+    # Ctrl-C reaches the whole process group, and moto's main() exits on SIGINT: blocked here (in every thread, as
+    # they inherit the mask), the emulator outlives the functions' last calls; the local mode stops it with SIGTERM.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     main()

@@ -61,8 +61,10 @@ class Poller(threading.Thread):
             while not self.stop_event.is_set():
                 if self.paused.is_set() or not self.poll_once():
                     self.stop_event.wait(self.idle_wait)
-        except BaseException as exc:  # surfaced by the local mode, which then stops
-            self.error = exc
+        except BaseException as exc:
+            if self.stop_event.is_set():
+                return  # stopping: the function or the emulator went away mid-batch, whose messages stay queued
+            self.error = exc  # surfaced by the local mode, which then stops
             raise
 
     idle_wait = 0.2

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -125,6 +126,7 @@ def install_activity_hooks(sink: list[dict[str, Any]]) -> None:
 
 
 def _worker(conn: Connection, spec: WorkerSpec) -> None:  # pragma: no cover - runs in the worker process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the local mode's to handle: it lets invocations finish
     log = open(spec.log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)

@@ -79,11 +79,11 @@ def local_mode_environment(state_dir: Path, aws_port: int, app_port: int, token:
     return environment
 
 
-@pytest.fixture(scope="module")
-def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalMode]:
-    state_dir = tmp_path_factory.mktemp("local")
+def start_local_mode(state_dir: Path, token: str, *, own_terminal: bool = False) -> RunningLocalMode:
+    """`make local` in a subprocess, once its banner is out; own_terminal puts it in a process group of its own, as
+    a shell does, so that a test can press Ctrl-C (SIGINT to the whole group)."""
     output = state_dir / "console.txt"
-    aws_port, app_port, token = free_port(), free_port(), "e2e-token-0123456789abcdef"
+    aws_port, app_port = free_port(), free_port()
     with output.open("w") as console:
         process = subprocess.Popen(
             [sys.executable, "-m", "localmode", "run"],
@@ -92,6 +92,7 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoca
             stdout=console,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=own_terminal,
         )
     running = RunningLocalMode(process, aws_port, app_port, token, state_dir, output)
     deadline = time.monotonic() + 60
@@ -100,8 +101,14 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoca
             process.kill()
             pytest.fail(f"the local mode did not start:\n{running.console()}")
         time.sleep(0.2)
+    return running
+
+
+@pytest.fixture(scope="module")
+def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalMode]:
+    running = start_local_mode(tmp_path_factory.mktemp("local"), "e2e-token-0123456789abcdef")
     yield running
-    if process.poll() is None:
+    if running.process.poll() is None:
         running.stop()
 
 

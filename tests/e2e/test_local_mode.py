@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from localmode import resources
-from tests.e2e.conftest import REPO_ROOT, RunningLocalMode, free_port, local_mode_environment
+from scripts.seed_users import generate_clients, write_clients
+from tests.e2e.conftest import REPO_ROOT, RunningLocalMode, free_port, local_mode_environment, start_local_mode
 from tests.events import RUNBOOK_TEST_USER_1, RUNBOOK_TEST_USER_8
 
 pytestmark = pytest.mark.e2e
@@ -219,6 +221,7 @@ def test_a_hard_bounce_from_ses_puts_the_address_on_the_suppression_list(local_m
 def test_sigterm_stops_everything_cleanly(local_mode: RunningLocalMode) -> None:
     assert local_mode.stop() == 0
     assert local_mode.console().rstrip().endswith("stopped.")
+    assert "Traceback" not in local_mode.console()
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(local_mode.endpoint_url + "/moto-api/", timeout=2)
 
@@ -284,3 +287,21 @@ def test_a_taken_app_port_stops_the_start_with_a_message_naming_it(tmp_path: Any
     assert "Traceback" not in finished.stderr
     with pytest.raises(urllib.error.URLError):  # nothing was started, so nothing is left running
         urllib.request.urlopen(f"http://127.0.0.1:{aws_port}/moto-api/", timeout=2)
+
+
+def test_ctrl_c_while_clients_are_processed_lets_the_invocations_finish_then_stops_cleanly(tmp_path: Any) -> None:
+    running = start_local_mode(tmp_path, "ctrl-c-token-0123456789abcdef", own_terminal=True)
+    try:
+        write_clients(running.client("dynamodb"), resources.USERS.name, generate_clients(300), progress=False)
+        assert wait_for(lambda: "stream_processor" in running.console()), running.console()
+        os.killpg(running.process.pid, signal.SIGINT)  # what a terminal sends to the whole foreground group
+        assert running.process.wait(30) == 0, running.console()
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+    console = running.console()
+    assert console.rstrip().endswith("stopped.")
+    stopping = console.split("stopping…", 1)[1]
+    assert "worker died" not in stopping  # the workers and the emulator leave Ctrl-C to the local mode
+    assert "function error" not in stopping
+    assert "Traceback" not in console

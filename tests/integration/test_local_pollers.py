@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from localmode.pollers import BatchReport, QueuePoller, StreamPoller
@@ -186,3 +187,42 @@ def test_a_stream_function_error_bisects_the_batch(aws: dict[str, Any]) -> None:
     delivered = [[r["dynamodb"]["Keys"]["userId"]["S"] for r in event["Records"]] for event in function.events]
     assert delivered[:4] == [["u-0", "u-1", "u-2", "u-3"], ["u-0", "u-1"], ["u-2", "u-3"], ["u-2"]]
     assert ["u-3"] in delivered
+
+
+def test_a_poller_stopped_mid_batch_leaves_quietly_and_one_that_fails_while_running_says_why(
+    aws: dict[str, Any],
+) -> None:
+    url = aws["deployed"].queue_urls["email-requests"]
+    aws["sqs"].send_message(QueueUrl=url, MessageBody="{}")
+    escaped: list[threading.ExceptHookArgs] = []
+    previous_hook, threading.excepthook = threading.excepthook, escaped.append
+    try:
+        stopping = queue_poller(aws, FakeFunction(lambda event: Invocation(result={})), [])
+        unreachable_emulator = RuntimeError("Could not connect to the endpoint URL")
+
+        def shut_down_mid_batch(**_: Any) -> None:
+            stopping.stop_event.set()  # `make local` stopped, the worker killed, the emulator gone
+            raise unreachable_emulator
+
+        receive = aws["sqs"].receive_message
+        stopping.sqs = SimpleNamespace(receive_message=receive, delete_message_batch=shut_down_mid_batch)
+        stopping.start()
+        stopping.join(timeout=10)
+        assert not stopping.is_alive()
+        assert stopping.error is None
+        assert escaped == []  # no traceback on the console while stopping
+
+        aws["sqs"].send_message(QueueUrl=url, MessageBody="{}")
+        running = queue_poller(aws, FakeFunction(lambda event: Invocation(result={})), [])
+        broken = RuntimeError("the emulator went away while running")
+
+        def fail_while_running(**_: Any) -> None:
+            raise broken
+
+        running.sqs = SimpleNamespace(receive_message=receive, delete_message_batch=fail_while_running)
+        running.start()
+        running.join(timeout=10)
+        assert running.error is broken
+        assert [hook.exc_value for hook in escaped] == [broken]
+    finally:
+        threading.excepthook = previous_hook
