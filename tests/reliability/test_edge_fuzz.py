@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engagement.events import changed_facts, decode_event, encode_event, event_from_change
+from engagement.events import FACT_ATTRIBUTES, changed_facts, decode_event, encode_event, event_from_change
 from engagement.models import Band, Email, EmailStatus, StatusChange
 from engagement.ses_feedback import parse_notification
 from engagement.store.dynamo import from_item
@@ -224,12 +224,17 @@ def record_id(record: dict[str, Any]) -> str:
 
 
 def changes_no_fact(record: dict[str, Any]) -> bool:
-    """A MODIFY whose images agree on every fact: a write of the system's own, which publishes nothing."""
+    """A MODIFY whose images agree on every fact: a write of the system's own, which publishes nothing. Only the
+    facts are read: the other attributes may hold anything, binaries too (base64 text in the event)."""
     change = record.get("dynamodb") or {}
     if record.get("eventName") != "MODIFY" or not change.get("NewImage"):
         return False
+
+    def facts(image: dict[str, Any]) -> dict[str, Any]:
+        return from_item({name: value for name, value in image.items() if name in FACT_ATTRIBUTES})
+
     try:
-        return changed_facts(from_item(change.get("OldImage") or {}), from_item(change["NewImage"])) == ()
+        return changed_facts(facts(change.get("OldImage") or {}), facts(change["NewImage"])) == ()
     except Exception:
         return False
 
@@ -700,6 +705,20 @@ def test_a_client_item_with_a_binary_attribute_is_published(
 
     assert [attribute(letter, "reason") for letter in drain(aws, "stream-dlq")] == []
     assert stream_handler.service.publisher._sns.accepted == [record["eventID"]]
+
+
+def test_a_write_that_changes_only_a_binary_attribute_publishes_nothing(
+    stream_handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+) -> None:
+    values = client_values("u-avatar", engagementScore=30)
+    record = stream_record("MODIFY", old=values)
+    record["dynamodb"]["NewImage"] = to_image(values) | {"avatarHash": {"B": "aGk="}}
+
+    stream_handler.lambda_handler(batch(record), lambda_context)
+
+    assert drain(aws, "stream-dlq") == []
+    assert stream_handler.service.publisher._sns.accepted == []
+    assert changes_no_fact(record)  # the fuzz test's judge agrees: it once read the base64 as bytes and failed
 
 
 DECODER_BREAKERS = {"deep JSON": "[" * 5000, "a 5000-digit integer": "1" * 5000}
