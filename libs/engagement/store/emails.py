@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from engagement import aws
+from engagement import aws, jsontext
 from engagement.clock import format_instant
 from engagement.errors import Conflict
 from engagement.lifecycle import InvalidTransition
@@ -243,7 +243,7 @@ def _decode_merge_cursor(cursor: str | None) -> dict[str, dict[str, Any] | None]
     if not cursor:
         return {}
     try:
-        starts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        starts = jsontext.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursor("cursor is not one this API returned") from exc
     if not isinstance(starts, dict) or not set(starts) <= {status.value for status in EmailStatus}:

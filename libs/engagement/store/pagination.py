@@ -12,6 +12,8 @@ from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
+from engagement import jsontext
+
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
@@ -46,7 +48,7 @@ def decode_cursor(
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
+        key = jsontext.loads(raw)
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursor("cursor is not one this API returned") from exc
     if not isinstance(key, dict) or set(key) != set(key_attributes):
