@@ -408,8 +408,10 @@ def _unreadable_json(event: dict[str, Any]) -> str | None:
         jsontext.loads(text)
     except json.JSONDecodeError:
         return None
-    except ValueError as exc:
+    except jsontext.UnreadableJson as exc:
         return f"the body is not JSON we can read: {exc}"
+    except ValueError as exc:  # an integer of over 4300 digits, bytes that are not UTF-8
+        return f"the body is not JSON we can read: {type(exc).__name__}"
     return None
 
 

@@ -298,7 +298,7 @@ def test_ctrl_c_while_clients_are_processed_lets_the_invocations_finish_then_sto
         assert running.process.wait(30) == 0, running.console()
     finally:
         if running.process.poll() is None:
-            running.process.kill()
+            os.killpg(running.process.pid, signal.SIGKILL)  # the emulator and the workers too
     console = running.console()
     assert console.rstrip().endswith("stopped.")
     stopping = console.split("stopping…", 1)[1]
