@@ -18,6 +18,8 @@ from engagement.models import EngagementEvent
 MAX_BATCH_ENTRIES = 10  # SNS PublishBatch and SQS SendMessageBatch: at most 10 entries...
 MAX_BATCH_BYTES = 256 * 1024  # ...and 256 KiB in all
 ENTRY_OVERHEAD = 512  # bytes counted per entry for its id and message attributes
+MAX_MESSAGE_BYTES = 256 * 1024  # one SQS message, body and attributes: the queues' MaximumMessageSize
+DEAD_LETTER_ATTRIBUTE_BYTES = 2048  # what DeadLetterQueue.send's attributes can take of it
 _REASON_LIMIT = 1000
 QUEUE_DEPTH = (  # SQS's approximate counts: visible, in flight, delayed
     "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",

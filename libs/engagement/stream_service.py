@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from engagement.clock import Clock
 from engagement.errors import InvalidRecord, TransientFailure
 from engagement.events import event_from_change
-from engagement.messaging import DeadLetterQueue, EventPublisher
+from engagement.messaging import DEAD_LETTER_ATTRIBUTE_BYTES, MAX_MESSAGE_BYTES, DeadLetterQueue, EventPublisher
 from engagement.models import EngagementEvent, EventType
 from engagement.observability import count, logger
 from engagement.store.dynamo import from_item
@@ -126,9 +126,29 @@ class StreamService:
             },
         )
         count("RecordsDeadLettered")
-        self.dead_letters.send(
-            json.dumps(raw, default=str), reason=reason, field=field_name, failed_at=self.clock.now()
-        )
+        body = json.dumps(raw, default=str)
+        size = len(body.encode())
+        if size > MAX_MESSAGE_BYTES - DEAD_LETTER_ATTRIBUTE_BYTES:  # SQS would refuse it, and the shard wait 24 h
+            body = json.dumps(_position_of(raw, size), default=str)
+        self.dead_letters.send(body, reason=reason, field=field_name, failed_at=self.clock.now())
+
+
+def _position_of(raw: dict[str, Any], size: int) -> dict[str, Any]:
+    """What a dead letter keeps of a record too large for an SQS message: which item, and where in the stream."""
+    change = raw.get("dynamodb")
+    change = change if isinstance(change, dict) else {}
+    kept = {name: change.get(name) for name in ("Keys", "SequenceNumber", "ApproximateCreationDateTime", "SizeBytes")}
+    for name, value in kept.items():  # a real key is at most 2 KB (DynamoDB's limit), the rest far less
+        if len(json.dumps(value, default=str)) > 4096:
+            kept[name] = "over 4 KB: left out"
+    return {
+        "truncated": f"the record is {size} bytes, more than an SQS message holds: the item is in the table, and "
+        "the whole record in the stream for 24 hours",
+        "eventID": str(raw.get("eventID"))[:128],
+        "eventName": str(raw.get("eventName"))[:32],
+        "eventSourceARN": str(raw.get("eventSourceARN"))[:512],
+        "dynamodb": kept,
+    }
 
 
 def _image(change: dict[str, Any], side: str) -> dict[str, Any] | None:

@@ -295,12 +295,16 @@ def test_no_stream_record_escapes_and_none_is_lost(
         for letter in dead:
             assert attribute(letter, "reason"), letter
             assert attribute(letter, "source") == "stream_processor"
-        dead_bodies = Counter(canonical(json.loads(letter["Body"])) for letter in dead)
+        letters = [json.loads(letter["Body"]) for letter in dead]
+        dead_bodies = Counter(canonical(body) for body in letters if "truncated" not in body)
         assert set(dead_bodies) <= {canonical(record) for record in records}  # the records sent, unchanged
+        too_large = Counter(record_id(body) for body in letters if "truncated" in body)  # only where they are kept
         published = Counter(sns.accepted)
         sent = Counter(canonical(record) for record in records)  # records left with no id may be identical
+        ids = Counter(record_id(record) for record in records)
         for record in records:  # each one published or dead-lettered, once; or a MODIFY of no fact
-            outcomes = published[record_id(record)] + dead_bodies[canonical(record)] / sent[canonical(record)]
+            outcomes = (published[record_id(record)] + dead_bodies[canonical(record)] / sent[canonical(record)]
+                        + too_large[record_id(record)] / ids[record_id(record)])  # fmt: skip
             assert outcomes == 1 or (outcomes == 0 and changes_no_fact(record)), (outcomes, record)
         reasons = {canonical(json.loads(letter["Body"])): attribute(letter, "reason") for letter in dead}
         for record in good:
@@ -735,6 +739,28 @@ def test_a_write_that_changes_no_fact_publishes_nothing_whatever_binaries_it_hol
     # the fuzz test's judge agrees: it once read the base64 text as if it were bytes, and failed on both
     assert changes_no_fact(avatar_added)
     assert changes_no_fact(binary_name_kept)
+
+
+def test_a_bad_record_too_large_for_an_sqs_message_is_dead_lettered_by_its_position(
+    stream_handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+) -> None:
+    """SQS takes 256 KiB; a stream record can be over 800 KB. Refused by the DLQ, it would be retried, and its shard
+    held back, for 24 hours (maximum_retry_attempts -1)."""
+    image = to_image(client_values("u-huge")) | {"name": {"N": "1"}, "notes": {"S": "\u4e2d" * 100_000}}
+    huge = stream_record("INSERT", raw_new=image)
+    good = stream_record("INSERT", new=client_values("u-after-huge", engagementScore=30))
+
+    response = stream_handler.lambda_handler(batch(huge, good), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert stream_handler.service.publisher._sns.accepted == [good["eventID"]]
+    [letter] = drain(aws, "stream-dlq")
+    assert attribute(letter, "reason").startswith("invalid client item: name")
+    kept = json.loads(letter["Body"])
+    assert kept["eventID"] == huge["eventID"]
+    assert kept["dynamodb"]["Keys"] == {"userId": {"S": "u-huge"}}
+    assert kept["dynamodb"]["SequenceNumber"] == huge["dynamodb"]["SequenceNumber"]
+    assert "more than an SQS message holds" in kept["truncated"]
 
 
 DECODER_BREAKERS = {"deep JSON": "[" * 5000, "a 5000-digit integer": "1" * 5000}
