@@ -343,7 +343,6 @@ def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
             "VisibilityTimeout": str(local_value(f"{queue.logical_name}.visibility_timeout", queue.visibility_timeout)),
             "MessageRetentionPeriod": str(queue.message_retention),
             "SqsManagedSseEnabled": "true",
-            "MaximumMessageSize": str(256 * 1024),  # what the Terraform queues get: the provider's default
         }
         if queue.dead_letter:
             redrive = {
