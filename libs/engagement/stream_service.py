@@ -144,9 +144,9 @@ def _position_of(raw: dict[str, Any], size: int) -> dict[str, Any]:
     return {
         "truncated": f"the record is {size} bytes, more than an SQS message holds: the item is in the table, and "
         "the whole record in the stream for 24 hours",
-        "eventID": str(raw.get("eventID"))[:128],
-        "eventName": str(raw.get("eventName"))[:32],
-        "eventSourceARN": str(raw.get("eventSourceARN"))[:512],
+        "eventID": str(raw.get("eventID") or "")[:128],
+        "eventName": str(raw.get("eventName") or "")[:32],
+        "eventSourceARN": str(raw.get("eventSourceARN") or "")[:512],
         "dynamodb": kept,
     }
 
