@@ -26,6 +26,13 @@ QUEUE_DEPTH = (  # SQS's approximate counts: visible, in flight, delayed
 )  # fmt: skip
 
 
+def queue_depth(sqs: Any, queue_url: str) -> tuple[int, int, int]:
+    """Messages visible, in flight and delayed (SQS's approximate counts)."""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(QUEUE_DEPTH))["Attributes"]
+    visible, in_flight, delayed = (int(attributes.get(name, 0)) for name in QUEUE_DEPTH)
+    return visible, in_flight, delayed
+
+
 @dataclass(frozen=True)
 class PublishFailure:
     """An event SNS did not accept. sender_fault means retrying the same message cannot help."""

@@ -18,7 +18,7 @@ from engagement import aws
 from engagement.clock import TimeLeft, unlimited
 from engagement.config import WatchedQueue
 from engagement.errors import Conflict, NotFound, TransientFailure
-from engagement.messaging import QUEUE_DEPTH
+from engagement.messaging import queue_depth
 from engagement.observability import logger
 
 OUR_ATTRIBUTES = frozenset({"source", "reason", "field", "failedAt"})  # the dead-lettering reason, not the message's
@@ -87,13 +87,9 @@ class PipelineMonitor:
     def _depth(self, queue: WatchedQueue) -> tuple[int, int, int]:
         """Visible, in flight, delayed."""
         try:
-            attributes = self._sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=list(QUEUE_DEPTH))[
-                "Attributes"
-            ]
+            return queue_depth(self._sqs, queue.url)
         except (ClientError, BotoCoreError) as exc:
             raise TransientFailure(f"read {queue.name}: {exc}") from exc
-        visible, in_flight, delayed = (int(attributes.get(name, 0)) for name in QUEUE_DEPTH)
-        return visible, in_flight, delayed
 
     def _oldest_dead_letter(self, queue: WatchedQueue, now: datetime) -> int | None:
         """A look at up to 10 messages without taking them (visibility 0): the oldest one's age."""

@@ -33,7 +33,7 @@ from engagement import aws
 from engagement.clock import Clock, TimeLeft, format_instant, unlimited
 from engagement.errors import InvalidRecord, TransientFailure
 from engagement.events import client_from_item
-from engagement.messaging import QUEUE_DEPTH, EventPublisher, batches
+from engagement.messaging import EventPublisher, batches, queue_depth
 from engagement.models import CamelModel, Client, EngagementEvent, EventType, Instant, Score
 from engagement.observability import count, logger
 from engagement.scoring import score_client
@@ -154,8 +154,7 @@ class SegmentQueue:
 
     def pending(self) -> int:
         """Tasks waiting, running or delayed (SQS's approximate counts): 0 when no run is going."""
-        attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=list(QUEUE_DEPTH))
-        return sum(int(attributes["Attributes"].get(name, 0)) for name in QUEUE_DEPTH)
+        return sum(queue_depth(self._sqs, self.queue_url))
 
 
 class RescoreSweep:
