@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from engagement import jsontext
 from engagement.errors import InvalidRecord
+from engagement.jsontext import json_object
 from engagement.models import ENVELOPE_VERSION, Client, EngagementEvent, EventType, Signal
 from engagement.scoring import score_client
 
@@ -127,17 +127,6 @@ def message_attributes(event: EngagementEvent) -> dict[str, dict[str, str]]:
             "StringValue": json.dumps([s.value for s in event.signals]),
         }
     return attributes
-
-
-def json_object(text: str, what: str) -> dict[str, Any]:
-    """A message body as a JSON object; InvalidRecord, naming what it is, when it cannot be one."""
-    try:
-        payload = jsontext.loads(text)
-    except (ValueError, TypeError) as exc:  # ValueError: also too deep, or an integer of over 4300 digits
-        raise InvalidRecord(f"{what} is not JSON we can read: {type(exc).__name__}: {exc}"[:500], "body") from exc
-    if not isinstance(payload, dict):
-        raise InvalidRecord(f"{what} is not a JSON object", "body")
-    return payload
 
 
 def decode_event(body: str) -> EngagementEvent:

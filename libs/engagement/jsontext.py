@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from engagement.errors import InvalidRecord
+
 MAX_NESTING = 32  # DynamoDB's own limit for a document; no body or cursor this system reads comes near it
 _SPECIAL = re.compile(r'["\\\[\]{}]')
 
@@ -51,3 +53,14 @@ def loads(text: str | bytes) -> Any:
     if nests_deeper_than(text, MAX_NESTING):
         raise UnreadableJson(f"JSON nested deeper than {MAX_NESTING} levels")
     return json.loads(text)
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """A message body as a JSON object; InvalidRecord, naming what it is, when it cannot be one."""
+    try:
+        payload = loads(text)
+    except (ValueError, TypeError) as exc:  # ValueError: also too deep, or an integer of over 4300 digits
+        raise InvalidRecord(f"{what} is not JSON we can read: {type(exc).__name__}: {exc}"[:500], "body") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRecord(f"{what} is not a JSON object", "body")
+    return payload

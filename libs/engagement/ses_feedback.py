@@ -12,7 +12,7 @@ from datetime import datetime
 
 from engagement.clock import Clock, parse_instant
 from engagement.errors import InvalidRecord
-from engagement.events import json_object
+from engagement.jsontext import json_object
 from engagement.messaging import DeadLetterQueue
 from engagement.observability import count, logger
 from engagement.store.suppressions import SuppressionRepository
