@@ -152,10 +152,11 @@ def llm_batch(latency: float, runs: int) -> None:
     from engagement.store.dynamo import from_item
     from engagement.writer import WriteRequest
     from engagement.writer.prompt import RESPONSE_FORMAT, facts_message, system_prompt
-    from localmode import resources
+    from localmode import emulator_dynamodb, resources
     from tests.events import client_values, sqs_record, to_image
     from tests.fakes.llm_server import GOOD_EMAIL, FakeLLM, running
 
+    emulator_dynamodb.install()  # DynamoDB as the local mode emulates it: requests atomic, transactions cheap
     walls = []
     with running(FakeLLM(latency=latency)) as fake, mock_aws():
         clients = {name: boto3.client(name) for name in resources.SERVICES}

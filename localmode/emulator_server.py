@@ -1,4 +1,4 @@
-"""moto server, with SES's mailbox simulator made faithful for the local mode.
+"""moto server, with SES's mailbox simulator and DynamoDB's transactions made faithful for the local mode.
 
 Sending to bounce@simulator.amazonses.com or complaint@simulator.amazonses.com makes SES publish a notification to
 the identity's topic. moto publishes a fixed template (naming recipient1@example.com) as a Python dict, which an
@@ -16,6 +16,8 @@ from typing import Any
 
 from moto.ses.models import SESBackend, SESFeedback
 from moto.sns.models import sns_backends
+
+from localmode import emulator_dynamodb
 
 
 def _process_sns_feedback(self: SESBackend, source: str, destinations: Any) -> None:
@@ -45,6 +47,7 @@ def _process_sns_feedback(self: SESBackend, source: str, destinations: Any) -> N
 
 
 SESBackend.__process_sns_feedback__ = _process_sns_feedback  # type: ignore[method-assign]
+emulator_dynamodb.install()
 
 if __name__ == "__main__":
     import signal

@@ -41,8 +41,9 @@ def aws() -> Iterator[dict[str, Any]]:
     from moto import mock_aws
 
     from engagement import aws as engagement_aws
-    from localmode import resources
+    from localmode import emulator_dynamodb, resources
 
+    emulator_dynamodb.install()  # as in the local mode: each request atomic, as DynamoDB applies it
     engagement_aws.client.cache_clear()
     with mock_aws():
         clients = {name: boto3.client(name) for name in resources.SERVICES}

@@ -1,0 +1,94 @@
+"""The emulator's DynamoDB applies each request atomically and each transaction all or nothing, as DynamoDB does:
+what the local mode and the reliability suite measure is then the product, not moto's races."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from engagement.store.dynamo import from_item
+
+THREADS = 8
+
+
+def _at_once(work: Callable[[int], Any]) -> list[Any]:
+    """Run work(0..THREADS-1) in threads released together; what each returned or raised."""
+    start, outcomes = threading.Barrier(THREADS), [None] * THREADS
+
+    def run(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = work(index)
+        except ClientError as exc:
+            outcomes[index] = exc.response["Error"]["Code"]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def _table(aws: dict[str, Any]) -> str:
+    return str(aws["deployed"].tables["decisions"])
+
+
+def _key(user: str, sort: str = "k") -> dict[str, Any]:
+    return {"userId": {"S": user}, "decisionKey": {"S": sort}}
+
+
+def test_concurrent_conditional_puts_of_one_item_let_exactly_one_win(aws: dict[str, Any]) -> None:
+    for round_ in range(20):
+        outcomes = _at_once(lambda i, r=round_: aws["dynamodb"].put_item(
+            TableName=_table(aws), Item={**_key(f"u{r}"), "winner": {"N": str(i)}},
+            ConditionExpression="attribute_not_exists(userId)"))  # fmt: skip
+        assert sum(1 for outcome in outcomes if isinstance(outcome, dict)) == 1, outcomes
+
+
+def test_concurrent_increments_are_never_lost(aws: dict[str, Any]) -> None:
+    def add(_: int) -> None:
+        for _ in range(25):
+            aws["dynamodb"].update_item(TableName=_table(aws), Key=_key("counter"), UpdateExpression="ADD n :one",
+                                        ExpressionAttributeValues={":one": {"N": "1"}})  # fmt: skip
+
+    _at_once(add)
+    item = aws["dynamodb"].get_item(TableName=_table(aws), Key=_key("counter"))["Item"]
+    assert int(item["n"]["N"]) == THREADS * 25
+
+
+def test_a_cancelled_transaction_writes_nothing_and_leaves_other_writes_alone(aws: dict[str, Any]) -> None:
+    dynamodb, table = aws["dynamodb"], _table(aws)
+    dynamodb.put_item(TableName=table, Item={**_key("done"), "reason": {"S": "eligible"}})
+    transaction = [
+        {"Put": {"TableName": table, "Item": _key("done"), "ConditionExpression": "attribute_not_exists(userId)",
+                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+        {"Update": {"TableName": table, "Key": _key("counter"), "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+    ]  # fmt: skip
+
+    def work(index: int) -> list[Any]:
+        """Half the threads retry a transaction that is cancelled; the others write items of their own."""
+        outcomes = []
+        for step in range(20):
+            if index % 2:
+                outcomes.append(dynamodb.put_item(TableName=table, Item=_key(f"other-{index}-{step}")))
+                continue
+            try:
+                dynamodb.transact_write_items(TransactItems=transaction)
+            except ClientError as refused:
+                outcomes.append(refused.response["CancellationReasons"])
+        return outcomes
+
+    outcomes = _at_once(work)
+
+    for reasons in (reasons for index in range(0, THREADS, 2) for reasons in outcomes[index]):
+        assert [reason["Code"] for reason in reasons] == ["ConditionalCheckFailed", "None"]
+        assert from_item(reasons[0]["Item"])["reason"] == "eligible"
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=_key("counter"))  # nothing written
+    stored = {from_item(item)["userId"] for item in dynamodb.scan(TableName=table)["Items"]}
+    written = {f"other-{index}-{step}" for index in range(1, THREADS, 2) for step in range(20)}
+    assert written <= stored, f"{len(written - stored)} writes undone by a cancelled transaction"
