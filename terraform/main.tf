@@ -250,7 +250,7 @@ data "aws_iam_policy_document" "api" {
   }
   statement {
     sid       = "ReadDecisionsAndCounters"
-    actions   = ["dynamodb:Query", "dynamodb:GetItem"]
+    actions   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"]
     resources = [module.data.decisions_table_arn]
   }
   statement {

@@ -1,9 +1,10 @@
 """Conversion: did an order follow a win-back email (or a held-out decision)?
 
 An order within the window (30 days) after a sent email marks that email converted; with no such email, an order
-within the window after a held_out decision counts for the holdout. The counters the stats read are raised only
-when an email or decision is newly marked, so an order seen twice (a redelivered event, a repeated API call)
-never counts twice. Orders arrive from the stream (orderCount rose) and from the API (POST .../orders).
+within the window after a held_out decision counts for the holdout. The counters the stats read are raised in the
+same write that newly marks an email or decision, so an order seen twice (a redelivered event, a repeated API call)
+never counts twice, and a crash cannot leave a conversion uncounted. Orders arrive from the stream (orderCount
+rose) and from the API (POST .../orders).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ class Conversions:
         for email in sorted(sent, key=lambda e: e.sent_at or at, reverse=True):
             if email.converted_at is not None:
                 return email.email_id  # this order, or an earlier one, already converted it
-            if self.emails.mark_converted(email.email_id, at):
-                self.decisions.count(emailedConverted=1)
+            counting = self.decisions.increment(user_id, emailedConverted=1)
+            if self.emails.mark_converted(email.email_id, at, counting=counting):
                 count("Conversions")
                 logger.info("email converted", extra={"userId": user_id, "emailId": email.email_id})
             return email.email_id
@@ -47,7 +48,6 @@ class Conversions:
             if decision.decided_at > at:
                 continue
             if decision.converted_at is None and self.decisions.mark_converted(user_id, decision.decision_key, at):
-                self.decisions.count(heldOutConverted=1)
                 count("HoldoutConversions")
             return HOLDOUT
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -197,8 +197,8 @@ class Delivery:
         except MailOutcomeUnknown as unknown:
             return self._uncertain(sending, f"delivery outcome unknown ({unknown}); not resent", by="ses")
         sent = self._move(sending, S.SENT, by=by, sentAt=now, providerMessageId=message_id,
-                          sentHeaders=visible_headers(message), recipient=client.email)  # fmt: skip
-        self.decisions.count(emailed=1)
+                          sentHeaders=visible_headers(message), recipient=client.email,
+                          counting=self.decisions.increment(email.user_id, emailed=1))  # fmt: skip
         count("EmailsSent")
         logger.info("email sent", extra={"emailId": email.email_id, "userId": email.user_id, "messageId": message_id})
         return sent
@@ -246,7 +246,10 @@ class Delivery:
         by: str,
         reason: str | None = None,
         expected_version: int | None = None,
+        counting: dict[str, Any] | None = None,
         **updates: object,
     ) -> Email:
         step = change(email.status, to, at=self.clock.now(), by=by, reason=reason, email_id=email.email_id)
-        return self.emails.transition(email.email_id, step, expected_version=expected_version, **updates)
+        return self.emails.transition(
+            email.email_id, step, expected_version=expected_version, counting=counting, **updates
+        )

@@ -36,7 +36,7 @@ from engagement.models import (
 from engagement.observability import count, logger
 from engagement.policy import EligibilityRules, decide, in_holdout
 from engagement.scoring import score_client
-from engagement.store.decisions import DECIDED_PREFIX, DecisionRepository, decision_key
+from engagement.store.decisions import DecisionRepository, decision_key
 from engagement.store.emails import EmailRepository
 from engagement.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.store.users import UserRepository
@@ -242,13 +242,8 @@ class WinbackService:
             band=score.band if score else None,
             email_id=email_id,
         )
-        newly = self.decisions.record(record)
+        self.decisions.record(record)  # and counted, once, in the same write
         count(f"Decision_{decision.reason.value}")
-        if newly:  # a redelivered event's decision is counted once
-            increments = {f"{DECIDED_PREFIX}{decision.reason.value}": 1}
-            if decision.reason is DecisionReason.HELD_OUT:
-                increments["heldOut"] = 1
-            self.decisions.count(**increments)
         if not decision.send:
             count("EmailsSkipped")
             logger.info("no email", extra={"userId": record.user_id, "reason": decision.reason.value})

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
 import engagement.delivery
@@ -21,6 +22,7 @@ from engagement.store.dynamo import from_item
 from localmode.lambda_events import http_api_event
 from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record
 from tests.integration.test_email_processor import message
+from tests.reliability.harness import COUNTER_FAULTS, CounterWriteFaults, Crash
 
 TOKEN = "test-token-0123456789abcdef"
 NOON_UTC = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # 07:00 in New York, 13:00 in London
@@ -655,6 +657,72 @@ def test_an_order_after_a_sent_email_converts_it_and_stats_show_emailed_versus_h
     stats = call(handlers["api"], "GET", "/api/stats/conversion")[1]
     assert stats["emailed"] == {"count": 1, "converted": 1, "rate": 1.0}
     assert stats["heldOut"] == {"count": 0, "converted": 0, "rate": None}
+
+
+@pytest.mark.parametrize("fault", COUNTER_FAULTS)
+@pytest.mark.parametrize("group", ["emailed", "heldOut"])
+def test_a_fault_at_a_conversions_count_is_made_good_by_the_redelivered_order(
+    handlers: dict[str, ModuleType],
+    load_handler: Callable[..., ModuleType],
+    aws: dict[str, Any],
+    fault: str,
+    group: str,
+) -> None:
+    """Marking the email (or the held-out decision) converted and counting it are one write: if the function dies or
+    DynamoDB refuses at that moment, the order's redelivery converts and counts it, once."""
+    if group == "emailed":
+        email_id = draft(handlers, aws, LONDON_CLIENT)
+        call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
+    else:
+        put_client(aws, LONDON_CLIENT)
+        load_handler("email_processor", HOLDOUT_PERCENT="100").lambda_handler(
+            batch(message(LONDON_CLIENT, "evt-1")), _Context()
+        )
+    handlers["clock"].advance(timedelta(days=3))  # type: ignore[attr-defined]
+    order = stream_record(
+        "MODIFY", old=client_values("test-user-8", orderCount=5), new=client_values("test-user-8", orderCount=6)
+    )
+    body = json.loads(_signal_message(order)["body"])
+    body["occurredAt"] = format_instant(NOON_UTC + timedelta(days=3))
+    signal = sqs_record(json.dumps(body))
+    faults = CounterWriteFaults(COUNTER_FAULTS[fault])
+    faults.arm()
+
+    with faults.installed(), pytest.raises((Crash, BatchProcessingError)):  # the batch failed: Lambda retries it
+        handlers["client_signals"].lambda_handler(batch(signal), _Context())
+    assert faults.fired == 1
+    handlers["client_signals"].lambda_handler(batch(signal), _Context())  # the redelivery
+    handlers["client_signals"].lambda_handler(batch(signal), _Context())  # and a duplicate of it
+
+    stats = call(handlers["api"], "GET", "/api/stats/conversion")[1]
+    assert stats[group] == {"count": 1, "converted": 1, "rate": 1.0}
+
+
+@pytest.mark.parametrize("fault", COUNTER_FAULTS)
+def test_a_fault_at_a_sends_count_never_leaves_a_sent_email_uncounted(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], fault: str
+) -> None:
+    """SENT and the emailed counter are one write: whatever fails at that moment, the stats' emailed figure is the
+    number of SENT emails. A send whose outcome could not be recorded is failed as uncertain, never resent."""
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    faults = CounterWriteFaults(COUNTER_FAULTS[fault])
+    faults.arm()
+
+    with faults.installed():
+        try:
+            status = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[0]
+            assert status == 503
+        except Crash:
+            pass
+    assert faults.fired == 1
+    handlers["clock"].advance(timedelta(minutes=16))  # type: ignore[attr-defined]
+    handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+
+    sent = [e for e in emails(aws) if e["status"] == "SENT"]
+    stats = call(handlers["api"], "GET", "/api/stats/conversion")[1]
+    assert stats["emailed"]["count"] == len(sent)
+    assert stored(aws, email_id)["status"] == "FAILED"
+    assert "not resent" in stored(aws, email_id)["failureReason"]
 
 
 def test_an_order_more_than_30_days_after_the_email_converts_nothing(

@@ -165,6 +165,27 @@ def test_after_the_cooldown_the_client_can_be_emailed_again(
     assert len(scan(aws, "emails")) == 2
 
 
+def test_a_message_redriven_after_the_cooldown_replaces_its_skip_and_the_counts_follow(
+    handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+) -> None:
+    """evt-2 was skipped (cooldown); redriven from the DLQ after the cooldown, it is decided again and emails. Its
+    decision is replaced, not added to, and the overview's counts move with it: they equal the stored decisions."""
+    put_client(aws, raw=RUNBOOK_TEST_USER_8)
+    handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, "evt-1"), message(RUNBOOK_TEST_USER_8, "evt-2")),
+                           lambda_context)  # fmt: skip
+    decisions = handler.service.decisions
+    assert (decisions.counters()["decided_eligible"], decisions.counters()["decided_cooldown"]) == (1, 1)
+
+    handler.service.clock = FixedClock(NOW + timedelta(days=8))
+    for _ in range(2):  # the redrive, and a duplicate of it
+        handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, "evt-2")), lambda_context)
+
+    assert sorted(d["reason"] for d in scan(aws, "decisions")) == ["eligible", "eligible"]
+    assert len(scan(aws, "emails")) == 2
+    counters = decisions.counters()
+    assert (counters["decided_eligible"], counters["decided_cooldown"]) == (2, 0)
+
+
 def test_two_processors_racing_on_one_client_make_one_email(handler: ModuleType, aws: dict[str, Any]) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     first: WinbackService = handler.service

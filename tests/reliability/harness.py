@@ -19,7 +19,9 @@ from typing import Any
 
 import boto3
 import botocore.client
+from botocore.exceptions import ClientError
 
+from engagement.store.decisions import DecisionRepository
 from engagement.store.dynamo import from_item
 from localmode import resources
 from localmode.pollers import BatchReport, QueuePoller, StreamPoller
@@ -120,24 +122,30 @@ class Pipeline:
         self.drain()
         return started
 
-    def drain(self, max_polls: int = 10_000) -> int:
-        """Poll the stream and the queues until a whole round delivers nothing; how many polls delivered. Each AWS
-        request is atomic, as in AWS (the email processor's threads would otherwise race inside moto)."""
-        with atomic_requests(read_pause=0):
-            return self._drain(max_polls)
+    # Every way of driving the pollers makes each AWS request atomic, as in AWS: the email processor's ten threads
+    # would otherwise race inside moto (two puts that both see no item, an ADD that loses an increment), and the
+    # suite would measure the emulator instead of the product.
 
-    def _drain(self, max_polls: int) -> int:
-        for polls in range(max_polls):
-            busy = self.stream_poller.poll_once()
-            for poller in self.queue_pollers.values():
-                busy = poller.poll_once() or busy
-            if not busy:
-                return polls
+    def drain(self, max_polls: int = 10_000) -> int:
+        """Poll the stream and the queues until a whole round delivers nothing; how many polls delivered."""
+        with atomic_requests(read_pause=0):
+            for polls in range(max_polls):
+                busy = self.stream_poller.poll_once()
+                for poller in self.queue_pollers.values():
+                    busy = poller.poll_once() or busy
+                if not busy:
+                    return polls
         raise AssertionError(f"the pipeline did not drain in {max_polls} polls")
 
     def receive_cycle(self, queue: str = "email-requests") -> bool:
-        """One receive of one queue (a visibility timeout passing), then whatever it caused downstream."""
-        return self.queue_pollers[queue].poll_once()
+        """One receive of one queue (a visibility timeout passing)."""
+        with atomic_requests(read_pause=0):
+            return self.queue_pollers[queue].poll_once()
+
+    def stream_cycle(self) -> bool:
+        """One read of the stream, delivered to the stream processor."""
+        with atomic_requests(read_pause=0):
+            return self.stream_poller.poll_once()
 
     # ---- what a user would look at ------------------------------------------------------------------------
 
@@ -155,6 +163,10 @@ class Pipeline:
     def dead_letters(self, queue: str) -> list[dict[str, Any]]:
         """Every message in a DLQ (received, then made visible again), with its attributes."""
         return list(peek(self.aws["sqs"], self.deployed.queue_urls[queue]))
+
+    def counters(self) -> dict[str, int]:
+        """The counters the overview shows (decided_<reason>, emailed, conversions), summed as the API sums them."""
+        return DecisionRepository(self.deployed.tables["decisions"], self.aws["dynamodb"]).counters()
 
     def published_events(self) -> int:
         return sum(report.size - report.failed for report in self.reports if report.source == "stream")
@@ -210,6 +222,57 @@ def atomic_requests(read_pause: float = 0.002) -> Iterator[None]:
         yield
     finally:
         botocore.client.BaseClient._make_api_call = original
+
+
+def adds_to_the_counters(operation: str, params: dict[str, Any]) -> bool:
+    """Whether an AWS request writes the overview's counters (items of the decisions table keyed #stats…)."""
+    if operation == "UpdateItem":
+        keys = [params.get("Key", {})]
+    elif operation == "TransactWriteItems":
+        keys = [next(iter(item.values())).get("Key", {}) for item in params.get("TransactItems", [])]
+    else:
+        return False
+    return any(str(key.get("userId", {}).get("S", "")).startswith("#stats") for key in keys)
+
+
+def throttled(operation: str = "UpdateItem") -> ClientError:
+    """DynamoDB refusing a call after the SDK's own retries."""
+    error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate of requests exceeds the allowed"}
+    return ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+
+
+# What can happen between a thing done and its count: the function dies, or DynamoDB refuses the call.
+COUNTER_FAULTS: dict[str, Callable[[], BaseException]] = {
+    "a crash": lambda: Crash("killed at the count"),
+    "a throttled call": throttled,
+}
+
+
+class CounterWriteFaults:
+    """While installed, each arm() makes the next request that adds to the counters fail with fault(): the function
+    dying (Crash), or a throttled call, at the moment a thing is done and must be counted."""
+
+    def __init__(self, fault: Callable[[], BaseException]) -> None:
+        self.fault = fault
+        self.armed = 0
+        self.fired = 0
+
+    def arm(self) -> None:
+        self.armed += 1
+
+    @contextmanager
+    def installed(self) -> Iterator[CounterWriteFaults]:
+        original = botocore.client.BaseClient._make_api_call
+
+        def call(client: Any, operation: str, params: Any) -> Any:
+            if self.armed and adds_to_the_counters(operation, params):
+                self.armed -= 1
+                self.fired += 1
+                raise self.fault()
+            return original(client, operation, params)
+
+        with patched(botocore.client.BaseClient, "_make_api_call", call):
+            yield self
 
 
 @contextmanager

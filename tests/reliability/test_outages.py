@@ -105,7 +105,7 @@ def test_llm_timeouts_for_several_receives_then_recovery_make_one_llm_email_each
     clients = at_risk(scale(4, 20))
     llm.default = Reply(delay=1.0)  # answers, but after the client gave up
     pipeline.put_clients(clients)
-    pipeline.stream_poller.poll_once()  # the events reach the queue
+    pipeline.stream_cycle()  # the events reach the queue
 
     for _ in range(3):  # three receive cycles time out: each message is back for another try
         assert pipeline.receive_cycle()

@@ -207,19 +207,63 @@ def _action(service: str, called: str) -> str:
     return ACTION_NAMES.get(called, f"{service}:{''.join(part.title() for part in called.split('_'))}")
 
 
+# A transaction is authorised as the single writes it is made of, named by the keys of its items.
+TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                         "ConditionCheck": "dynamodb:ConditionCheckItem"}  # fmt: skip
+TRANSACTION = "dynamodb:TransactWriteItems"
+
+
+def _source_tree(code: Any) -> ast.AST:
+    return ast.parse(textwrap.dedent(inspect.getsource(code)))
+
+
+def _transact_item_actions(trees: list[ast.AST]) -> set[str]:
+    """The writes the transactions built in these trees are made of: {"Put": ...} is dynamodb:PutItem…"""
+    return {
+        TRANSACT_ITEM_ACTIONS[key.value]
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key in node.keys
+        if isinstance(key, ast.Constant) and key.value in TRANSACT_ITEM_ACTIONS
+    }
+
+
+def _helper_actions(helper: Any, parameter: str, service: str, trees: list[ast.AST]) -> set[str]:
+    """What a module function does with the client handed to it as `parameter`, following it into the helpers of its
+    own module that it hands the client on to (mark_once hands it to write_counted)."""
+    tree = _source_tree(helper)
+    trees.append(tree)
+    actions = {_action(service, called) for receiver, called in _calls(tree)
+               if isinstance(receiver, ast.Name) and receiver.id == parameter}  # fmt: skip
+    module = inspect.getmodule(helper)
+    for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        inner = getattr(module, call.func.id, None)
+        if inner is helper or not inspect.isfunction(inner):
+            continue
+        names = list(inspect.signature(inner).parameters)
+        for position, argument in enumerate(call.args[: len(names)]):
+            if isinstance(argument, ast.Name) and argument.id == parameter:
+                actions |= _helper_actions(inner, names[position], service, trees)
+    return actions
+
+
 def method_actions(adapter: type, method: str) -> set[str]:
     """IAM actions a call of adapter.method leads to (self._dynamodb.put_item(...) is dynamodb:PutItem),
     following the adapter's own helper methods and module helpers it hands its client to
-    (mark_once(self._dynamodb, ...) calls dynamodb.update_item)."""
+    (mark_once(self._dynamodb, ...) calls dynamodb.update_item). A transaction is the writes its items name, and
+    TRANSACTION besides, which `needs` reads as the counter increment every transaction here carries."""
     module = inspect.getmodule(adapter)
     actions: set[str] = set()
+    trees: list[ast.AST] = []
     pending, done = [method], set()
     while pending:
         name = pending.pop()
         if name in done or not hasattr(adapter, name):
             continue
         done.add(name)
-        tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(adapter, name))))
+        tree = _source_tree(getattr(adapter, name))
+        trees.append(tree)
         for receiver, called in _calls(tree):
             client = _self_attribute(receiver)
             if client in SERVICES:
@@ -233,18 +277,17 @@ def method_actions(adapter: type, method: str) -> set[str]:
             parameters = list(inspect.signature(helper).parameters)
             for position, argument in enumerate(call.args[: len(parameters)]):
                 if (client := _self_attribute(argument)) in SERVICES:
-                    helper_tree = ast.parse(textwrap.dedent(inspect.getsource(helper)))
-                    actions |= {
-                        _action(SERVICES[client], called)
-                        for receiver, called in _calls(helper_tree)
-                        if isinstance(receiver, ast.Name) and receiver.id == parameters[position]
-                    }
+                    actions |= _helper_actions(helper, parameters[position], SERVICES[client], trees)
+    if TRANSACTION in actions:
+        actions |= _transact_item_actions(trees)
     return actions
 
 
 def test_the_scan_follows_helpers_an_adapter_hands_its_client_to() -> None:
-    assert method_actions(EmailRepository, "mark_converted") == {"dynamodb:UpdateItem"}
-    assert method_actions(DecisionRepository, "mark_converted") == {"dynamodb:UpdateItem"}
+    # mark_once hands the client to write_counted: an update and its counter increment, in one transaction
+    assert method_actions(EmailRepository, "mark_converted") == {"dynamodb:UpdateItem", TRANSACTION}
+    assert method_actions(DecisionRepository, "mark_converted") == {"dynamodb:UpdateItem", TRANSACTION}
+    assert method_actions(DecisionRepository, "record") == {"dynamodb:PutItem", "dynamodb:UpdateItem", TRANSACTION}
 
 
 def _service_objects(handler: ModuleType) -> dict[str, Any]:
@@ -324,6 +367,9 @@ def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
         resource = ("table", adapter.table_name.removeprefix(prefix))
     pairs = set()
     for action in method_actions(type(adapter), method):
+        if action == TRANSACTION:  # every transaction is a counted write: it adds to the decisions table's counters
+            pairs.add(("dynamodb:UpdateItem", ("table", "decisions")))
+            continue
         pairs.add((action, resource))
         if action == "dynamodb:Query" and "IndexName" in inspect.getsource(type(adapter)):
             pairs.add((action, ("index", resource[1])))

@@ -10,6 +10,9 @@ Two kinds of item share the client's partition:
 from __future__ import annotations
 
 import json
+import time
+import zlib
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,19 +20,44 @@ from botocore.exceptions import ClientError
 
 from engagement import aws
 from engagement.clock import format_instant
+from engagement.errors import TransientFailure
 from engagement.models import DecisionRecord, EmailHistory
-from engagement.store.dynamo import from_item, is_condition_failure, mark_once, to_item, translated_errors
+from engagement.store.dynamo import (
+    AlreadyDone,
+    from_item,
+    is_condition_failure,
+    mark_once,
+    to_attribute,
+    to_item,
+    translated_errors,
+    write_counted,
+)
 from engagement.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, decode_cursor, encode_cursor
 
 RETENTION = timedelta(days=400)
 DECISION_PREFIX = "decision#"
 EMAIL_SLOT = "email-slot"
-# The counters live in a partition of their own, kept up to date as decisions are made, emails sent and orders come
-# in, so the stats never scan this (the largest) table: conversion counters, and one `decided_<reason>` per reason.
-STATS_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "conversion"}}
+# The counters the stats read, so they never scan this (the largest) table: conversion counters, and one
+# `decided_<reason>` per reason. Each is added to in the same transaction as the write it counts (a decision, a sent
+# email, a conversion), so a crash between two writes can never leave a thing done but uncounted. They are spread
+# over COUNTER_SHARDS partitions (by the client) so that concurrent writers seldom meet on one item; reading them
+# is one BatchGetItem.
+COUNTER_SHARDS = 16
+LEGACY_COUNTERS_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "conversion"}}  # the one item before shards
 CONVERSION_COUNTERS = ("emailed", "emailedConverted", "heldOut", "heldOutConverted")
 DECIDED_PREFIX = "decided_"
 AGGREGATE_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "aggregate"}}  # the cached overview (stats.py)
+_REPLACE_ATTEMPTS = 3
+_READ_ATTEMPTS = 5
+
+
+def counter_key(shard: int) -> dict[str, Any]:
+    return {"userId": {"S": f"#stats#{shard:02d}"}, "decisionKey": {"S": "counters"}}
+
+
+def decision_counts(reason: str) -> Counter[str]:
+    """What one stored decision adds to the counters."""
+    return Counter({f"{DECIDED_PREFIX}{reason}": 1, "heldOut": int(reason == "held_out")})
 
 
 def decision_key(occurred_at: datetime, event_id: str) -> str:
@@ -43,27 +71,37 @@ class DecisionRepository:
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
     def record(self, decision: DecisionRecord) -> bool:
-        """Store a decision; False if it was already stored for this event. A skip never replaces a send recorded
-        for the same event (a late redelivery)."""
+        """Store a decision and count it (decided_<reason>, heldOut) in one transaction; False if a decision for
+        this event was already stored. A redelivered event decided otherwise replaces it and the count moves with
+        it, so the counters always equal the stored decisions; a skip never replaces a send (a late redelivery)."""
         values = decision.model_dump(mode="json", by_alias=True)
         values["expiresAt"] = int((decision.decided_at + RETENTION).timestamp())
-        request: dict[str, Any] = {
+        put: dict[str, Any] = {
             "TableName": self.table_name,
             "Item": to_item(values),
-            "ReturnValues": "ALL_OLD",
+            "ConditionExpression": "attribute_not_exists(userId)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        if not decision.send:
-            request["ConditionExpression"] = "attribute_not_exists(userId) OR #send = :false"
-            request["ExpressionAttributeNames"] = {"#send": "send"}
-            request["ExpressionAttributeValues"] = {":false": {"BOOL": False}}
-        try:
-            with translated_errors(f"record decision for {decision.user_id}"):
-                response = self._dynamodb.put_item(**request)
-        except ClientError as exc:
-            if not is_condition_failure(exc):
-                raise
-            return False
-        return "Attributes" not in response
+        own = decision_counts(decision.reason.value)
+        counts = own
+        for _ in range(_REPLACE_ATTEMPTS):
+            try:
+                write_counted(self._dynamodb, {"Put": put}, self.increment(decision.user_id, **counts),
+                              f"record decision for {decision.user_id}")  # fmt: skip
+                return counts is own
+            except AlreadyDone as done:
+                stored = from_item(done.item)
+            if not stored:  # expired or deleted meanwhile: record it afresh
+                put.pop("ExpressionAttributeValues", None)
+                put["ConditionExpression"], counts = "attribute_not_exists(userId)", own
+                continue
+            if stored.get("reason") == decision.reason.value or (stored.get("send") and not decision.send):
+                return False
+            counts = own.copy()
+            counts.subtract(decision_counts(str(stored.get("reason"))))
+            put["ConditionExpression"] = "reason = :stored"  # unchanged since we read it
+            put["ExpressionAttributeValues"] = {":stored": to_attribute(stored.get("reason"))}
+        raise TransientFailure(f"record decision for {decision.user_id}: it kept changing while being recorded")
 
     def for_user(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[DecisionRecord]:
         request: dict[str, Any] = {
@@ -153,24 +191,42 @@ class DecisionRepository:
         return [DecisionRecord.model_validate(from_item(item)) for item in response.get("Items", [])]
 
     def mark_converted(self, user_id: str, key: str, at: datetime) -> bool:
-        """Record the order that followed this held_out decision; False if it was already marked."""
+        """Record the order that followed this held_out decision, counted once (heldOutConverted); False if it was
+        already marked."""
         return mark_once(self._dynamodb, self.table_name, {"userId": user_id, "decisionKey": key}, "convertedAt", at,
-                         f"mark a decision of {user_id} converted")  # fmt: skip
+                         f"mark a decision of {user_id} converted",
+                         counting=self.increment(user_id, heldOutConverted=1))  # fmt: skip
 
-    def count(self, **increments: int) -> None:
-        """Add to the counters (emailed, emailedConverted, heldOut, heldOutConverted, decided_<reason>)."""
-        with translated_errors("update the conversion counters"):
-            self._dynamodb.update_item(
-                TableName=self.table_name,
-                Key=STATS_KEY,
-                UpdateExpression="ADD " + ", ".join(f"{name} :{name}" for name in increments),
-                ExpressionAttributeValues={f":{name}": {"N": str(value)} for name, value in increments.items()},
-            )
+    def increment(self, owner: str, **increments: int) -> dict[str, Any]:
+        """The transaction item that adds to the counters (emailed, emailedConverted, heldOut, heldOutConverted,
+        decided_<reason>) in the owner's shard: a write that counts something makes it in its own transaction."""
+        named = sorted((name, value) for name, value in increments.items() if value)
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": counter_key(zlib.crc32(owner.encode()) % COUNTER_SHARDS),
+                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(named))),
+                "ExpressionAttributeNames": {f"#c{i}": name for i, (name, _) in enumerate(named)},
+                "ExpressionAttributeValues": {f":c{i}": {"N": str(value)} for i, (_, value) in enumerate(named)},
+            }
+        }
 
     def counters(self) -> dict[str, int]:
-        with translated_errors("read the counters"):
-            item = self._dynamodb.get_item(TableName=self.table_name, Key=STATS_KEY).get("Item", {})
-        return {name: int(value) for name, value in from_item(item).items() if name not in ("userId", "decisionKey")}
+        """Every counter, summed over the shards."""
+        keys = [LEGACY_COUNTERS_KEY, *(counter_key(shard) for shard in range(COUNTER_SHARDS))]
+        request: dict[str, Any] = {self.table_name: {"Keys": keys}}
+        totals: Counter[str] = Counter()
+        for attempt in range(_READ_ATTEMPTS):
+            time.sleep(0.05 * (2**attempt - 1))  # none at first; then a growing pause, as AWS asks for unprocessed keys
+            with translated_errors("read the counters"):
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                totals.update({name: int(value) for name, value in from_item(item).items()
+                               if name not in ("userId", "decisionKey")})  # fmt: skip
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return dict(totals)
+        raise TransientFailure("read the counters: DynamoDB left some keys unprocessed, again and again")
 
     def conversion_counts(self) -> dict[str, int]:
         counts = self.counters()

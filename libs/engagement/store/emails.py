@@ -17,12 +17,14 @@ from engagement.errors import Conflict
 from engagement.lifecycle import InvalidTransition
 from engagement.models import Email, EmailStatus, StatusChange
 from engagement.store.dynamo import (
+    AlreadyDone,
     from_item,
     is_condition_failure,
     mark_once,
     to_attribute,
     to_item,
     translated_errors,
+    write_counted,
 )
 from engagement.store.pagination import (
     MAX_PAGE_SIZE,
@@ -59,14 +61,21 @@ class EmailRepository:
         return True
 
     def transition(
-        self, email_id: str, step: StatusChange, *, expected_version: int | None = None, **updates: Any
+        self,
+        email_id: str,
+        step: StatusChange,
+        *,
+        expected_version: int | None = None,
+        counting: dict[str, Any] | None = None,
+        **updates: Any,
     ) -> Email:
         """Move an email from step.from_status to step.to_status, atomically, appending the step to its history.
 
         The condition on the current status is what makes concurrent moves safe: of two approvals, or of two senders
         claiming SENDING, exactly one succeeds; the other gets InvalidTransition with the status it found. With
         expected_version (the number of steps the caller saw), a move of an email someone changed meanwhile (an edit
-        keeps the status) raises Conflict instead: a reviewer approves the text they read, or nothing.
+        keeps the status) raises Conflict instead: a reviewer approves the text they read, or nothing. counting: a
+        counter increment made in the same transaction as the move (a sent email is counted once, whatever happens).
         """
         assert step.from_status is not None
         values: dict[str, Any] = {":from": step.from_status.value, ":to": step.to_status.value, ":at": step.at,
@@ -83,22 +92,28 @@ class EmailRepository:
         if expected_version is not None:
             values[":version"] = expected_version
             condition += " AND size(transitions) = :version"
+        update = {
+            "TableName": self.table_name,
+            "Key": {"emailId": {"S": email_id}},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                key: to_attribute(format_instant(v) if isinstance(v, datetime) else v) for key, v in values.items()
+            },
+        }
+        action = f"move email {email_id} to {step.to_status.value}"
         try:
-            with translated_errors(f"move email {email_id} to {step.to_status.value}"):
-                response = self._dynamodb.update_item(
-                    TableName=self.table_name,
-                    Key={"emailId": {"S": email_id}},
-                    UpdateExpression="SET " + ", ".join(assignments),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={
-                        key: to_attribute(format_instant(v) if isinstance(v, datetime) else v)
-                        for key, v in values.items()
-                    },
-                    ReturnValues="ALL_NEW",
-                )
-        except ClientError as exc:
-            if not is_condition_failure(exc):
+            if counting is not None:
+                write_counted(self._dynamodb, {"Update": update}, counting, action)
+                moved = self.get(email_id, consistent=True)
+                assert moved is not None, f"email {email_id} vanished right after it moved"
+                return moved
+            with translated_errors(action):
+                response = self._dynamodb.update_item(**update, ReturnValues="ALL_NEW")
+            return Email.model_validate(from_item(response["Attributes"]))
+        except (AlreadyDone, ClientError) as exc:
+            if isinstance(exc, ClientError) and not is_condition_failure(exc):
                 raise
             current = self.get(email_id)
             if current is not None and current.status is step.from_status and expected_version is not None:
@@ -107,7 +122,6 @@ class EmailRepository:
                     f"{len(current.transitions)}): reload it"
                 ) from exc
             raise InvalidTransition(email_id, current.status if current else None, step.to_status) from exc
-        return Email.model_validate(from_item(response["Attributes"]))
 
     def for_user_since(self, user_id: str, since: datetime) -> list[Email]:
         """The client's emails created since a time, newest first (all pages)."""
@@ -157,14 +171,17 @@ class EmailRepository:
                 return emails
             start = _index_key(BY_STATUS_INDEX, emails[-1])
 
-    def mark_converted(self, email_id: str, at: datetime) -> bool:
-        """Record the order that followed this email; False if it was already marked."""
-        key = {"emailId": email_id}
-        return mark_once(self._dynamodb, self.table_name, key, "convertedAt", at, f"mark email {email_id} converted")
+    def mark_converted(self, email_id: str, at: datetime, *, counting: dict[str, Any]) -> bool:
+        """Record the order that followed this email, with the counter increment that counts it (one transaction);
+        False if it was already marked."""
+        return mark_once(self._dynamodb, self.table_name, {"emailId": email_id}, "convertedAt", at,
+                         f"mark email {email_id} converted", counting=counting)  # fmt: skip
 
-    def get(self, email_id: str) -> Email | None:
+    def get(self, email_id: str, *, consistent: bool = False) -> Email | None:
         with translated_errors(f"read email {email_id}"):
-            response = self._dynamodb.get_item(TableName=self.table_name, Key={"emailId": {"S": email_id}})
+            response = self._dynamodb.get_item(
+                TableName=self.table_name, Key={"emailId": {"S": email_id}}, ConsistentRead=consistent
+            )
         item = response.get("Item")
         return Email.model_validate(from_item(item)) if item else None
 
