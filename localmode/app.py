@@ -372,7 +372,10 @@ class LocalMode:
             "bands": dict(bands),
             "events": dict(counts.events),
             "sns_calls": counts.sns_calls,
+            # records handed to the stream processor, a retried batch's each time it is retried
             "stream_records": counts.stream_records,
+            # records taken from the stream, each once: with nothing left unread, every record the stream holds
+            "stream_records_read": sum(p.records_read for p in self.pollers if isinstance(p, StreamPoller)),
             "drafts_by_writer": dict(writers),
             "at_risk_without_draft": sorted(at_risk - emailed),
             "drafts_for_others": sorted(emailed - at_risk),

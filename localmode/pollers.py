@@ -120,6 +120,7 @@ class StreamPoller(Poller):
         self.maximum_record_age = maximum_record_age
         self.on_failure_queue_url = on_failure_queue_url
         self._iterators: dict[str, str | None] = {}
+        self.records_read = 0  # every record taken from the shards, whether or not the filter let it through
 
     def _refresh_shards(self) -> None:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
@@ -139,6 +140,7 @@ class StreamPoller(Poller):
                 continue
             response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             self._iterators[shard_id] = response.get("NextShardIterator")
+            self.records_read += len(response["Records"])
             records = [
                 lambda_events.stream_record(record, self.stream_arn, self.region) for record in response["Records"]
             ]
