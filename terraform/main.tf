@@ -77,7 +77,7 @@ resource "aws_ssm_parameter" "api_token" {
 
 resource "aws_ssm_parameter" "unsubscribe_secret" {
   name        = "/${local.prefix}/unsubscribe-secret"
-  description = "Key that signs unsubscribe links (random at creation; rotating it invalidates links already sent)."
+  description = "Key that signs unsubscribe links (random at creation; rotate it with its previous value kept below)."
   type        = "SecureString"
   key_id      = module.data.kms_key_arn
   value       = "${uuid()}${uuid()}"
@@ -90,6 +90,19 @@ resource "aws_ssm_parameter" "unsubscribe_secret" {
 
 # Where unsubscribe links point. A parameter, not an environment variable: the API's URL exists only after the
 # API, which needs the function first.
+resource "aws_ssm_parameter" "unsubscribe_secret_previous" {
+  name        = "/${local.prefix}/unsubscribe-secret-previous"
+  description = "The unsubscribe key before the last rotation: its links still work for unsubscribe_key_overlap_days."
+  type        = "SecureString"
+  key_id      = module.data.kms_key_arn
+  value       = "unset"
+  tags        = local.tags
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
 resource "aws_ssm_parameter" "public_base_url" {
   # checkov:skip=CKV2_AWS_34:the API's public URL is printed in every email; it is not a secret
   name        = "/${local.prefix}/public-base-url"
@@ -184,9 +197,13 @@ data "aws_iam_policy_document" "sending" {
     resources = [module.email.identity_arn, module.email.configuration_set_arn]
   }
   statement {
-    sid       = "ReadUnsubscribeSettings"
-    actions   = ["ssm:GetParameter"]
-    resources = [aws_ssm_parameter.unsubscribe_secret.arn, aws_ssm_parameter.public_base_url.arn]
+    sid     = "ReadUnsubscribeSettings"
+    actions = ["ssm:GetParameter"]
+    resources = [
+      aws_ssm_parameter.unsubscribe_secret.arn,
+      aws_ssm_parameter.unsubscribe_secret_previous.arn,
+      aws_ssm_parameter.public_base_url.arn,
+    ]
   }
   statement {
     sid       = "UseDataKey"
@@ -399,14 +416,16 @@ locals {
     SUPPRESSIONS_TABLE_NAME = module.data.suppressions_table_name
   }
   delivery_environment = merge(local.tables_environment, {
-    DELIVERY_MODE                = var.delivery_mode
-    SENDER_EMAIL                 = var.sender_email
-    BRAND_NAME                   = var.brand_name
-    SES_CONFIGURATION_SET        = module.email.configuration_set_name
-    SENDING_WINDOW_START         = var.sending_window_start
-    SENDING_WINDOW_END           = var.sending_window_end
-    UNSUBSCRIBE_SECRET_PARAMETER = aws_ssm_parameter.unsubscribe_secret.name
-    PUBLIC_BASE_URL_PARAMETER    = aws_ssm_parameter.public_base_url.name
+    DELIVERY_MODE                         = var.delivery_mode
+    SENDER_EMAIL                          = var.sender_email
+    BRAND_NAME                            = var.brand_name
+    SES_CONFIGURATION_SET                 = module.email.configuration_set_name
+    SENDING_WINDOW_START                  = var.sending_window_start
+    SENDING_WINDOW_END                    = var.sending_window_end
+    UNSUBSCRIBE_SECRET_PARAMETER          = aws_ssm_parameter.unsubscribe_secret.name
+    UNSUBSCRIBE_PREVIOUS_SECRET_PARAMETER = aws_ssm_parameter.unsubscribe_secret_previous.name
+    UNSUBSCRIBE_KEY_OVERLAP_DAYS          = tostring(var.unsubscribe_key_overlap_days)
+    PUBLIC_BASE_URL_PARAMETER             = aws_ssm_parameter.public_base_url.name
   })
   content_environment = merge(local.delivery_environment, { # what an email may say: the writer's and an editor's rules
     SHOP_URL       = var.shop_url

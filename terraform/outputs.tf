@@ -74,3 +74,16 @@ output "alerts_topic_arn" {
   description = "Topic every alarm notifies."
   value       = module.monitoring.alerts_topic_arn
 }
+
+output "kms_key_arn" {
+  description = "The customer-managed key for everything at rest: pass it as --key-id when you write a parameter."
+  value       = module.data.kms_key_arn
+}
+
+output "unsubscribe_secret_parameters" {
+  description = "The unsubscribe signing key and the one it replaced (see Rotating the unsubscribe key in the README)."
+  value = {
+    current  = aws_ssm_parameter.unsubscribe_secret.name
+    previous = aws_ssm_parameter.unsubscribe_secret_previous.name
+  }
+}

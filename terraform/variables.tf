@@ -77,6 +77,17 @@ variable "email_cooldown_days" {
   }
 }
 
+variable "unsubscribe_key_overlap_days" {
+  description = "After the unsubscribe key is rotated, links signed with the previous key still work for this many days."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.unsubscribe_key_overlap_days >= 1 && var.unsubscribe_key_overlap_days <= 365 && floor(var.unsubscribe_key_overlap_days) == var.unsubscribe_key_overlap_days
+    error_message = "unsubscribe_key_overlap_days must be a whole number of days between 1 and 365."
+  }
+}
+
 variable "brand_name" {
   description = "The sender's brand, as emails name it."
   type        = string

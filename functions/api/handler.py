@@ -186,20 +186,21 @@ def _static(name: str) -> Response[str]:
 
 
 UnsubscribeQuery = Annotated[str, Query(min_length=1, max_length=512)]
+KeyId = Annotated[str | None, Query(max_length=64, description="The id of the key that signed the link")]
 
 
 @app.get("/unsubscribe")
-def unsubscribe_page(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
+def unsubscribe_page(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery, k: KeyId = None) -> Response[str]:
     """The link in an email: a confirmation page (a GET must not unsubscribe: mail scanners follow links)."""
-    if not delivery.link_is_valid(u, e, t):
+    if not delivery.link_is_valid(u, e, t, k):
         return _html(400, pages.invalid_link())
     return _html(200, pages.confirm_unsubscribe(app.current_event.raw_event.get("rawQueryString", "")))
 
 
 @app.post("/unsubscribe")
-def unsubscribe(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery) -> Response[str]:
+def unsubscribe(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery, k: KeyId = None) -> Response[str]:
     """The confirmation form, and RFC 8058 one-click (List-Unsubscribe-Post): opts the client out at once."""
-    if not delivery.unsubscribe(u, e, t):
+    if not delivery.unsubscribe(u, e, t, k):
         return _html(400, pages.invalid_link())
     return _html(200, pages.unsubscribed())
 

@@ -81,6 +81,11 @@ class DeliveryConfig(TablesConfig):
     ses_configuration_set: str | None = Field(default=None, alias="SES_CONFIGURATION_SET")
     unsubscribe_secret: SecretStr | None = Field(default=None, alias="UNSUBSCRIBE_SECRET")
     unsubscribe_secret_parameter: str | None = Field(default=None, alias="UNSUBSCRIBE_SECRET_PARAMETER", pattern="^/")
+    # The key the current one replaced: its links stay valid for the overlap after the current key was written.
+    unsubscribe_previous_secret_parameter: str | None = Field(
+        default=None, alias="UNSUBSCRIBE_PREVIOUS_SECRET_PARAMETER", pattern="^/"
+    )
+    unsubscribe_key_overlap_days: int = Field(default=60, alias="UNSUBSCRIBE_KEY_OVERLAP_DAYS", ge=1, le=365)
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL", pattern=r"^https?://")
     public_base_url_parameter: str | None = Field(default=None, alias="PUBLIC_BASE_URL_PARAMETER", pattern="^/")
     sending_window_start: time = Field(default=time(9), alias="SENDING_WINDOW_START")

@@ -99,12 +99,17 @@ class Delivery:
         email = self._get(email_id)
         return self._move(email, S.REJECTED, by=by, reason=reason, expected_version=version)
 
-    def link_is_valid(self, user_id: str, email_id: str, token: str) -> bool:
-        return self._tokens().verify(user_id, email_id, token)
+    def link_is_valid(self, user_id: str, email_id: str, token: str, kid: str | None = None) -> bool:
+        """Whether we signed this link, for this client and one of their emails."""
+        if not self._tokens().verify(user_id, email_id, token, kid):
+            return False
+        email = self.emails.get(email_id)
+        return email is not None and email.user_id == user_id
 
-    def unsubscribe(self, user_id: str, email_id: str, token: str) -> bool:
-        """Opt the client out at once and cancel their pending drafts; False for a link we did not sign."""
-        if not self.link_is_valid(user_id, email_id, token):
+    def unsubscribe(self, user_id: str, email_id: str, token: str, kid: str | None = None) -> bool:
+        """Opt the client out at once and cancel their pending drafts; False for a link we did not sign, or one whose
+        email is not the client's."""
+        if not self.link_is_valid(user_id, email_id, token, kid):
             count("UnsubscribeRefused")
             return False
         now = self.clock.now()

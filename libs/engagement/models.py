@@ -7,6 +7,7 @@ camelCase; Python code uses snake_case. Every model serialises with `by_alias=Tr
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -34,11 +35,27 @@ def _categories(value: Any) -> Any:
 
 
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+# Line breaks, tabs, NUL, zero-width and direction marks: never in an identifier (a newline in a client id once made
+# two different (client, email) pairs sign the same unsubscribe text).
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(character) in _CONTROL_CATEGORIES for character in value)
+
+
+def _no_control_characters(value: str) -> str:
+    if has_control_characters(value):
+        raise ValueError("must not contain control characters (line breaks, tabs, zero-width or direction marks)")
+    return value
+
+
+UserId = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_no_control_characters)]
 # Stored and shown in one fixed-width format, so timestamps sort as strings (sort keys, conditions).
 Instant = Annotated[
     datetime, AfterValidator(as_utc), PlainSerializer(format_instant, return_type=str, when_used="json")
 ]
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=512)]
 
 
 def _fits_a_key(value: str) -> str:
@@ -76,7 +93,7 @@ class Client(CamelModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    user_id: NonEmptyText
+    user_id: UserId
     email: EmailAddress
     name: str = Field(default="", max_length=256)
     last_order_date: Instant | None = None

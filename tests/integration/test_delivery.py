@@ -12,14 +12,18 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
 import engagement.delivery
 from engagement.clock import FixedClock, format_instant
+from engagement.consent import UnsubscribeTokens
+from engagement.secrets import RotatingKey
 from engagement.store.dynamo import from_item
 from localmode.lambda_events import http_api_event
+from tests.conftest import UNSUBSCRIBE_SECRET
 from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record
 from tests.integration.test_email_processor import message
 from tests.reliability.harness import COUNTER_FAULTS, CounterWriteFaults, Crash
@@ -490,7 +494,7 @@ def test_one_click_unsubscribe_works_without_the_page(handlers: dict[str, Module
     assert status == 200
 
 
-@pytest.mark.parametrize("tamper", ["t", "u", "e"])
+@pytest.mark.parametrize("tamper", ["t", "u", "e", "k"])
 def test_a_tampered_link_is_refused_and_changes_nothing(
     handlers: dict[str, ModuleType], aws: dict[str, Any], tamper: str
 ) -> None:
@@ -505,6 +509,44 @@ def test_a_tampered_link_is_refused_and_changes_nothing(
     client = from_item(aws["dynamodb"].get_item(TableName=aws["deployed"].tables["users"],
                                                 Key={"userId": {"S": "test-user-8"}})["Item"])  # fmt: skip
     assert client.get("optedOut") is not True
+
+
+def test_a_link_signed_for_another_client_with_this_clients_email_is_refused(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    """Even a genuine signature does not opt out a client the email was not sent to."""
+    _, email_id = unsubscribe_link(handlers, aws)
+    put_client(aws, {**LONDON_CLIENT, "userId": {"S": "other"}, "email": {"S": "other@example.com"}})
+    parts = urlsplit(UnsubscribeTokens(UNSUBSCRIBE_SECRET.encode(), "https://api.example.com").url("other", email_id))
+
+    assert call(handlers["api"], "POST", parts.path + "?" + parts.query, token=None)[0] == 400
+    client = from_item(aws["dynamodb"].get_item(TableName=aws["deployed"].tables["users"],
+                                                Key={"userId": {"S": "other"}})["Item"])  # fmt: skip
+    assert client.get("optedOut") is not True
+
+
+def test_rotating_the_key_in_ssm_keeps_sent_links_working_for_the_overlap(aws: dict[str, Any]) -> None:
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/t/unsubscribe-secret", Value="the key before the rotation", Type="SecureString")
+    ssm.put_parameter(Name="/t/unsubscribe-secret-previous", Value="unset", Type="SecureString")
+    keys = RotatingKey("/t/unsubscribe-secret", "/t/unsubscribe-secret-previous", overlap=timedelta(days=60),
+                       max_age=0)  # fmt: skip
+
+    def tokens(at: datetime) -> UnsubscribeTokens:
+        current, previous = keys.keys(at)
+        assert current is not None
+        return UnsubscribeTokens(current.encode(), "https://api.example.com", previous=(previous or "").encode())
+
+    sent = {k: v[0] for k, v in parse_qs(urlsplit(tokens(datetime.now(UTC)).url("u-1", "e-1")).query).items()}
+    # the rotation, as the README does it: the current value to the previous parameter, then a new current one
+    ssm.put_parameter(Name="/t/unsubscribe-secret-previous", Value="the key before the rotation",
+                      Type="SecureString", Overwrite=True)  # fmt: skip
+    ssm.put_parameter(Name="/t/unsubscribe-secret", Value="the key after the rotation", Type="SecureString",
+                      Overwrite=True)  # fmt: skip
+    rotated_at = ssm.get_parameter(Name="/t/unsubscribe-secret")["Parameter"]["LastModifiedDate"]
+
+    assert tokens(rotated_at + timedelta(days=59)).verify("u-1", "e-1", sent["t"], sent["k"])
+    assert not tokens(rotated_at + timedelta(days=61)).verify("u-1", "e-1", sent["t"], sent["k"])
 
 
 # ---- suppression --------------------------------------------------------------------------------------------

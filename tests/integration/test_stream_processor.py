@@ -169,6 +169,22 @@ def test_each_bad_record_goes_to_the_dead_letter_queue_with_its_reason_and_the_r
         assert message["MessageAttributes"]["source"]["StringValue"] == "stream_processor"
 
 
+@pytest.mark.parametrize("user_id", ["u-1\ne-9", "u-1\te-9", "u-1\u202ee-9", "u-\x00"])
+def test_a_client_id_with_a_control_character_is_dead_lettered_with_its_reason(
+    handler: ModuleType, aws: dict[str, Any], lambda_context: Any, user_id: str
+) -> None:
+    """A line break in a client id once let one client's unsubscribe link be replayed for another: never accepted."""
+    record = stream_record("INSERT", new=client_values(user_id, engagementScore=30))
+
+    assert handler.lambda_handler(batch(record), lambda_context) == {"batchItemFailures": []}
+
+    assert drain(aws, "email-requests") == []
+    [dead] = drain(aws, "stream-dlq")
+    reason = dead["MessageAttributes"]["reason"]["StringValue"]
+    assert "userId" in reason
+    assert "control characters" in reason
+
+
 class FlakySns:
     """A real (moto) SNS client whose PublishBatch reports chosen entries as failed, as SNS can."""
 

@@ -257,6 +257,8 @@ def test_functions_sizes_and_environment_match(local: resources.Function) -> Non
     expected = {secrets_locally.get(name, name) for name in environment if not name.startswith("POWERTOOLS_")}
     if local is resources.EMAIL_PROCESSOR:  # locally the key comes from your shell, if at all; in AWS from SSM
         expected.add("OPENROUTER_API_KEY_PARAMETER")
+    if "UNSUBSCRIBE_SECRET" in environment:  # locally one key, never rotated; in AWS the previous one as well
+        expected |= {"UNSUBSCRIBE_PREVIOUS_SECRET_PARAMETER", "UNSUBSCRIBE_KEY_OVERLAP_DAYS"}
     assert set(root.value(root.locals["function_environment"][local.logical_name])) == expected
 
 

@@ -182,6 +182,7 @@ POLICY_RESOURCES = {
     ("ses", "identity"): "${module.email.identity_arn}",
     ("ses", "configuration-set"): "${module.email.configuration_set_arn}",
     ("parameter", "unsubscribe-secret"): "${aws_ssm_parameter.unsubscribe_secret.arn}",
+    ("parameter", "unsubscribe-secret-previous"): "${aws_ssm_parameter.unsubscribe_secret_previous.arn}",
     ("parameter", "public-base-url"): "${aws_ssm_parameter.public_base_url.arn}",
     ("parameter", "api-token"): "${aws_ssm_parameter.api_token.arn}",
     ("parameter", "openrouter-api-key"): "${aws_ssm_parameter.openrouter_api_key.arn}",
@@ -398,6 +399,7 @@ def pipeline_needs(monitor: PipelineMonitor, method: str) -> set[tuple[str, tupl
 # Reading the unsubscribe secret and the public URL (SecretSource, powertools' parameters) for the links.
 SENDING_NEEDS = {
     ("ssm:GetParameter", ("parameter", "unsubscribe-secret")),
+    ("ssm:GetParameter", ("parameter", "unsubscribe-secret-previous")),
     ("ssm:GetParameter", ("parameter", "public-base-url")),
     ("kms:Decrypt", ("key", "data")),
 }
