@@ -68,6 +68,7 @@ auth = BearerTokenAuth(SecretSource(config.api_token, config.api_token_parameter
 app = APIGatewayHttpResolver(enable_validation=True)
 
 MAX_PATH_BYTES = 1024
+MAX_BODY_BYTES = 64 * 1024  # the largest request any route takes is a few KB (an email's edit)
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="nextCursor from the previous page")]
 JSON_ONLY = "send the body as JSON, with Content-Type: application/json"
@@ -381,6 +382,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _refusal(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
     if len(path.encode()) > MAX_PATH_BYTES:  # ids this long cannot be keys (DynamoDB allows 2048 bytes)
         return _refusal(414, f"the path is longer than {MAX_PATH_BYTES} bytes")
+    if _body_bytes(event) > MAX_BODY_BYTES:  # no request of ours is this big: refused before anything reads it
+        return _refusal(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     content_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
     if path.startswith("/api/") and event.get("body") and content_type != "application/json":
         # Otherwise a body sent as a form (curl -d without a Content-Type) would be read as no body at all.
@@ -398,6 +401,11 @@ def _authorized(event: dict[str, Any], headers: dict[str, Any]) -> bool:
     if config.auth_mode == "jwt":
         return verified_by_gateway(event)
     return auth.is_authorized(headers.get("authorization"))
+
+
+def _body_bytes(event: dict[str, Any]) -> int:
+    body = str(event.get("body") or "")
+    return len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
 
 
 def _unreadable_json(event: dict[str, Any]) -> str | None:

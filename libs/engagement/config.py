@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.alias_generators import to_camel
 
 from engagement.errors import ConfigurationError
+from engagement.models import EmailAddress
 from engagement.policy import EligibilityRules
 from engagement.sending_window import SendingWindow
 from engagement.writer.base import ModelPrice
@@ -76,7 +77,7 @@ class DeliveryConfig(TablesConfig):
     """What sending takes: the verified sender, SES's configuration set, the signed unsubscribe links."""
 
     delivery_mode: Literal["review", "auto"] = Field(default="review", alias="DELIVERY_MODE")
-    sender_email: str = Field(alias="SENDER_EMAIL", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    sender_email: EmailAddress = Field(alias="SENDER_EMAIL")
     brand_name: str = Field(alias="BRAND_NAME", min_length=1)
     ses_configuration_set: str | None = Field(default=None, alias="SES_CONFIGURATION_SET")
     unsubscribe_secret: SecretStr | None = Field(default=None, alias="UNSUBSCRIBE_SECRET")

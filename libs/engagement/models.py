@@ -6,7 +6,6 @@ camelCase; Python code uses snake_case. Every model serialises with `by_alias=Tr
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
@@ -17,27 +16,8 @@ from pydantic.alias_generators import to_camel
 
 from engagement.clock import as_utc, format_instant
 
-_EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _email_address(value: str) -> str:
-    address = value.strip()
-    if not _EMAIL_ADDRESS.match(address):
-        raise ValueError("not an email address")
-    return address
-
-
-def _categories(value: Any) -> Any:
-    # DynamoDB may hold the categories as a list (L) or a string set (SS); order a set for stable output.
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    return value
-
-
-EmailAddress = Annotated[str, AfterValidator(_email_address)]
-
 # Line breaks, tabs, NUL, zero-width and direction marks: never in an identifier (a newline in a client id once made
-# two different (client, email) pairs sign the same unsubscribe text).
+# two different (client, email) pairs sign the same unsubscribe text) nor in an address.
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
@@ -48,6 +28,40 @@ def has_control_characters(value: str) -> bool:
 def _no_control_characters(value: str) -> str:
     if has_control_characters(value):
         raise ValueError("must not contain control characters (line breaks, tabs, zero-width or direction marks)")
+    return value
+
+
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit for a path: longer is no address a mail server delivers to
+# Display names, lists, comments, quoting and routes: a bare local@domain has none of these.
+_NOT_IN_A_BARE_ADDRESS = frozenset(' "<>(),;:[]\\')
+
+
+def normalise_address(value: str) -> str:
+    """A bare address (local@domain), lower-cased as the suppression list keys it, so the address we send to, the
+    list and SES's bounce notices all name the same string. Parsed without patterns: linear in the length, and the
+    length is checked first."""
+    address = value.strip()
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise ValueError(f"an email address has at most {MAX_ADDRESS_LENGTH} characters ({len(address)} given)")
+    if has_control_characters(address) or any(character in _NOT_IN_A_BARE_ADDRESS for character in address):
+        raise ValueError("a bare address only (local@domain): no display name, list, comment, quotes or spaces")
+    local, _, domain = address.rpartition("@")
+    if not local or "@" in local:
+        raise ValueError("not an email address: it needs exactly one @ with something before it")
+    labels = domain.split(".")
+    if len(labels) < 2 or any(not label or label[0] == "-" or label[-1] == "-" for label in labels):
+        raise ValueError("not an email address: the domain after @ needs dot-separated names (example.com)")
+    return address.lower()
+
+
+EmailAddress = Annotated[str, AfterValidator(normalise_address)]
+MAX_CATEGORIES, MAX_CATEGORY_LENGTH = 50, 100
+
+
+def _categories(value: Any) -> Any:
+    # DynamoDB may hold the categories as a list (L) or a string set (SS); order a set for stable output.
+    if isinstance(value, set | frozenset):
+        return sorted(value)
     return value
 
 
@@ -99,7 +113,11 @@ class Client(CamelModel):
     last_order_date: Instant | None = None
     order_count: int = Field(default=0, ge=0)
     average_order_value: float = Field(default=0.0, ge=0)
-    preferred_categories: Annotated[tuple[str, ...], BeforeValidator(_categories)] = ()
+    preferred_categories: Annotated[
+        tuple[Annotated[str, Field(max_length=MAX_CATEGORY_LENGTH)], ...],
+        BeforeValidator(_categories),
+        Field(max_length=MAX_CATEGORIES),
+    ] = ()
     created_at: Instant | None = None
     updated_at: Instant | None = None
     engagement_score: float | None = Field(default=None, ge=0, le=100)

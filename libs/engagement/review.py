@@ -14,7 +14,16 @@ from engagement.models import CamelModel, Email, EmailStatus
 from engagement.scoring import score_client
 from engagement.store.emails import EmailRepository
 from engagement.store.users import UserRepository
-from engagement.writer.base import EmailContent, WriteRequest
+from engagement.writer.base import (
+    LABEL_MAX,
+    LINE_MAX,
+    PARAGRAPHS_MAX,
+    PREHEADER_MAX,
+    SUBJECT_MAX,
+    EmailContent,
+    Paragraph,
+    WriteRequest,
+)
 from engagement.writer.guardrails import GuardrailPolicy, check
 from engagement.writer.render import Brand, render_email
 
@@ -27,12 +36,12 @@ class EmailEdit(CamelModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    subject: str | None = None
-    preheader: str | None = None
-    greeting: str | None = None
-    paragraphs: list[str] | None = None
-    call_to_action_label: str | None = None
-    sign_off: str | None = None
+    subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
+    preheader: str | None = Field(default=None, max_length=PREHEADER_MAX)
+    greeting: str | None = Field(default=None, max_length=LINE_MAX)
+    paragraphs: list[Paragraph] | None = Field(default=None, max_length=PARAGRAPHS_MAX)
+    call_to_action_label: str | None = Field(default=None, max_length=LABEL_MAX)
+    sign_off: str | None = Field(default=None, max_length=LINE_MAX)
     editor: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
     version: int | None = Field(
         default=None, ge=0, le=1_000_000, description="The email's version you edited; 409 if it changed"

@@ -14,10 +14,10 @@ from engagement.clock import Clock, parse_instant
 from engagement.errors import InvalidRecord
 from engagement.jsontext import json_object
 from engagement.messaging import DeadLetterQueue
+from engagement.models import normalise_address
 from engagement.observability import count, logger
 from engagement.store.suppressions import SuppressionRepository
 
-MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit for a forward path: longer is no address SES delivered to
 IGNORED = frozenset(
     {"Delivery", "Send", "Open", "Click", "Reject", "Rendering Failure", "DeliveryDelay", "Subscription"}
 )
@@ -67,8 +67,11 @@ def parse_notification(body: str, now: datetime) -> Feedback | None:
         raise InvalidRecord(f"{kind} notification: {exc}", "timestamp") from exc
     if not recipients:
         raise InvalidRecord(f"{kind} notification names no recipient", "recipients")
-    if any(not 3 <= len(address) <= MAX_ADDRESS_LENGTH for address in recipients):
-        raise InvalidRecord(f"{kind} notification names a recipient that is no email address", "recipients")
+    try:  # as our clients' addresses are kept: the suppression list then names the address we sent to
+        recipients = tuple(normalise_address(address) for address in recipients)
+    except ValueError as exc:
+        raise InvalidRecord(f"{kind} notification names a recipient that is no bare email address: {exc}",
+                            "recipients") from exc  # fmt: skip
     return Feedback(kind=kind, subtype=subtype, recipients=recipients, message_id=str(mail.get("messageId", "")), at=at)
 
 

@@ -121,6 +121,11 @@ def test_null_facts_on_a_new_client_are_left_out(call: Call, aws: dict[str, Any]
         ({**NEW_CLIENT, "isAdmin": True}, {"isAdmin"}),
         ({**NEW_CLIENT, "userId": "a/b"}, {"userId"}),
         ({"name": "No Address"}, {"email"}),
+        ({**NEW_CLIENT, "email": '"Boss"<attacker@example.com>'}, {"email"}),  # a display name
+        ({**NEW_CLIENT, "email": "a,b@example.com"}, {"email"}),  # a list
+        ({**NEW_CLIENT, "email": "ada@example.com (the boss)"}, {"email"}),  # a comment
+        ({**NEW_CLIENT, "email": "a" * 40_000 + "@example.com"}, {"email"}),  # longer than 254
+        ({**NEW_CLIENT, "preferredCategories": ["c" * 41]}, {"preferredCategories"}),
     ],
 )
 def test_a_bad_client_is_refused_naming_each_field(
@@ -318,6 +323,9 @@ def test_an_edit_is_rendered_escaped_and_recorded(call: Call, draft_id: str) -> 
         ({"paragraphs": []}, {"paragraphs"}),
         ({"paragraphs": ["x"] * 6}, {"paragraphs"}),
         ({"callToActionLabel": "x" * 41}, {"callToActionLabel"}),
+        ({"paragraphs": ["1" * 20_000]}, {"paragraphs.0"}),  # refused by its length, before any pattern reads it
+        ({"subject": "x" * 121}, {"subject"}),
+        ({"paragraphs": ["Call us on 020 7946 0958."]}, {"contact"}),
         ({"colour": "red"}, {"colour"}),
         ({}, {"body"}),
     ],
@@ -330,6 +338,16 @@ def test_an_edit_that_breaks_a_rule_is_refused_and_the_draft_kept(
     assert status == 422
     assert fields <= fields_named(answer), answer
     assert call("GET", f"/api/emails/{draft_id}")[1] == before
+
+
+def test_a_body_larger_than_any_request_is_refused_before_it_is_read(call: Call, draft_id: str) -> None:
+    status, answer, _ = call("PATCH", f"/api/emails/{draft_id}", {"paragraphs": ["x" * 70_000]})
+    assert (status, answer["message"]) == (413, "the body is larger than 65536 bytes")
+
+
+def test_a_new_clients_address_is_kept_as_a_bare_lower_case_address(call: Call) -> None:
+    status, created, _ = call("POST", "/api/users", {**NEW_CLIENT, "email": "  Ada.King@Example.COM "})
+    assert (status, created["email"]) == (201, "ada.king@example.com")
 
 
 def test_an_edit_with_only_nulls_changes_nothing(call: Call, draft_id: str) -> None:

@@ -49,7 +49,7 @@ def test_with_a_key_the_llm_writes_and_the_email_records_model_tokens_and_cost(
     assert handler.lambda_handler(batch(message(item)), lambda_context) == {"batchItemFailures": []}
 
     [email] = emails(aws)
-    assert (email["writer"], email["model"], email["promptVersion"]) == ("llm", "openai/gpt-4o-mini", "winback-v1")
+    assert (email["writer"], email["model"], email["promptVersion"]) == ("llm", "openai/gpt-4o-mini", "winback-v2")
     assert (email["promptTokens"], email["completionTokens"]) == (420, 180)
     assert float(email["estimatedCostUsd"]) == pytest.approx((420 * 0.15 + 180 * 0.60) / 1e6)
     assert email["subject"] == "We saved some new pieces for you"

@@ -85,7 +85,7 @@ def test_the_exact_request_body(fake: FakeLLM) -> None:
     assert body["response_format"] == {
         "type": "json_schema", "json_schema": {"name": "winback_email", "strict": True, "schema": EMAIL_SCHEMA}
     }  # fmt: skip
-    assert body["provider"] == {"require_parameters": True}
+    assert body["provider"] == {"require_parameters": True, "data_collection": "deny"}  # no provider keeps prompts
     system, user = body["messages"]
     assert system["role"] == "system"
     assert "Never offer or mention discounts" in system["content"]

@@ -185,6 +185,27 @@ def test_a_client_id_with_a_control_character_is_dead_lettered_with_its_reason(
     assert "control characters" in reason
 
 
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ('"Boss"<attacker@example.com>', "bare address"),
+        ("a,b@example.com", "bare address"),
+        ("a" * 40_000 + "@example.com", "at most 254 characters"),
+    ],
+)
+def test_an_address_that_is_not_one_bare_address_is_dead_lettered_at_once(
+    handler: ModuleType, aws: dict[str, Any], lambda_context: Any, address: str, said: str
+) -> None:
+    record = stream_record("INSERT", new=client_values("u-1", email=address, engagementScore=30))
+
+    assert handler.lambda_handler(batch(record), lambda_context) == {"batchItemFailures": []}
+
+    assert drain(aws, "email-requests") == []
+    [dead] = drain(aws, "stream-dlq")
+    assert said in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert dead["MessageAttributes"]["field"]["StringValue"] == "email"
+
+
 class FlakySns:
     """A real (moto) SNS client whose PublishBatch reports chosen entries as failed, as SNS can."""
 

@@ -47,6 +47,10 @@ def rules(content: EmailContent, **values: object) -> list[str]:
         "Whatever the dress code, we have you covered.",
         "Perfect for a day at the beach or a week in the city.",
         "Mr. Smith and Dr. Jones, e.g. our stylists, i.e. real people.",
+        "Polka dot dresses are back, in three new colours.",
+        "Your last order, on 2026-08-30, was a pair of boots.",
+        "We opened our 2nd store in 2019.",
+        "Pin it to your board, or keep it for later.",
     ],
 )
 def test_honest_plain_text_passes(paragraph: str) -> None:
@@ -82,6 +86,16 @@ def test_honest_plain_text_passes(paragraph: str) -> None:
         ("Thank you for your two orders", "fact"),
         ("It has been over a year since we saw you", "fact"),
         ("Your order 2 days ago", "fact"),
+        ("Call us on +44 20 7946 0958 any time", "contact"),
+        ("Questions? 555-123-4567", "contact"),
+        ("Write to stylists@shop.example.com", "contact"),
+        ("Visit northwind dot com for more", "contact"),
+        ("Visit northwind [dot] com for more", "contact"),
+        ("Visit northwind . com for more", "contact"),
+        ("Reply with your card number to claim it", "credentials"),
+        ("Confirm your password here", "credentials"),
+        ("We need your bank details", "credentials"),
+        ("Send us the CVV on the back", "credentials"),
     ],
 )
 def test_each_rule_catches_its_violation(paragraph: str, rule: str) -> None:

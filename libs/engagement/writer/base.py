@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.models import Client, EmailBody, Score
 
+# The longest each field may be, from a writer or a reviewer's edit: checked before any guardrail reads the text.
+SUBJECT_MAX, PREHEADER_MAX, LINE_MAX, LABEL_MAX, PARAGRAPH_MAX, PARAGRAPHS_MAX = 120, 160, 120, 40, 1000, 5
+Paragraph = Annotated[str, Field(max_length=PARAGRAPH_MAX)]
+
 
 class CallToAction(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    label: str = Field(min_length=1, max_length=40)
+    label: str = Field(min_length=1, max_length=LABEL_MAX)
     url: str = Field(min_length=1, max_length=500)
 
 
@@ -22,12 +26,12 @@ class EmailContent(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    subject: str = Field(min_length=1, max_length=120)
-    preheader: str = Field(max_length=160)
-    greeting: str = Field(min_length=1, max_length=120)
-    paragraphs: tuple[str, ...] = Field(min_length=1, max_length=5)
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
+    preheader: str = Field(max_length=PREHEADER_MAX)
+    greeting: str = Field(min_length=1, max_length=LINE_MAX)
+    paragraphs: tuple[Paragraph, ...] = Field(min_length=1, max_length=PARAGRAPHS_MAX)
     call_to_action: CallToAction
-    sign_off: str = Field(min_length=1, max_length=120)
+    sign_off: str = Field(min_length=1, max_length=LINE_MAX)
 
     @property
     def body(self) -> EmailBody:

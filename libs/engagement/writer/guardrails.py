@@ -2,15 +2,21 @@
 
 - markup: no HTML or script, in any field (the renderer escapes it anyway; its presence means a bad output);
 - links: every URL or bare domain must be on the allow-list (by default the shop's own domain);
+- contact: no e-mail address, phone number or web address written out ("example dot com"): the email's only way
+  back is its button;
+- credentials: nothing that asks for a card number, a password, a PIN or bank details;
 - offers: no discount, price, percentage, coupon, code or free shipping unless it is an allow-listed offer;
 - length: the whole email stays short;
 - facts: a number of orders or a time since the last order that contradicts the client's facts.
+
+Every check is linear in the length of the text (literals, bounded repetition, or parsing without patterns), and
+the fields' lengths are bounded before any check runs (EmailContent), so no input can stall a function here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,30 +25,51 @@ from engagement.writer.base import EmailContent, WriteRequest
 
 MAX_TOTAL_CHARACTERS = 1800
 
-_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|javascript:", re.IGNORECASE)
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')]+", re.IGNORECASE)
-# Any dotted name ending in a plausible top-level domain (bit.ly, shop.xyz, evil.example.net): an unknown domain
-# that is really a sentence typed without a space only costs a regeneration.
-_BARE_DOMAIN = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}\b(?:/\S*)?", re.IGNORECASE)
+# A tag starts with a letter, / or ! and ends at the next >; [^<>] stops at the next <, so no start rescans the rest.
+_MARKUP = re.compile(r"<\s{0,3}/?\s{0,3}[a-zA-Z!][^<>]*>|javascript:", re.IGNORECASE)
+# What ends a URL, as mail clients see it; text is cut into tokens at these, then each token is read once.
+_URL_END = re.compile(r"[\s<>\"'()]+")
+_URL_STARTS = ("https://", "http://", "www.")
+_NOT_A_DOMAIN_CHARACTER = re.compile(r"[^a-z0-9.-]+", re.IGNORECASE)
 _OFFER = re.compile(
-    r"\d+(?:[.,]\d+)?\s?%|[$€£]\s?\d|\d\s?(?:usd|eur|gbp|dollars?|euros?)\b"
-    r"|\b\d+\s*(?:percent|per cent|pct)\s+off\b|\b\d+\s+off\b|\bhalf[- ](?:price|off)\b"
+    # a number and a per cent sign or a currency: bounded widths, so each position is looked at a bounded number of
+    # times; a number is read from its first digit (12.5%), and any digit before a per cent sign still counts
+    r"(?<![\d.,])\d{1,12}(?:[.,]\d{1,12})?\s?%|\d\s?%|[$€£]\s?\d|\d\s?(?:usd|eur|gbp|dollars?|euros?)\b"
+    r"|\d\s{0,3}(?:percent|per cent|pct)\s{1,3}off\b|\d\s{1,3}off\b|\bhalf[- ](?:price|off)\b"
     r"|\b(?:discount(?:s|ed)?|coupons?|promo(?:tion)?s?|vouchers?|rebates?|complimentary|bogo|clearance|markdowns?"
     r"|buy one,? get one|free (?:shipping|delivery|returns?|gifts?|samples?|trial)|on sale|sale ends"
     r"|(?:low|lower|reduced|special|great|best|unbeatable) prices?)\b"
-    r"|\bsave\s+(?:up\s+to\s+)?[$€£]?\d"
-    # "code SAVE20", "promo code: WELCOME": the code itself is upper case or has a digit ("dress code" is not one)
-    r"|\bcode\s*:?\s*(?-i:[A-Z0-9]*\d[A-Z0-9]*|[A-Z]{3,})\b",
+    r"|\bsave\s{1,3}(?:up\s{1,3}to\s{1,3})?[$€£]?\d"
+    # "code SAVE20", "promo code: WELCOME": the code itself is upper case or has a digit ("dress code" is not one);
+    # possessive, so a long run that is not followed by a word boundary is given up at once
+    r"|\bcode\s{0,3}:?\s{0,3}(?-i:(?=[A-Z0-9]{0,40}\d)[A-Z0-9]++|[A-Z]{3,}+)\b",
     re.IGNORECASE,
 )
-_COUNT = r"(\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-_ORDER_COUNT = re.compile(rf"\b{_COUNT}\s+(?:previous\s+|past\s+)?orders?\b", re.IGNORECASE)
+_CREDENTIALS = re.compile(
+    r"\b(?:card (?:number|details)|credit card|debit card|cvv|cvc|security code|pin (?:code|number)|your pin|passwords?"
+    r"|passcodes?|log-?in details|bank (?:details|account)|account number|sort code|routing number|iban"
+    r"|social security|one-time code)\b",
+    re.IGNORECASE,
+)
+# A web or mail address written so a filter would not see it: "example dot com", "example [dot] com", "example .
+# com". Only before a common top-level domain: "polka dot dresses" is an apparel shop's everyday phrase.
+_TLDS = ("com|net|org|io|co|uk|de|fr|es|it|nl|eu|us|ca|au|info|biz|shop|store|xyz|online|site|app|ly|me|club|top"
+         "|live|ru|cn|in")  # fmt: skip
+_SPELLED_DOT = re.compile(
+    rf"(?:[\[({{]\s{{0,3}}dot\s{{0,3}}[\])}}]|\sdot\s|\s\.\s)\s{{0,3}}(?:{_TLDS})\b", re.IGNORECASE
+)
+_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+# Digits and the marks phone numbers are written with: a run is read once; 7 digits or more is a phone number.
+_PHONE_RUN = re.compile(r"[0-9+(][0-9+().\- ]*")
+_DIGIT_GROUP = re.compile(r"\d+")
+_COUNT = r"(\d{1,6}|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_ORDER_COUNT = re.compile(rf"\b{_COUNT}\s{{1,3}}(?:previous\s{{1,3}}|past\s{{1,3}})?orders?\b", re.IGNORECASE)
 # A claim about the time since the last order: "it has been about 3 months", "your order 2 weeks ago".
 # "for" takes a number only: "for three months" is a claim, "for a day at the beach" is not.
 _ELAPSED = re.compile(
-    rf"\b(?:been|over|about|nearly|almost|than)\s+{_COUNT}\s+(day|week|month|year)s?\b"
-    rf"|\bfor\s+(?!a\b)({_COUNT[1:-1]})\s+(day|week|month|year)s?\b"
-    rf"|\b{_COUNT}\s+(day|week|month|year)s?\s+(?:ago|since)\b",
+    rf"\b(?:been|over|about|nearly|almost|than)\s{{1,3}}{_COUNT}\s{{1,3}}(day|week|month|year)s?\b"
+    rf"|\bfor\s{{1,3}}(?!a\b)({_COUNT[1:-1]})\s{{1,3}}(day|week|month|year)s?\b"
+    rf"|\b{_COUNT}\s{{1,3}}(day|week|month|year)s?\s{{1,3}}(?:ago|since)\b",
     re.IGNORECASE,
 )
 _WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -74,49 +101,121 @@ def _number(word: str) -> int:
     return int(word) if word.isdigit() else _WORDS[word.lower()]
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A finding as a violation names it: short, whatever was found."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def _domain_allowed(domain: str, allowed: Iterable[str]) -> bool:
     domain = domain.lower().rstrip(".").removeprefix("www.")
     return any(domain == a or domain.endswith("." + a) for a in (d.lower().removeprefix("www.") for d in allowed))
 
 
-def _links(text: str) -> list[str]:
-    found = _URL.findall(text)
-    remainder = _URL.sub(" ", text)
-    return found + [match.group(0) for match in _BARE_DOMAIN.finditer(remainder)]
+def _is_label(label: str) -> bool:
+    return 0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+
+
+def _bare_domains(text: str) -> Iterator[str]:
+    """Dotted names ending in a plausible top-level domain (bit.ly, shop.xyz, evil.example.net): an unknown domain
+    that is really a sentence typed without a space only costs a regeneration. Each piece of letters, digits, dots
+    and hyphens is split at its dots once; a run of valid labels ending in 2 to 24 letters is a domain."""
+    for piece in _NOT_A_DOMAIN_CHARACTER.split(text):
+        run: list[str] = []
+        for label in [*piece.split("."), ""]:  # the empty label at the end closes the last run
+            if _is_label(label):
+                run.append(label)
+                continue
+            ends = [i for i, name in enumerate(run) if name.isalpha() and name.isascii() and 2 <= len(name) <= 24]
+            if ends and ends[-1] >= 1:
+                yield ".".join(run[: ends[-1] + 1])
+            run = []
+
+
+def _links(text: str) -> Iterator[tuple[str, str]]:
+    """(what was written, its host) for every URL and bare domain."""
+    for token in _URL_END.split(text):
+        lower = token.lower()
+        starts = [i for i in (lower.find(start) for start in _URL_STARTS) if i >= 0]
+        if starts:
+            url = token[min(starts) :]
+            yield url, urlsplit(url if "://" in url else f"https://{url}").hostname or ""
+            token = token[: min(starts)]
+        for domain in _bare_domains(token):
+            yield domain, domain
+
+
+def _email_addresses(text: str) -> Iterator[str]:
+    """Every @ between a name and a domain: what reads as an address, whatever its domain."""
+    at = text.find("@")
+    while at != -1:
+        before, after = text[at - 1 : at], text[at + 1 : at + 2]
+        if before and after and (before.isalnum() or before in "._%+-") and after.isalnum():
+            yield text[max(0, at - 20) : at + 21].strip()
+        at = text.find("@", at + 1)
+
+
+def _spelled_out_addresses(text: str) -> Iterator[str]:
+    """A spelt-out dot before a top-level domain, with a name before it: found by the dot, then the name is read
+    backwards (at most a label's length), so no position is read more than a bounded number of times."""
+    for match in _SPELLED_DOT.finditer(text):
+        before = text[max(0, match.start() - 66) : match.start()].rstrip()
+        name = len(before)
+        while name > 0 and before[name - 1] in _NAME_CHARACTERS:
+            name -= 1
+        if name < len(before):
+            yield before[name:] + match.group(0)
+
+
+def _phone_numbers(text: str) -> Iterator[str]:
+    """Runs of 7 digits or more, written as phone numbers are, except dates (2024-12-21, 21.12.2024)."""
+    for match in _PHONE_RUN.finditer(text):
+        run = match.group(0).strip(" .-")
+        groups = [len(group) for group in _DIGIT_GROUP.findall(run)]
+        date_like = sorted(groups) in ([1, 1, 4], [1, 2, 4], [2, 2, 4])
+        if sum(groups) >= 7 and not date_like:
+            yield run
 
 
 def check(content: EmailContent, request: WriteRequest, policy: GuardrailPolicy) -> list[Violation]:
     violations: list[Violation] = []
     texts = _texts(content)
     everything = "\n".join(texts)
+    if len(everything) > MAX_TOTAL_CHARACTERS:
+        violations.append(Violation("length", f"{len(everything)} characters (at most {MAX_TOTAL_CHARACTERS})"))
 
     for text in texts:
         if match := _MARKUP.search(text):
-            violations.append(Violation("markup", repr(match.group(0)[:40])))
-    for link in [*(_links(everything)), content.call_to_action.url]:
-        target = link if "://" in link else f"https://{link}"
-        if not _domain_allowed(urlsplit(target).hostname or "", policy.allowed_link_domains):
-            violations.append(Violation("link", f"{link[:80]} is not on the allow-list"))
+            violations.append(Violation("markup", _shown(match.group(0))))
+    links = [*_links(everything), (content.call_to_action.url, urlsplit(content.call_to_action.url).hostname or "")]
+    for written, host in links:
+        if not _domain_allowed(host, policy.allowed_link_domains):
+            violations.append(Violation("link", f"{_shown(written, 80)} is not on the allow-list"))
+    for address in _email_addresses(everything):
+        violations.append(Violation("contact", f"{_shown(address)}: no email address in an email's text"))
+    for phone in _phone_numbers(everything):
+        violations.append(Violation("contact", f"{_shown(phone)}: no phone number"))
+    for spelled in _spelled_out_addresses(everything):
+        violations.append(Violation("contact", f"{_shown(spelled)}: no address written out"))
+    for match in _CREDENTIALS.finditer(everything):
+        violations.append(Violation("credentials", f"{_shown(match.group(0))}: we never ask for these"))
 
     unlisted = everything
     for offer in policy.allowed_offers:
         unlisted = re.sub(re.escape(offer), " ", unlisted, flags=re.IGNORECASE)
     for match in _OFFER.finditer(unlisted):
-        violations.append(Violation("offer", f"{match.group(0)!r} is not an allowed offer"))
-
-    if len(everything) > MAX_TOTAL_CHARACTERS:
-        violations.append(Violation("length", f"{len(everything)} characters (at most {MAX_TOTAL_CHARACTERS})"))
+        violations.append(Violation("offer", f"{_shown(match.group(0))} is not an allowed offer"))
 
     client = request.client
     for match in _ORDER_COUNT.finditer(everything):
         if _number(match.group(1)) != client.order_count:
-            violations.append(Violation("fact", f"{match.group(0)!r} but the client has {client.order_count} orders"))
+            detail = f"{_shown(match.group(0))} but the client has {client.order_count} orders"
+            violations.append(Violation("fact", detail))
     if client.last_order_date is not None:
         actual = days_since(client.last_order_date, request.now)
         for match in _ELAPSED.finditer(everything):
             count, unit = [group for group in match.groups() if group][:2]
             claimed = _number(count) * _DAYS_PER[unit.lower()]
             if claimed > 1.5 * actual + 7 or claimed < 0.5 * actual - 7:
-                detail = f"{match.group(0)!r} but the last order was {int(actual)} days ago"
+                detail = f"{_shown(match.group(0))} but the last order was {int(actual)} days ago"
                 violations.append(Violation("fact", detail))
     return violations

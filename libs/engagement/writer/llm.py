@@ -1,8 +1,10 @@
 """The LLM writer: an OpenAI-compatible chat completion (OpenRouter by default) through the openai SDK.
 
 - Structured output: a strict json_schema, and OpenRouter's provider.require_parameters so that providers which
-  would ignore the schema are not used. The answer is validated by our own model; one repair attempt if it is not
-  valid, one regeneration if it breaks a guardrail, then the template writer with the reason recorded.
+  would ignore the schema are not used; provider.data_collection "deny", so no provider that keeps or trains on
+  prompts (they carry a client's first name and buying habits) is used. The answer is validated by our own model;
+  one repair attempt if it is not valid, one regeneration if it breaks a guardrail, then the template writer with
+  the reason recorded.
 - One retry layer, ours (the SDK's is off): 429, 5xx, timeouts, connection errors and a 200 that carries an error
   instead of an answer are retried with exponential backoff and full jitter, honouring Retry-After, and never past
   the deadline the Lambda's remaining time sets. Each call is bounded by wall-clock time, not only per read, so a
@@ -73,7 +75,7 @@ _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_*.-]{6,}")
 
 def scrubbed(message: str) -> str:
     """A provider's message, safe to keep: some echo (part of) the key they were sent."""
-    return _KEY_LIKE.sub("[redacted]", message)[:200]
+    return _KEY_LIKE.sub("[redacted]", message[:1000])[:200]  # redacted before it is cut: no half key is kept
 
 
 def _said(error: Exception) -> str:
@@ -310,7 +312,7 @@ class LLMWriter:
                         response_format=prompt.RESPONSE_FORMAT,
                         temperature=self.settings.temperature,
                         max_tokens=self.settings.max_tokens,
-                        extra_body={"provider": {"require_parameters": True}},
+                        extra_body={"provider": {"require_parameters": True, "data_collection": "deny"}},
                         timeout=budget,
                     ),
                 )
