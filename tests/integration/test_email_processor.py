@@ -171,8 +171,8 @@ def test_a_message_redriven_after_the_cooldown_replaces_its_skip_and_the_counts_
     """evt-2 was skipped (cooldown); redriven from the DLQ after the cooldown, it is decided again and emails. Its
     decision is replaced, not added to, and the overview's counts move with it: they equal the stored decisions."""
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
-    handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, "evt-1"), message(RUNBOOK_TEST_USER_8, "evt-2")),
-                           lambda_context)  # fmt: skip
+    for event_id in ("evt-1", "evt-2"):  # one after the other: evt-1 emails, evt-2 meets the cooldown
+        handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, event_id)), lambda_context)
     decisions = handler.service.decisions
     assert (decisions.counters()["decided_eligible"], decisions.counters()["decided_cooldown"]) == (1, 1)
 
