@@ -112,6 +112,14 @@ resource "aws_ssm_parameter" "public_base_url" {
   tags        = local.tags
 }
 
+# X-Ray's encryption is one setting per account and region: the environment that manages it (one per account and
+# region; manage_xray_encryption = false in the others) points it at its key.
+resource "aws_xray_encryption_config" "this" {
+  count  = var.manage_xray_encryption ? 1 : 0
+  type   = "KMS"
+  key_id = module.data.kms_key_arn
+}
+
 resource "aws_lambda_layer_version" "engagement" {
   layer_name               = "${local.prefix}-engagement"
   description              = "libs/engagement and its dependencies (boto3 comes with the runtime)"

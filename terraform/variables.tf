@@ -266,3 +266,9 @@ variable "winback_attempts" {
     error_message = "winback_attempts must be a whole number between 1 and 10."
   }
 }
+
+variable "manage_xray_encryption" {
+  description = "Encrypt X-Ray traces with this environment's key. One setting per account and region: true in exactly one environment of each."
+  type        = bool
+  default     = true
+}

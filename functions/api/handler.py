@@ -373,7 +373,7 @@ def openapi() -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # no client data in traces
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Authentication comes before routing and validation, so nothing about /api/* is told to a stranger.
     path = str(event.get("rawPath", ""))

@@ -24,7 +24,7 @@ delivery = bootstrap.delivery(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # no client data in traces
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     handled = delivery.send_due(time_left=time_left_in(context))

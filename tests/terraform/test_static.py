@@ -507,3 +507,24 @@ def test_the_optional_jwt_authorizer_guards_the_api_routes_and_tells_the_functio
         root.value(root.locals["function_environment"]["api"])["AUTH_MODE"]
         == '${var.jwt_issuer == "" ? "bearer" : "jwt"}'
     )
+
+
+@pytest.mark.parametrize("folder", FUNCTION_FOLDERS)
+def test_no_handler_records_its_response_or_errors_in_traces(folder: str) -> None:
+    """X-Ray metadata sits outside the project's key and the log retention: a response (client names, addresses,
+    email bodies) or an exception's text must never go there."""
+    tree = ast.parse((REPO_ROOT / "functions" / folder / "handler.py").read_text())
+    [handler] = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "lambda_handler"]
+    traced = [d for d in handler.decorator_list if "capture_lambda_handler" in ast.unparse(d)]
+    assert len(traced) == 1
+    assert isinstance(traced[0], ast.Call)
+    settings = {keyword.arg: ast.literal_eval(keyword.value) for keyword in traced[0].keywords}
+    assert settings == {"capture_response": False, "capture_error": False}
+
+
+def test_terraform_keeps_responses_out_of_traces_and_encrypts_them_with_the_projects_key() -> None:
+    [environment] = hcl.child("function").resource("aws_lambda_function", "this")["environment"]
+    for setting in ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR"):
+        assert f'{setting} = "false"' in environment["variables"]
+    encryption = hcl.root().resource("aws_xray_encryption_config", "this")
+    assert (encryption["type"], encryption["key_id"]) == ("KMS", "${module.data.kms_key_arn}")

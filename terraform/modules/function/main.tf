@@ -68,6 +68,10 @@ resource "aws_lambda_function" "this" {
         POWERTOOLS_SERVICE_NAME      = var.service_name
         POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
         POWERTOOLS_LOG_LEVEL         = var.log_level
+        # Traces hold timings and names of calls, never a response or an exception's text (client names,
+        # addresses, email bodies): those stay in the logs, under the project's key and retention.
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE = "false"
+        POWERTOOLS_TRACER_CAPTURE_ERROR    = "false"
       },
       var.environment,
     )
