@@ -47,69 +47,69 @@ module "email" {
   tags               = local.tags
 }
 
-# Secrets live in SSM as SecureStrings. Terraform creates them with a placeholder (or a random value) and never
-# manages the value again: set the real one with `aws ssm put-parameter --overwrite` (README), never in tfvars.
-resource "aws_ssm_parameter" "openrouter_api_key" {
-  name        = "/${local.prefix}/openrouter-api-key"
-  description = "OpenRouter API key for the LLM writer; 'unset' keeps the template writer."
-  type        = "SecureString"
-  key_id      = module.data.kms_key_arn
-  value       = "unset"
-  tags        = local.tags
+# Secrets live in SSM as SecureStrings. Terraform writes each once, at creation, through a write-only argument
+# (value_wo: never in the plan or the state), with a random value from AWS's own generator (an ephemeral resource:
+# never stored either) or a placeholder, and never again while value_wo_version stays 1: set the real values with
+# `aws ssm put-parameter --overwrite --key-id …` (README), never in tfvars.
+ephemeral "aws_secretsmanager_random_password" "api_token" {
+  password_length     = 48
+  exclude_punctuation = true
+}
 
-  lifecycle {
-    ignore_changes = [value]
-  }
+ephemeral "aws_secretsmanager_random_password" "unsubscribe_secret" {
+  password_length     = 48
+  exclude_punctuation = true
+}
+
+resource "aws_ssm_parameter" "openrouter_api_key" {
+  name             = "/${local.prefix}/openrouter-api-key"
+  description      = "OpenRouter API key for the LLM writer; 'unset' keeps the template writer."
+  type             = "SecureString"
+  key_id           = module.data.kms_key_arn
+  value_wo         = "unset"
+  value_wo_version = 1
+  tags             = local.tags
 }
 
 resource "aws_ssm_parameter" "api_token" {
-  name        = "/${local.prefix}/api-token"
-  description = "Bearer token for the HTTP API's /api routes (random at creation; rotate with put-parameter)."
-  type        = "SecureString"
-  key_id      = module.data.kms_key_arn
-  value       = "${uuid()}${uuid()}"
-  tags        = local.tags
-
-  lifecycle {
-    ignore_changes = [value]
-  }
+  name             = "/${local.prefix}/api-token"
+  description      = "Bearer token for the HTTP API's /api routes (random at creation; rotate with put-parameter)."
+  type             = "SecureString"
+  key_id           = module.data.kms_key_arn
+  value_wo         = ephemeral.aws_secretsmanager_random_password.api_token.random_password
+  value_wo_version = 1
+  tags             = local.tags
 }
 
 resource "aws_ssm_parameter" "unsubscribe_secret" {
-  name        = "/${local.prefix}/unsubscribe-secret"
-  description = "Key that signs unsubscribe links (random at creation; rotate it with its previous value kept below)."
-  type        = "SecureString"
-  key_id      = module.data.kms_key_arn
-  value       = "${uuid()}${uuid()}"
-  tags        = local.tags
+  name             = "/${local.prefix}/unsubscribe-secret"
+  description      = "Key that signs unsubscribe links (random at creation; rotate it with its previous value kept below)."
+  type             = "SecureString"
+  key_id           = module.data.kms_key_arn
+  value_wo         = ephemeral.aws_secretsmanager_random_password.unsubscribe_secret.random_password
+  value_wo_version = 1
+  tags             = local.tags
+}
 
-  lifecycle {
-    ignore_changes = [value]
-  }
+resource "aws_ssm_parameter" "unsubscribe_secret_previous" {
+  name             = "/${local.prefix}/unsubscribe-secret-previous"
+  description      = "The unsubscribe key before the last rotation: its links still work for unsubscribe_key_overlap_days."
+  type             = "SecureString"
+  key_id           = module.data.kms_key_arn
+  value_wo         = "unset"
+  value_wo_version = 1
+  tags             = local.tags
 }
 
 # Where unsubscribe links point. A parameter, not an environment variable: the API's URL exists only after the
-# API, which needs the function first.
-resource "aws_ssm_parameter" "unsubscribe_secret_previous" {
-  name        = "/${local.prefix}/unsubscribe-secret-previous"
-  description = "The unsubscribe key before the last rotation: its links still work for unsubscribe_key_overlap_days."
-  type        = "SecureString"
-  key_id      = module.data.kms_key_arn
-  value       = "unset"
-  tags        = local.tags
-
-  lifecycle {
-    ignore_changes = [value]
-  }
-}
-
+# API, which needs the function first. Not a secret (it is printed in every email): insecure_value says so.
 resource "aws_ssm_parameter" "public_base_url" {
   # checkov:skip=CKV2_AWS_34:the API's public URL is printed in every email; it is not a secret
-  name        = "/${local.prefix}/public-base-url"
-  description = "The HTTP API's public URL, for the links in emails."
-  type        = "String"
-  value       = module.http_api.url
-  tags        = local.tags
+  name           = "/${local.prefix}/public-base-url"
+  description    = "The HTTP API's public URL, for the links in emails."
+  type           = "String"
+  insecure_value = module.http_api.url
+  tags           = local.tags
 }
 
 # X-Ray's encryption is one setting per account and region: the environment that manages it (one per account and

@@ -1,10 +1,10 @@
 terraform {
-  required_version = ">= 1.9"
+  required_version = ">= 1.11" # write-only arguments (value_wo) and ephemeral resources
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.80, < 6.0"
+      version = ">= 5.100, < 6.0" # aws_ssm_parameter.value_wo, ephemeral random passwords
     }
   }
 

@@ -528,3 +528,20 @@ def test_terraform_keeps_responses_out_of_traces_and_encrypts_them_with_the_proj
         assert f'{setting} = "false"' in environment["variables"]
     encryption = hcl.root().resource("aws_xray_encryption_config", "this")
     assert (encryption["type"], encryption["key_id"]) == ("KMS", "${module.data.kms_key_arn}")
+
+
+def test_no_parameter_keeps_a_value_in_the_plan_or_the_state() -> None:
+    """The provider reads SecureStrings back decrypted, so `value` (even with ignore_changes) puts each secret in the
+    state: secrets are written once through value_wo, and the one plain parameter says it is not secret."""
+    modules = [hcl.root(), *(hcl.child(name) for name in hcl.root().modules)]
+    parameters = {name: block for module in modules for name, block in
+                  module.resources.get("aws_ssm_parameter", {}).items()}  # fmt: skip
+    assert len(parameters) >= 5
+    assert [name for name, parameter in parameters.items() if "value" in parameter] == []
+    for name, parameter in parameters.items():
+        if parameter["type"] == "SecureString":
+            assert "value_wo" in parameter, name
+            assert parameter["value_wo_version"] == 1, name
+            assert "insecure_value" not in parameter, name
+    # write-only arguments need Terraform 1.11
+    assert '">= 1.11"' in (REPO_ROOT / "terraform" / "versions.tf").read_text()
