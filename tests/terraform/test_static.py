@@ -35,35 +35,80 @@ TERRAFORM = shutil.which("terraform")
 needs_terraform = pytest.mark.skipif(TERRAFORM is None, reason="SKIPPED: terraform is not installed")
 
 
+# Every Terraform root in the repository (a folder of .tf files that is not a module of another): each must
+# validate, with its own lock file, so `make test-aws` and a deploy both start from configurations that work.
+MODULES = {path.parent for path in (REPO_ROOT / "terraform" / "modules").rglob("*.tf")}
+ROOTS = sorted(
+    {path.parent for path in REPO_ROOT.rglob("*.tf") if not {".terraform", ".venv", ".tools"} & set(path.parts)}
+    - MODULES
+)
+
+
+def test_the_terraform_roots_are_found() -> None:
+    assert {root.relative_to(REPO_ROOT).as_posix() for root in ROOTS} >= {
+        "terraform", "tests/aws/terraform/data_messaging"
+    }  # fmt: skip
+
+
 @needs_terraform
 def test_terraform_is_formatted() -> None:
+    folders = sorted({root.relative_to(REPO_ROOT).as_posix() for root in [*ROOTS, *MODULES]})
     checked = subprocess.run(
-        [str(TERRAFORM), "fmt", "-check", "-recursive", "-diff", "terraform"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+        [str(TERRAFORM), "fmt", "-check", "-diff", *folders], cwd=REPO_ROOT, capture_output=True, text=True
     )
-    assert checked.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{checked.stdout}{checked.stderr}"
+    assert checked.returncode == 0, f"run `terraform fmt` on {folders}:\n{checked.stdout}{checked.stderr}"
 
 
 @needs_terraform
-def test_terraform_is_valid(tmp_path: Path) -> None:
+@pytest.mark.parametrize("root", ROOTS, ids=lambda root: root.relative_to(REPO_ROOT).as_posix())
+def test_terraform_is_valid(root: Path, tmp_path: Path) -> None:
     if not Path(PLUGIN_DIR).is_dir():
         pytest.skip(
             f"SKIPPED: terraform validate needs the AWS provider; no local mirror at {PLUGIN_DIR} (TF_PLUGIN_DIR)"
         )
+    assert (root / ".terraform.lock.hcl").is_file(), f"{root} has no lock file: every root pins its providers"
     environment = {**os.environ, "TF_DATA_DIR": str(tmp_path / "data"), "TF_IN_AUTOMATION": "1"}
     init = subprocess.run(
-        [str(TERRAFORM), "-chdir=terraform", "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}",
-         "-lockfile=readonly" if (REPO_ROOT / "terraform" / ".terraform.lock.hcl").exists() else "-upgrade=false"],
+        [str(TERRAFORM), f"-chdir={root}", "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}",
+         "-lockfile=readonly"],
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
     )  # fmt: skip
     assert init.returncode == 0, init.stdout + init.stderr
     validated = subprocess.run(
-        [str(TERRAFORM), "-chdir=terraform", "validate", "-no-color"],
+        [str(TERRAFORM), f"-chdir={root}", "validate", "-no-color"],
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
     )  # fmt: skip
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+# The SHA-256 of each platform's zip of hashicorp/aws 5.100.0 (its release's SHA256SUMS: 15 platforms, among them
+# linux and darwin on amd64 and arm64), as two independent public lock files record them (one made on linux_amd64,
+# one on windows_amd64); they agree. With all of them in the lock, `terraform init` works from any of those machines.
+AWS_5_100_0_ZIP_HASHES = frozenset({
+    "054b8dd49f0549c9a7cc27d159e45327b7b65cf404da5e5a20da154b90b8a644",
+    "0b97bf8d5e03d15d83cc40b0530a1f84b459354939ba6f135a0086c20ebbe6b2",
+    "1589a2266af699cbd5d80737a0fe02e54ec9cf2ca54e7e00ac51c7359056f274",
+    "6330766f1d85f01ae6ea90d1b214b8b74cc8c1badc4696b165b36ddd4cc15f7b",
+    "7c8c2e30d8e55291b86fcb64bdf6c25489d538688545eb48fd74ad622e5d3862",
+    "99b1003bd9bd32ee323544da897148f46a527f622dc3971af63ea3e251596342",
+    "9b12af85486a96aedd8d7984b0ff811a4b42e3d88dad1a3fb4c0b580d04fa425",
+    "9f8b909d3ec50ade83c8062290378b1ec553edef6a447c56dadc01a99f4eaa93",
+    "aaef921ff9aabaf8b1869a86d692ebd24fbd4e12c21205034bb679b9caf883a2",
+    "ac882313207aba00dd5a76dbd572a0ddc818bb9cbf5c9d61b28fe30efaec951e",
+    "bb64e8aff37becab373a1a0cc1080990785304141af42ed6aa3dd4913b000421",
+    "dfe495f6621df5540d9c92ad40b8067376350b005c637ea6efac5dc15028add4",
+    "f0ddf0eaf052766cfe09dea8200a946519f653c384ab4336e2a4a64fdd6310e9",
+    "f1b7e684f4c7ae1eed272b6de7d2049bb87a0275cb04dbb7cda6636f600699c9",
+    "ff461571e3f233699bf690db319dfe46aec75e58726636a0d97dd9ac6e32fb70",
+})  # fmt: skip
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda root: root.relative_to(REPO_ROOT).as_posix())
+def test_each_lock_file_lets_terraform_init_run_on_linux_macos_and_windows(root: Path) -> None:
+    lock = (root / ".terraform.lock.hcl").read_text()
+    assert 'version     = "5.100.0"' in lock
+    assert set(re.findall(r'"zh:([0-9a-f]{64})"', lock)) == AWS_5_100_0_ZIP_HASHES  # every platform's zip
+    assert len(re.findall(r'"h1:[A-Za-z0-9+/=]{44}"', lock)) >= 1  # and an unpacked package, as -plugin-dir has
 
 
 def test_every_function_folder_has_a_lambda_a_log_group_and_a_role() -> None:

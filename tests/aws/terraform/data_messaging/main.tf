@@ -3,7 +3,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.80, < 6.0"
+      version = ">= 5.100, < 6.0"
     }
   }
 }
@@ -24,6 +24,12 @@ module "messaging" {
   source      = "../../../../terraform/modules/messaging"
   prefix      = "ce-awstest"
   kms_key_arn = module.data.kms_key_arn
+  consumer_timeouts = { # the root module's function timeouts
+    email-requests   = 60
+    client-signals   = 30
+    ses-feedback     = 30
+    rescore-segments = 300
+  }
 }
 
 output "users_table_name" {
@@ -39,5 +45,5 @@ output "events_topic_arn" {
 }
 
 output "email_requests_queue_url" {
-  value = module.messaging.email_requests_queue_url
+  value = module.messaging.queue_urls["email-requests"]
 }
