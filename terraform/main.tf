@@ -43,23 +43,16 @@ module "email" {
   source             = "./modules/email"
   prefix             = local.prefix
   sender_email       = var.sender_email
+  create_identity    = var.create_ses_identity
   feedback_topic_arn = module.messaging.ses_feedback_topic_arn
   tags               = local.tags
 }
 
 # Secrets live in SSM as SecureStrings. Terraform writes each once, at creation, through a write-only argument
-# (value_wo: never in the plan or the state), with a random value from AWS's own generator (an ephemeral resource:
-# never stored either) or a placeholder, and never again while value_wo_version stays 1: set the real values with
-# `aws ssm put-parameter --overwrite --key-id …` (README), never in tfvars.
-ephemeral "aws_secretsmanager_random_password" "api_token" {
-  password_length     = 48
-  exclude_punctuation = true
-}
-
-ephemeral "aws_secretsmanager_random_password" "unsubscribe_secret" {
-  password_length     = 48
-  exclude_punctuation = true
-}
+# (value_wo: never in the plan or the state) and never again while value_wo_version stays 1: a placeholder, or two
+# random UUIDs (244 random bits from Terraform's cryptographic generator; being write-only, never stored either).
+# Set the real values with `aws ssm put-parameter --overwrite --key-id …` (README), never in tfvars.
+# (Not the AWS provider's ephemeral random password: `terraform test`'s mock provider cannot mock ephemeral resources.)
 
 resource "aws_ssm_parameter" "openrouter_api_key" {
   name             = "/${local.prefix}/openrouter-api-key"
@@ -76,7 +69,7 @@ resource "aws_ssm_parameter" "api_token" {
   description      = "Bearer token for the HTTP API's /api routes (random at creation; rotate with put-parameter)."
   type             = "SecureString"
   key_id           = module.data.kms_key_arn
-  value_wo         = ephemeral.aws_secretsmanager_random_password.api_token.random_password
+  value_wo         = "${uuid()}${uuid()}"
   value_wo_version = 1
   tags             = local.tags
 }
@@ -86,7 +79,7 @@ resource "aws_ssm_parameter" "unsubscribe_secret" {
   description      = "Key that signs unsubscribe links (random at creation; rotate it with its previous value kept below)."
   type             = "SecureString"
   key_id           = module.data.kms_key_arn
-  value_wo         = ephemeral.aws_secretsmanager_random_password.unsubscribe_secret.random_password
+  value_wo         = "${uuid()}${uuid()}"
   value_wo_version = 1
   tags             = local.tags
 }
@@ -201,8 +194,13 @@ data "aws_iam_policy_document" "sending" {
   }
   statement {
     sid       = "SendThroughSes"
-    actions   = ["ses:SendEmail", "ses:SendRawEmail"]
-    resources = [module.email.identity_arn, module.email.configuration_set_arn]
+    actions   = ["ses:SendEmail"] # SES v2 SendEmail, raw content included
+    resources = [module.email.identities_arn, module.email.configuration_set_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "ses:FromAddress"
+      values   = [var.sender_email]
+    }
   }
   statement {
     sid     = "ReadUnsubscribeSettings"

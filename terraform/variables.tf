@@ -72,8 +72,8 @@ variable "email_cooldown_days" {
   default     = 7
 
   validation {
-    condition     = var.email_cooldown_days >= 1 && var.email_cooldown_days <= 365
-    error_message = "email_cooldown_days must be between 1 and 365."
+    condition     = var.email_cooldown_days >= 1 && var.email_cooldown_days <= 365 && floor(var.email_cooldown_days) == var.email_cooldown_days
+    error_message = "email_cooldown_days must be a whole number of days between 1 and 365."
   }
 }
 
@@ -114,8 +114,8 @@ variable "email_processor_max_concurrency" {
   default     = 5
 
   validation {
-    condition     = var.email_processor_max_concurrency >= 2 && var.email_processor_max_concurrency <= 1000
-    error_message = "email_processor_max_concurrency must be between 2 and 1000 (the SQS mapping's limits)."
+    condition     = var.email_processor_max_concurrency >= 2 && var.email_processor_max_concurrency <= 1000 && floor(var.email_processor_max_concurrency) == var.email_processor_max_concurrency
+    error_message = "email_processor_max_concurrency must be a whole number between 2 and 1000 (the SQS mapping's limits)."
   }
 }
 
@@ -129,6 +129,11 @@ variable "api_throttling_burst_limit" {
   description = "Burst of requests the HTTP API accepts."
   type        = number
   default     = 100
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number of requests, at least 1."
+  }
 }
 
 variable "alert_email" {
@@ -164,6 +169,11 @@ variable "allowed_offers" {
     condition     = alltrue([for offer in var.allowed_offers : !strcontains(offer, ",")])
     error_message = "An allowed offer cannot contain a comma."
   }
+
+  validation { # they travel in the functions' environment, which Lambda limits to 4 KB in all
+    condition     = length(join(",", var.allowed_offers)) <= 1500
+    error_message = "allowed_offers may hold at most 1,500 characters in all (Lambda's environment is limited to 4 KB)."
+  }
 }
 
 variable "sender_email" {
@@ -186,6 +196,11 @@ variable "frequency_cap" {
   description = "At most this many win-back emails per client per rolling 30 days (beyond the cooldown)."
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.frequency_cap >= 1 && var.frequency_cap <= 100 && floor(var.frequency_cap) == var.frequency_cap
+    error_message = "frequency_cap must be a whole number between 1 and 100."
+  }
 }
 
 variable "holdout_percent" {
@@ -212,9 +227,14 @@ variable "sending_window_end" {
 }
 
 variable "send_due_rate_minutes" {
-  description = "How often the scheduled sender looks for emails that are due."
+  description = "How often the scheduled sender looks for emails that are due, in whole minutes."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.send_due_rate_minutes >= 1 && var.send_due_rate_minutes <= 1440 && floor(var.send_due_rate_minutes) == var.send_due_rate_minutes
+    error_message = "send_due_rate_minutes must be a whole number of minutes between 1 and 1440."
+  }
 }
 
 variable "jwt_issuer" {
@@ -269,6 +289,12 @@ variable "winback_attempts" {
 
 variable "manage_xray_encryption" {
   description = "Encrypt X-Ray traces with this environment's key. One setting per account and region: true in exactly one environment of each."
+  type        = bool
+  default     = true
+}
+
+variable "create_ses_identity" {
+  description = "Create the sender domain's SES identity. One per account and region: true in one environment (the longest-lived), false in the others, which use it."
   type        = bool
   default     = true
 }

@@ -1,12 +1,30 @@
 locals {
   sender_domain = split("@", var.sender_email)[1]
+  identity      = var.create_identity ? aws_sesv2_email_identity.this[0] : data.aws_sesv2_email_identity.shared[0]
 }
 
-# The sending domain: add the DKIM records this outputs to its DNS, then SES verifies it.
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+# The sending domain is one SES identity per account and region, whatever the environments: the environment with
+# create_identity = true creates it (add the DKIM records it outputs to the domain's DNS), the others look it up,
+# so destroying one of them leaves it, and every other environment's sending, as it is. No default configuration
+# set is attached to it: each environment names its own on every send.
 resource "aws_sesv2_email_identity" "this" {
-  email_identity         = local.sender_domain
-  configuration_set_name = aws_sesv2_configuration_set.this.configuration_set_name
-  tags                   = var.tags
+  count          = var.create_identity ? 1 : 0
+  email_identity = local.sender_domain
+  tags           = var.tags
+}
+
+data "aws_sesv2_email_identity" "shared" {
+  count          = var.create_identity ? 0 : 1
+  email_identity = local.sender_domain
+}
+
+moved {
+  from = aws_sesv2_email_identity.this
+  to   = aws_sesv2_email_identity.this[0]
 }
 
 resource "aws_sesv2_configuration_set" "this" {

@@ -13,6 +13,12 @@ variable "sender_email" {
   }
 }
 
+variable "create_identity" {
+  description = "Create the sending domain's SES identity (one per account and region); false looks up an existing one."
+  type        = bool
+  default     = true
+}
+
 variable "feedback_topic_arn" {
   description = "Topic SES publishes bounces and complaints to."
   type        = string

@@ -8,8 +8,26 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+data "aws_region" "current" {}
+
+locals {
+  environment = merge(
+    {
+      POWERTOOLS_SERVICE_NAME      = var.service_name
+      POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+      POWERTOOLS_LOG_LEVEL         = var.log_level
+      # Traces hold timings and names of calls, never a response or an exception's text (client names,
+      # addresses, email bodies): those stay in the logs, under the project's key and retention.
+      POWERTOOLS_TRACER_CAPTURE_RESPONSE = "false"
+      POWERTOOLS_TRACER_CAPTURE_ERROR    = "false"
+    },
+    var.environment,
+  )
+}
+
 resource "aws_iam_role" "this" {
-  name               = var.name
+  # IAM is global: the region keeps the same environment deployed in two regions from sharing a role
+  name               = "${var.name}-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }
@@ -63,18 +81,14 @@ resource "aws_lambda_function" "this" {
   kms_key_arn                    = var.kms_key_arn
 
   environment {
-    variables = merge(
-      {
-        POWERTOOLS_SERVICE_NAME      = var.service_name
-        POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
-        POWERTOOLS_LOG_LEVEL         = var.log_level
-        # Traces hold timings and names of calls, never a response or an exception's text (client names,
-        # addresses, email bodies): those stay in the logs, under the project's key and retention.
-        POWERTOOLS_TRACER_CAPTURE_RESPONSE = "false"
-        POWERTOOLS_TRACER_CAPTURE_ERROR    = "false"
-      },
-      var.environment,
-    )
+    variables = local.environment
+  }
+
+  lifecycle {
+    precondition { # Lambda refuses an environment over 4 KB (names and values): say which function, and why
+      condition     = length(jsonencode(local.environment)) <= 4096
+      error_message = "${var.name}'s environment is over Lambda's 4 KB limit (${length(jsonencode(local.environment))} bytes as JSON): shorten allowed_offers."
+    }
   }
 
   tracing_config {

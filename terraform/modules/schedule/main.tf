@@ -1,3 +1,6 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -5,11 +8,17 @@ data "aws_iam_policy_document" "assume" {
       type        = "Service"
       identifiers = ["scheduler.amazonaws.com"]
     }
+    condition { # only this account's schedules may act as the role (the confused deputy)
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 }
 
 resource "aws_iam_role" "this" {
-  name               = "${var.name}-scheduler"
+  # IAM is global: the region keeps the same environment deployed in two regions from sharing a role
+  name               = "${var.name}-scheduler-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }

@@ -14,8 +14,8 @@ variable "rate_minutes" {
   default     = null
 
   validation {
-    condition     = coalesce(var.rate_minutes, 1) >= 1
-    error_message = "rate_minutes must be at least 1."
+    condition     = coalesce(var.rate_minutes, 1) >= 1 && floor(coalesce(var.rate_minutes, 1)) == coalesce(var.rate_minutes, 1)
+    error_message = "rate_minutes must be a whole number of minutes, at least 1 (EventBridge rates are whole)."
   }
 }
 
