@@ -224,7 +224,7 @@ POLICY_RESOURCES = {
     ("queue", "ses-feedback-dlq"): '${module.messaging.dead_letter_arns["ses-feedback"]}',
     ("queue", "rescore-segments"): '${module.messaging.queue_arns["rescore-segments"]}',
     ("queue", "rescore-segments-dlq"): '${module.messaging.dead_letter_arns["rescore-segments"]}',
-    ("ses", "identity"): "${module.email.identity_arn}",
+    ("ses", "identity"): "${module.email.identities_arn}",
     ("ses", "configuration-set"): "${module.email.configuration_set_arn}",
     ("parameter", "unsubscribe-secret"): "${aws_ssm_parameter.unsubscribe_secret.arn}",
     ("parameter", "unsubscribe-secret-previous"): "${aws_ssm_parameter.unsubscribe_secret_previous.arn}",
@@ -568,9 +568,11 @@ def test_no_handler_records_its_response_or_errors_in_traces(folder: str) -> Non
 
 
 def test_terraform_keeps_responses_out_of_traces_and_encrypts_them_with_the_projects_key() -> None:
-    [environment] = hcl.child("function").resource("aws_lambda_function", "this")["environment"]
+    function = hcl.child("function")
+    [environment] = function.resource("aws_lambda_function", "this")["environment"]
+    assert environment["variables"] == "${local.environment}"
     for setting in ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR"):
-        assert f'{setting} = "false"' in environment["variables"]
+        assert f'{setting} = "false"' in function.locals["environment"]
     encryption = hcl.root().resource("aws_xray_encryption_config", "this")
     assert (encryption["type"], encryption["key_id"]) == ("KMS", "${module.data.kms_key_arn}")
 
@@ -590,3 +592,65 @@ def test_no_parameter_keeps_a_value_in_the_plan_or_the_state() -> None:
             assert "insecure_value" not in parameter, name
     # write-only arguments need Terraform 1.11
     assert '">= 1.11"' in (REPO_ROOT / "terraform" / "versions.tf").read_text()
+
+
+def test_sending_works_in_the_ses_sandbox_and_only_from_the_sender() -> None:
+    """In the sandbox SES also checks the recipient's and the address identity's ARNs: the policy names every
+    identity of the account, but only for mail from the configured sender. SES v2 SendEmail needs ses:SendEmail."""
+    [send] = [s for s in _statements("sending") if "ses:SendEmail" in s["actions"]]
+    assert send["actions"] == ["ses:SendEmail"]
+    assert set(send["resources"]) == {"${module.email.identities_arn}", "${module.email.configuration_set_arn}"}
+    [condition] = send["condition"]
+    assert (condition["test"], condition["variable"], condition["values"]) == (
+        "StringEquals", "ses:FromAddress", ["${var.sender_email}"]
+    )  # fmt: skip
+    identities = hcl.child("email").outputs["identities_arn"]["value"]
+    assert identities.endswith(":identity/*}") or identities.endswith(":identity/*")
+
+
+def test_the_ses_identity_is_created_by_one_environment_and_looked_up_by_the_others() -> None:
+    email = hcl.child("email")
+    assert email.resource("aws_sesv2_email_identity", "this")["count"] == "${var.create_identity ? 1 : 0}"
+    assert email.data["aws_sesv2_email_identity"]["shared"]["count"] == "${var.create_identity ? 0 : 1}"
+    assert "configuration_set_name" not in email.resource("aws_sesv2_email_identity", "this")
+    assert hcl.root().modules["email"]["create_identity"] == "${var.create_ses_identity}"
+
+
+def _uncommented_tfvars_example() -> str:
+    """terraform.tfvars.example with every optional variable's line uncommented, as a user who sets them all."""
+    declared = set(hcl.root().variables)
+    lines = []
+    for line in (REPO_ROOT / "terraform" / "terraform.tfvars.example").read_text().splitlines():
+        match = re.match(r"# (\w+)\s*=", line)
+        lines.append(line[2:] if match and match.group(1) in declared else line)
+    return "\n".join(lines) + "\n"
+
+
+@needs_terraform
+@pytest.mark.parametrize("options", ["defaults", "every option of terraform.tfvars.example"])
+def test_terraform_test_plans_and_applies_the_root_module_on_a_mock_provider(options: str, tmp_path: Path) -> None:
+    """terraform/tests/*.tftest.hcl: plans at the defaults, with the JWT authorizer, as a second environment, and a
+    mock apply; here also with every line of the example uncommented."""
+    if not Path(PLUGIN_DIR).is_dir():
+        pytest.skip(f"SKIPPED: terraform test needs the AWS provider; no local mirror at {PLUGIN_DIR} (TF_PLUGIN_DIR)")
+    environment = {**os.environ, "TF_DATA_DIR": str(tmp_path / "data"), "TF_IN_AUTOMATION": "1"}
+    init = subprocess.run(
+        [str(TERRAFORM), "-chdir=terraform", "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}",
+         "-lockfile=readonly"],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stdout + init.stderr
+    arguments = []
+    if options != "defaults":
+        every_option = tmp_path / "every-option.tfvars"
+        every_option.write_text(_uncommented_tfvars_example())
+        assert every_option.read_text().count("\n# ") < (
+            REPO_ROOT / "terraform" / "terraform.tfvars.example"
+        ).read_text().count("\n# ")
+        arguments.append(f"-var-file={every_option}")
+    tested = subprocess.run(
+        [str(TERRAFORM), "-chdir=terraform", "test", "-no-color", *arguments],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-4000:]
+    assert "4 passed, 0 failed" in tested.stdout
