@@ -118,14 +118,13 @@ def rescore(args: argparse.Namespace) -> int:
     from engagement.rescore import SegmentQueue, plan_run
     from localmode import resources
 
-    settings = Settings.from_env(aws_port=args.aws_port, app_port=args.app_port)
+    settings = Settings.of_running(aws_port=args.aws_port, app_port=args.app_port)
     offset_file = settings.state_dir / "clock-offset"
     if args.now:
         offset = parse_instant(args.now) - datetime.now(UTC)
         offset_file.write_text(f"{offset.total_seconds():.3f}\n")
     now = datetime.now(UTC) + read_offset(offset_file)
-    endpoint = f"http://{settings.host}:{settings.aws_port}"
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=resources.REGION,
+    sqs = boto3.client("sqs", endpoint_url=settings.endpoint_url, region_name=resources.REGION,
                        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
     try:

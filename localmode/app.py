@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -76,6 +77,33 @@ class Settings:
             if value is not None:
                 setattr(settings, name, value)
         return settings
+
+    @classmethod
+    def of_running(cls, **overrides: Any) -> Settings:
+        """The settings of the local mode running now, for the commands that talk to it (make seed, make rescore):
+        as from_env, but a port not given (flag or LOCAL_*_PORT) is the one the running local mode wrote into its
+        .local/env, so it is found whatever port it was started on."""
+        settings = cls.from_env(**overrides)
+        written = _env_file(settings.state_dir / "env")
+        for name, variable, url in (("aws_port", "LOCAL_AWS_PORT", "AWS_ENDPOINT_URL"),
+                                    ("app_port", "LOCAL_APP_PORT", "API_URL")):  # fmt: skip
+            port = urlsplit(written.get(url, "")).port
+            if overrides.get(name) is None and variable not in os.environ and port:
+                setattr(settings, name, port)
+        return settings
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    """The `export NAME=value` lines the local mode writes to .local/env (nothing if it has not written one)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    return dict(line.removeprefix("export ").split("=", 1) for line in lines if "=" in line)
 
 
 @dataclass

@@ -12,7 +12,6 @@ with BatchWriteItem, 25 at a time, retrying what DynamoDB leaves unprocessed.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -226,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
 
     local = args.profile is None and args.endpoint_url is None
     if local:
-        args.endpoint_url = f"http://127.0.0.1:{os.environ.get('LOCAL_AWS_PORT', '4566')}"
+        from localmode.app import Settings
+
+        args.endpoint_url = Settings.of_running().endpoint_url  # the running local mode's, whatever its port
         session = boto3.Session(
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any credentials

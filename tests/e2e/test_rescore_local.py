@@ -19,11 +19,27 @@ from tests.events import client_values, to_image
 pytestmark = pytest.mark.e2e
 
 
-def rescore(local_mode: RunningLocalMode, *arguments: str) -> subprocess.CompletedProcess[str]:
+def as_a_second_shell(local_mode: RunningLocalMode) -> dict[str, str]:
+    """Another shell's environment: no LOCAL_*_PORT, as `make rescore` or `make seed` in a new terminal would have
+    (the local mode runs on ports other than the defaults here); only where its state lives."""
     environment = local_mode_environment(local_mode.state_dir, local_mode.aws_port, local_mode.app_port,
                                          local_mode.token)  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "localmode", "rescore", *arguments], cwd=REPO_ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    return {name: value for name, value in environment.items() if name not in ("LOCAL_AWS_PORT", "LOCAL_APP_PORT")}
+
+
+def rescore(local_mode: RunningLocalMode, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "localmode", "rescore", *arguments], cwd=REPO_ROOT,
+                          env=as_a_second_shell(local_mode), capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+
+
+def test_seeding_from_another_shell_finds_the_running_local_mode_on_its_port(local_mode: RunningLocalMode) -> None:
+    assert local_mode.aws_port != 4566
+    seeded = subprocess.run([sys.executable, "scripts/seed_users.py", "--count", "3", "--seed", "5", "--no-progress"],
+                            cwd=REPO_ROOT, env=as_a_second_shell(local_mode), capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    assert "wrote 3 clients" in seeded.stdout
 
 
 def test_a_sweep_200_days_later_finds_the_good_client_at_risk_and_drafts_once(local_mode: RunningLocalMode) -> None:
