@@ -2,12 +2,15 @@
 decisions per reason and conversion (counters kept as they happen, read live).
 
 Counting clients per band means scoring every client, so the aggregate is computed at most every few minutes
-(or when asked to refresh) and stored with its computedAt; every other request reads the stored one. A count that
-would outlast the request (a very large client base) is abandoned: the stored aggregate is served, marked stale.
+(or when asked to refresh) and stored with its computedAt; every other request reads the stored one. One recount
+runs at a time: it holds a lease on the stats item, and a request that finds it held serves the stored aggregate,
+marked stale (or, with none stored yet, asks to be retried). A count that would outlast the request (a very large
+client base) is abandoned: the stored aggregate is served, marked stale.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,6 +33,7 @@ UNKNOWN_BAND = "unknown"  # items that break the data contract: they cannot be s
 
 
 RESERVE_S = 2.0  # stop counting with this much of the request left
+MAX_LEASE_S = 900.0  # a recount's lease runs out after the request could have (Lambda's longest timeout)
 CHECK_EVERY = 500  # items between looks at the clock
 
 
@@ -70,6 +74,13 @@ class StatsService:
         cached = self.decisions.cached_aggregate()
         aggregate, stale = cached, False
         if refresh or cached is None or now - parse_instant(cached["computedAt"]) >= self.max_age:
+            holder = uuid.uuid4().hex
+            lease_for = timedelta(seconds=min(time_left(), MAX_LEASE_S))
+            if not self.decisions.take_recount_lease(holder, now, now + lease_for):
+                if cached is None:
+                    raise TransientFailure("the clients are being counted by another request; try again shortly")
+                logger.info("stats recount already running: the stored figures are served")
+                return self._view(cached, now, stale=True)
             try:
                 aggregate = self._aggregate(now, time_left)
                 self.decisions.cache_aggregate(aggregate)
@@ -78,7 +89,12 @@ class StatsService:
                     raise TransientFailure("counting the clients takes longer than one request") from None
                 logger.warning("stats refresh abandoned: too many clients for one request")
                 stale = True
+            finally:
+                self.decisions.release_recount_lease(holder, self.clock.now())
         assert aggregate is not None
+        return self._view(aggregate, now, stale=stale)
+
+    def _view(self, aggregate: dict[str, Any], now: datetime, *, stale: bool) -> dict[str, Any]:
         counters = self.decisions.counters()
         age = (now - parse_instant(aggregate["computedAt"])).total_seconds()
         return {

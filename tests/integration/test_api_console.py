@@ -408,6 +408,28 @@ def test_stats_count_bands_statuses_and_reasons_from_a_cache_that_shows_its_age(
     assert call("GET", "/api/stats")[1]["clients"]["total"] == 4  # older than 5 minutes: recomputed
 
 
+def test_one_recount_at_a_time_the_others_are_served_the_stored_figures_marked_stale(
+    api: ModuleType, call: Call, aws: dict[str, Any]
+) -> None:
+    decisions = api.stats.decisions
+    put_client(aws, "good-1", engagementScore=90)
+    assert decisions.take_recount_lease("another-request", NOW, NOW + timedelta(seconds=10))
+
+    status, _, headers = call("GET", "/api/stats?refresh=true")  # nothing stored yet, and a count running
+    assert (status, "Retry-After" in headers) == (503, True)
+
+    api.clock.advance(timedelta(seconds=11))  # type: ignore[attr-defined]  # that request ran out of time
+    first = call("GET", "/api/stats?refresh=true")[1]  # this one recounts, and gives the lease back
+    assert (first["clients"]["total"], first["stale"]) == (1, False)
+
+    put_client(aws, "good-2", engagementScore=95)
+    assert decisions.take_recount_lease("another-request", api.clock.now(), api.clock.now() + timedelta(seconds=10))
+    while_counting = call("GET", "/api/stats?refresh=true")[1]
+    assert (while_counting["clients"]["total"], while_counting["stale"]) == (1, True)  # the stored figures
+    decisions.release_recount_lease("another-request", api.clock.now())
+    assert call("GET", "/api/stats?refresh=true")[1]["clients"]["total"] == 2
+
+
 def test_a_count_that_would_outlast_the_request_serves_the_stored_figures(
     api: ModuleType, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,6 +47,7 @@ LEGACY_COUNTERS_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "conversi
 CONVERSION_COUNTERS = ("emailed", "emailedConverted", "heldOut", "heldOutConverted")
 DECIDED_PREFIX = "decided_"
 AGGREGATE_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "aggregate"}}  # the cached overview (stats.py)
+RECOUNT_LEASE_KEY = {"userId": {"S": "#stats"}, "decisionKey": {"S": "recount-lease"}}  # one recount at a time
 _REPLACE_ATTEMPTS = 3
 _READ_ATTEMPTS = 5
 
@@ -237,6 +238,37 @@ class DecisionRepository:
         with translated_errors("read the cached stats"):
             item = self._dynamodb.get_item(TableName=self.table_name, Key=AGGREGATE_KEY).get("Item")
         return json.loads(item["payload"]["S"]) if item else None
+
+    def take_recount_lease(self, holder: str, now: datetime, until: datetime) -> bool:
+        """Hold the right to recount the overview until `until`; False while someone else holds it."""
+        try:
+            with translated_errors("take the stats recount lease"):
+                self._dynamodb.put_item(
+                    TableName=self.table_name,
+                    Item={**RECOUNT_LEASE_KEY, "holder": {"S": holder}, "until": {"S": format_instant(until)}},
+                    ConditionExpression="attribute_not_exists(#until) OR #until <= :now OR holder = :holder",
+                    ExpressionAttributeNames={"#until": "until"},
+                    ExpressionAttributeValues={":now": {"S": format_instant(now)}, ":holder": {"S": holder}},
+                )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_recount_lease(self, holder: str, now: datetime) -> None:
+        """Give the lease back (it runs out by itself if this never happens), only if this holder still has it."""
+        try:
+            with translated_errors("release the stats recount lease"):
+                self._dynamodb.put_item(
+                    TableName=self.table_name,
+                    Item={**RECOUNT_LEASE_KEY, "holder": {"S": holder}, "until": {"S": format_instant(now)}},
+                    ConditionExpression="holder = :holder",
+                    ExpressionAttributeValues={":holder": {"S": holder}},
+                )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
 
     def cache_aggregate(self, payload: dict[str, Any]) -> None:
         with translated_errors("cache the stats"):
