@@ -29,7 +29,14 @@ from engagement.api_views import (
     matches_filter,
     page_view,
 )
-from engagement.auth import BearerTokenAuth, verified_by_gateway
+from engagement.auth import (
+    SCOPE_PREFIX,
+    BearerTokenAuth,
+    acting_person,
+    granted_access,
+    needed_access,
+    verified_by_gateway,
+)
 from engagement.clients import ClientChanges, ClientService, NewClient, Order
 from engagement.clock import clock_from_environment, format_instant, time_left_in
 from engagement.config import ApiConfig
@@ -299,7 +306,15 @@ def get_email(email_id: str) -> dict[str, Any]:
 @app.patch("/api/emails/<email_id>")
 def edit_email(email_id: str, edit: Annotated[EmailEdit, Body()]) -> dict[str, Any]:
     """Edit a draft before approval: re-rendered, and the guardrails checked again (422 with each violation)."""
-    return email_view(editor.edit(email_id, edit))
+    return email_view(editor.edit(email_id, edit.model_copy(update={"editor": _operator(edit.editor)})))
+
+
+def _operator(named: str) -> str:
+    """Who acts: with a JWT, the person the token names (whatever name the body gives); with the shared token, which
+    anyone may hold, the name the request gives."""
+    if config.auth_mode == "jwt":
+        return acting_person(app.current_event.raw_event["requestContext"].get("authorizer") or {}) or "unknown"
+    return named
 
 
 class Review(BaseModel):
@@ -314,15 +329,14 @@ class Review(BaseModel):
 def approve_email(email_id: str, review: Annotated[Review | None, Body()] = None) -> dict[str, Any]:
     """Approve a draft: it is sent now, or scheduled for the client's sending window, or cancelled if it may not go."""
     review = review or Review()
-    return email_view(delivery.approve(email_id, by=f"operator:{review.reviewer}", version=review.version))
+    return email_view(delivery.approve(email_id, by=f"operator:{_operator(review.reviewer)}", version=review.version))
 
 
 @app.post("/api/emails/<email_id>/reject")
 def reject_email(email_id: str, review: Annotated[Review | None, Body()] = None) -> dict[str, Any]:
     review = review or Review()
-    return email_view(
-        delivery.reject(email_id, by=f"operator:{review.reviewer}", reason=review.reason, version=review.version)
-    )
+    by = f"operator:{_operator(review.reviewer)}"
+    return email_view(delivery.reject(email_id, by=by, reason=review.reason, version=review.version))
 
 
 @app.get("/api/outbox")
@@ -380,6 +394,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
     if (path == "/api" or path.startswith("/api/")) and not _authorized(event, headers):
         return _refusal(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
+    if path.startswith("/api/") and config.auth_mode == "jwt" and (refused := _beyond_access(event, path)):
+        return _refusal(403, refused)
     if len(path.encode()) > MAX_PATH_BYTES:  # ids this long cannot be keys (DynamoDB allows 2048 bytes)
         return _refusal(414, f"the path is longer than {MAX_PATH_BYTES} bytes")
     if _body_bytes(event) > MAX_BODY_BYTES:  # no request of ours is this big: refused before anything reads it
@@ -401,6 +417,17 @@ def _authorized(event: dict[str, Any], headers: dict[str, Any]) -> bool:
     if config.auth_mode == "jwt":
         return verified_by_gateway(event)
     return auth.is_authorized(headers.get("authorization"))
+
+
+def _beyond_access(event: dict[str, Any], path: str) -> str | None:
+    """Why the token's scopes or groups do not reach what the route needs; None when they do."""
+    method = str(event.get("requestContext", {}).get("http", {}).get("method", "")).upper()
+    needed = needed_access(method, path)
+    granted = granted_access(event.get("requestContext", {}).get("authorizer") or {})
+    if granted is not None and granted >= needed:
+        return None
+    has = f"grants {granted.name.lower()}" if granted else "grants no engagement scope or group"
+    return f"your token {has}; {method} {path} needs {needed.name.lower()} (scope {SCOPE_PREFIX}/{needed.name.lower()})"
 
 
 def _body_bytes(event: dict[str, Any]) -> int:

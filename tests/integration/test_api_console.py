@@ -572,6 +572,77 @@ def test_in_jwt_mode_the_gateways_claims_are_what_lets_a_caller_in(
         event["requestContext"].update(context)
         return int(api.lambda_handler(event, lambda_context)["statusCode"])
 
-    claims = {"authorizer": {"jwt": {"claims": {"sub": "ana"}, "scopes": None}}}
+    claims = {"authorizer": {"jwt": {"claims": {"sub": "ana"}, "scopes": ["engagement/read"]}}}
     assert status(claims, None) == 200
     assert status({}, TOKEN) == 401  # the shared token means nothing in jwt mode
+
+
+def jwt_caller(api: ModuleType, lambda_context: Any, **claims: Any) -> Call:
+    """Requests as API Gateway passes them after its JWT authorizer, for a token with these claims."""
+    scopes = claims.pop("scopes", None)
+
+    def request(method: str, path: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
+        data = b"" if body is None else json.dumps(body).encode()
+        event = http_api_event(method=method, path=path, query="", headers={"content-type": "application/json"},
+                               body=data, source_ip="1.2.3.4")  # fmt: skip
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+        response = api.lambda_handler(event, lambda_context)
+        text = response.get("body") or ""
+        return response["statusCode"], json.loads(text) if text.startswith("{") else text, response["headers"]
+
+    return request
+
+
+@pytest.fixture
+def jwt_api(load_handler: Callable[..., ModuleType]) -> ModuleType:
+    handler = load_handler("api", AUTH_MODE="jwt")
+    for service in (handler.clients, handler.editor, handler.stats, handler.delivery):
+        service.clock = FixedClock(NOW)
+    return handler
+
+
+def test_a_read_scope_may_look_but_not_review_and_the_refusal_says_what_is_needed(
+    jwt_api: ModuleType, draft_id: str, lambda_context: Any
+) -> None:
+    reader = jwt_caller(jwt_api, lambda_context, sub="s-1", email="ana@shop.example.com", scopes=["engagement/read"])
+    assert reader("GET", f"/api/emails/{draft_id}")[0] == 200
+    status, answer, _ = reader("POST", f"/api/emails/{draft_id}/approve", {})
+    assert status == 403
+    assert answer["message"] == (
+        f"your token grants read; POST /api/emails/{draft_id}/approve needs review (scope engagement/review)"
+    )
+    nobody = jwt_caller(jwt_api, lambda_context, sub="s-2")
+    assert nobody("GET", "/api/users")[0] == 403  # a valid token for the audience, but no scope or group at all
+
+
+def test_a_reviewer_is_recorded_from_the_token_not_from_the_body(
+    jwt_api: ModuleType, draft_id: str, lambda_context: Any
+) -> None:
+    reviewer = jwt_caller(jwt_api, lambda_context, sub="s-1", email="ana@shop.example.com",
+                          scopes=["engagement/review"])  # fmt: skip
+    edited = reviewer("PATCH", f"/api/emails/{draft_id}", {"subject": "Edited", "editor": "mallory"})[1]
+    status, approved, _ = reviewer("POST", f"/api/emails/{draft_id}/approve", {"reviewer": "mallory"})
+
+    assert status == 200
+    assert edited["transitions"][-1]["by"] == "operator:ana@shop.example.com"
+    [approval] = [step for step in approved["transitions"] if step["toStatus"] == "APPROVED"]
+    assert approval["by"] == "operator:ana@shop.example.com"
+    assert "mallory" not in json.dumps(approved["transitions"])
+
+
+@pytest.mark.parametrize(
+    ("claims", "status"),
+    [
+        ({"scopes": ["engagement/review"]}, 403),
+        ({"cognito:groups": "[engagement-review]"}, 403),
+        ({"scopes": ["engagement/admin"]}, 200),
+        ({"cognito:groups": "[support engagement-admin]"}, 200),
+    ],
+)
+def test_deleting_a_client_takes_the_admin_scope_or_group(
+    jwt_api: ModuleType, lambda_context: Any, aws: dict[str, Any], claims: dict[str, Any], status: int
+) -> None:
+    put_client(aws, "gone-1")
+    caller = jwt_caller(jwt_api, lambda_context, sub="s-1", **claims)
+    assert caller("DELETE", "/api/users/gone-1")[0] == status
+    assert (stored(aws, "gone-1") is None) == (status == 200)

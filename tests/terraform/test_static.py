@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -536,13 +536,13 @@ def test_the_optional_jwt_authorizer_guards_the_api_routes_and_tells_the_functio
     api = hcl.child("http_api")
     authorizer = api.resource("aws_apigatewayv2_authorizer", "jwt")
     route = api.resource("aws_apigatewayv2_route", "api_jwt")
-    condition = '${var.jwt_issuer == "" ? 0 : 1}'
-    assert authorizer["count"] == route["count"] == condition
+    assert authorizer["count"] == '${var.jwt_issuer == "" ? 0 : 1}'
+    assert route["for_each"] == '${var.jwt_issuer == "" ? {} : local.jwt_routes}'
     assert authorizer["authorizer_type"] == "JWT"
     assert authorizer["identity_sources"] == ["$request.header.Authorization"]
     assert authorizer["jwt_configuration"][0]["issuer"] == "${var.jwt_issuer}"
     assert authorizer["jwt_configuration"][0]["audience"] == "${var.jwt_audience}"
-    assert route["route_key"] == "ANY /api/{proxy+}"
+    assert "ANY /api/{proxy+}" in api.locals["jwt_routes"]  # nothing under /api escapes the authorizer
     assert route["authorization_type"] == "JWT"
     assert route["authorizer_id"] == "${aws_apigatewayv2_authorizer.jwt[0].id}"
     root = hcl.root()
@@ -654,3 +654,47 @@ def test_terraform_test_plans_and_applies_the_root_module_on_a_mock_provider(opt
     )  # fmt: skip
     assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-4000:]
     assert "4 passed, 0 failed" in tested.stdout
+
+
+def _gateway_route(method: str, path: str, route_keys: Iterable[str]) -> str:
+    """The route API Gateway (HTTP API) picks for a request: a method over ANY, then literal segments over
+    variables, and a greedy {proxy+} last."""
+    segments = path.strip("/").split("/")
+
+    def matches(key: str) -> tuple[int, int, int] | None:
+        verb, pattern = key.split(" ", 1)
+        parts = pattern.strip("/").split("/")
+        if verb not in (method, "ANY"):
+            return None
+        greedy = parts[-1].endswith("+}")
+        if (greedy and len(segments) < len(parts)) or (not greedy and len(segments) != len(parts)):
+            return None
+        literal = 0
+        for part, segment in zip(parts, segments, strict=False):
+            if part.startswith("{"):
+                continue
+            if part != segment:
+                return None
+            literal += 1
+        return (verb != "ANY", not greedy, literal)
+
+    ranked = [(rank, key) for key in route_keys if (rank := matches(key)) is not None]
+    return max(ranked)[1]
+
+
+def test_the_gateway_asks_each_route_for_the_level_the_function_checks() -> None:
+    """terraform/modules/api's scopes per route and engagement.auth.needed_access agree on every route the API
+    serves, so a token refused by one is refused by the other."""
+    from engagement.auth import SCOPE_PREFIX, Access, needed_access
+
+    api = hcl.child("http_api")
+    routes, levels = api.locals["jwt_routes"], api.locals["levels"]
+    assert api.locals["scope_prefix"] == SCOPE_PREFIX
+    assert {name: Access[name.upper()] for name in levels} == {level.name.lower(): level for level in Access}
+    served = re.findall(r'^@app\.(get|post|patch|delete|put)\("(/api/[^"]*)"', (REPO_ROOT / "functions" / "api" /
+                        "handler.py").read_text(), flags=re.MULTILINE)  # fmt: skip
+    assert len(served) > 15
+    for verb, pattern in served:
+        method, path = verb.upper(), re.sub(r"<(\w+)>", r"\1", pattern)
+        gateway = Access[routes[_gateway_route(method, path, routes)].upper()]
+        assert gateway == needed_access(method, path), f"{method} {pattern}"

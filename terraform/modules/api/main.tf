@@ -36,13 +36,32 @@ resource "aws_apigatewayv2_authorizer" "jwt" {
   }
 }
 
+# With the JWT authorizer, each /api route asks for the access level the function also checks (engagement/auth.py):
+# read looks, review works the queue (drafts, clients, orders), admin may do everything (delete, redrive). A scope
+# of a higher level also opens the lower ones. Anything not named here needs admin.
+locals {
+  scope_prefix = "engagement"
+  levels       = { read = ["read", "review", "admin"], review = ["review", "admin"], admin = ["admin"] }
+  jwt_routes = {
+    "GET /api/{proxy+}"                   = "read"
+    "POST /api/users"                     = "review"
+    "PATCH /api/users/{user_id}"          = "review"
+    "POST /api/users/{user_id}/orders"    = "review"
+    "PATCH /api/emails/{email_id}"        = "review"
+    "POST /api/emails/{email_id}/approve" = "review"
+    "POST /api/emails/{email_id}/reject"  = "review"
+    "ANY /api/{proxy+}"                   = "admin"
+  }
+}
+
 resource "aws_apigatewayv2_route" "api_jwt" {
-  count              = var.jwt_issuer == "" ? 0 : 1
-  api_id             = aws_apigatewayv2_api.this.id
-  route_key          = "ANY /api/{proxy+}"
-  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
-  authorization_type = "JWT"
-  authorizer_id      = aws_apigatewayv2_authorizer.jwt[0].id
+  for_each             = var.jwt_issuer == "" ? {} : local.jwt_routes
+  api_id               = aws_apigatewayv2_api.this.id
+  route_key            = each.key
+  target               = "integrations/${aws_apigatewayv2_integration.this.id}"
+  authorization_type   = "JWT"
+  authorizer_id        = aws_apigatewayv2_authorizer.jwt[0].id
+  authorization_scopes = [for level in local.levels[each.value] : "${local.scope_prefix}/${level}"]
 }
 
 resource "aws_cloudwatch_log_group" "access" {
