@@ -89,4 +89,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+    def __getattr__(self, name: str) -> Any:
+        """Every method reaches the function, as API Gateway's $default route sends it any method (TRACE too): the
+        function answers 405 with Allow, or 404, where http.server would have answered 501."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)

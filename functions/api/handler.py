@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -145,6 +147,34 @@ def _missing(exc: NotFound) -> Response[str]:
     return _error(404, str(exc))
 
 
+@app.not_found
+def _no_route(exc: NotFoundError) -> Response[str]:
+    """No route for this method and path: 405 with the methods the path takes (Allow), as HTTP asks, or 404."""
+    event = app.current_event
+    allowed = methods_for(event.path)
+    if allowed:
+        return _error(405, f"{event.http_method} is not a method {event.path} takes", headers={"Allow": allowed})
+    return _error(404, "no such route")
+
+
+@cache
+def _route_patterns() -> list[tuple[re.Pattern[str], str]]:
+    """Each documented path as a pattern, with the methods it takes (read from the OpenAPI document once, when a
+    request first needs it: not at cold start)."""
+    patterns = []
+    for path, item in (app.get_openapi_schema().paths or {}).items():
+        methods = [m.upper() for m in ("get", "post", "put", "patch", "delete") if getattr(item, m, None) is not None]
+        if "GET" in methods:
+            methods.insert(methods.index("GET") + 1, "HEAD")
+        regex = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"
+        patterns.append((re.compile(regex), ", ".join(methods)))
+    return patterns
+
+
+def methods_for(path: str) -> str | None:
+    return next((methods for pattern, methods in _route_patterns() if pattern.match(path)), None)
+
+
 @app.exception_handler(InvalidTransition)
 def _invalid_transition(exc: InvalidTransition) -> Response[str]:
     return _error(409, str(exc))
@@ -188,7 +218,7 @@ def asset(name: str) -> Response[str]:
 def _static(name: str) -> Response[str]:
     suffix = Path(name).suffix
     if name not in ASSETS:  # only the files shipped, by exact name: no paths
-        raise NotFoundError(f"no asset {name!r}")
+        raise NotFound(f"no asset {name!r}")
     headers = {"Cache-Control": "no-cache", "Content-Security-Policy": DASHBOARD_POLICY, "X-Frame-Options": "DENY"}
     return Response(status_code=200, content_type=ASSET_TYPES[suffix], body=ASSETS[name], headers=headers)
 
@@ -249,7 +279,7 @@ def create_user(new: Annotated[NewClient, Body()]) -> Response[str]:
 def get_user(user_id: str) -> dict[str, Any]:
     item = users.get_item(user_id, consistent=False)
     if item is None:
-        raise NotFoundError(f"no client {user_id!r}")
+        raise NotFound(f"no client {user_id!r}")
     return client_detail(
         item,
         now=clock.now(),
@@ -299,7 +329,7 @@ def list_emails(
 def get_email(email_id: str) -> dict[str, Any]:
     email = emails.get(email_id)
     if email is None:
-        raise NotFoundError(f"no email {email_id!r}")
+        raise NotFound(f"no email {email_id!r}")
     return email_view(email)
 
 

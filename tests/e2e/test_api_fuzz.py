@@ -1,5 +1,6 @@
 """Schemathesis against the local mode's /api/openapi.json: whatever it sends, within the schema or not, the API
-answers without a 5xx. Bounded (examples per route) so make test stays fast; FUZZ_EXAMPLES raises it.
+answers without a 5xx, and a method a route does not take is 405 with Allow. Bounded (examples per route) so make
+test stays fast; FUZZ_EXAMPLES raises it.
 
 (schemathesis' pytest integration reads a private pytest attribute that pytest 9 removed, so the operations are
 driven with Hypothesis here directly.)"""
@@ -7,6 +8,9 @@ driven with Hypothesis here directly.)"""
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -40,3 +44,20 @@ def test_no_request_makes_the_api_fail(local_mode: RunningLocalMode) -> None:
             failures[operation.label] = str(failure)[:2000]
 
     assert failures == {}
+
+
+@pytest.mark.e2e
+def test_the_coverage_phase_finds_no_server_error_and_a_405_with_allow_for_every_undeclared_method(
+    local_mode: RunningLocalMode,
+) -> None:
+    """schemathesis' coverage phase: boundary values for every parameter, and every method a route does not take
+    (TRACE among them), which must be answered 405 with an Allow header naming the methods it does take."""
+    checks = "not_a_server_error,unsupported_method,allow_header_conformance"
+    ran = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{local_mode.api_url}/api/openapi.json",
+         "--header", f"Authorization: Bearer {local_mode.token}", "--phases", "coverage", "--checks", checks,
+         "--no-color"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-6000:] + ran.stderr[-2000:]
+    assert re.search(r"\d+ generated, \d+ passed", ran.stdout), ran.stdout[-2000:]

@@ -74,6 +74,23 @@ def test_unknown_api_routes_are_401_without_a_token_and_404_with_one(call: Calla
     assert call("/api/nothing-here")[0] == 404
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/api/stats", "GET, HEAD"),
+        ("PUT", "/api/users", "GET, HEAD, POST"),
+        ("POST", "/api/users/u-1", "GET, HEAD, PATCH, DELETE"),
+        ("DELETE", "/health", "GET, HEAD"),
+    ],
+)
+def test_a_method_a_route_does_not_take_is_405_naming_those_it_does(
+    call: Callable[..., Any], method: str, path: str, allow: str
+) -> None:
+    status, answer, headers = call(path, method=method)
+    assert (status, headers.get("Allow")) == (405, allow)
+    assert answer["message"] == f"{method} is not a method {path} takes"
+
+
 def test_clients_are_listed_page_by_page(call: Callable[..., Any], aws: dict[str, Any]) -> None:
     for i in range(5):
         add_user(aws, f"u-{i}")
