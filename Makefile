@@ -51,9 +51,10 @@ seed: $(STAMP) ## seed clients into the running local mode (COUNT=20 SEED=7)
 rescore: $(STAMP) ## run the rescoring sweep in the running local mode now (NOW=2027-06-01T00:00:00Z simulates time)
 	$(BIN)/python -m localmode rescore $(if $(NOW),--now $(NOW))
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, and the layers of libs/engagement (import-linter)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP) ## mypy (strict) on the shipped code and the tooling
 	$(BIN)/mypy libs functions localmode scripts

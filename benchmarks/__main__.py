@@ -145,11 +145,11 @@ def llm_batch(latency: float, runs: int) -> None:
     import boto3
     from moto import mock_aws
 
+    from engagement.adapters.store.dynamo import from_item
     from engagement.config import DEFAULT_PRICES
-    from engagement.events import encode_event, event_from_change
-    from engagement.models import Client
-    from engagement.scoring import score_client
-    from engagement.store.dynamo import from_item
+    from engagement.domain.events import encode_event, event_from_change
+    from engagement.domain.models import Client
+    from engagement.domain.scoring import score_client
     from engagement.writer import WriteRequest
     from engagement.writer.prompt import RESPONSE_FORMAT, facts_message, system_prompt
     from localmode import emulator_dynamodb, resources
@@ -249,9 +249,10 @@ def local_end_to_end(clients: int, put_items: int) -> None:
 def rescore_sweep(clients: int) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from engagement.events import client_from_item
-    from engagement.rescore import RescoreRules, SegmentQueue, assess, plan_run
-    from engagement.scoring import score_client
+    from engagement.adapters.segment_queue import SegmentQueue
+    from engagement.domain.events import client_from_item
+    from engagement.domain.scoring import score_client
+    from engagement.domain.sweep import RescoreRules, assess, plan_run
     from localmode import resources
     from localmode.app import LocalMode, Settings
     from scripts.seed_users import generate_clients, write_clients

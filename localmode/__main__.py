@@ -114,8 +114,9 @@ def rescore(args: argparse.Namespace) -> int:
     """Set the simulated time (if asked), queue the day's segment tasks as the schedule would, wait for them."""
     import boto3
 
+    from engagement.adapters.segment_queue import SegmentQueue
     from engagement.clock import parse_instant, read_offset
-    from engagement.rescore import SegmentQueue, plan_run
+    from engagement.domain.sweep import plan_run
     from localmode import resources
 
     settings = Settings.of_running(aws_port=args.aws_port, app_port=args.app_port)

@@ -137,7 +137,8 @@ class LocalMode:
         return self._clients[service]
 
     def _new_client(self, service: str) -> Any:
-        return boto3.client(
+        make: Any = boto3.client  # any service by name: the typed overloads want a literal
+        return make(
             service,
             endpoint_url=self.endpoint_url,
             region_name=resources.REGION,

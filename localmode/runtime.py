@@ -82,6 +82,7 @@ def install_activity_hooks(sink: list[dict[str, Any]]) -> None:
     import boto3
 
     boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
     events = boto3.DEFAULT_SESSION.events
 
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

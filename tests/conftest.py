@@ -40,16 +40,16 @@ def aws() -> Iterator[dict[str, Any]]:
     import boto3
     from moto import mock_aws
 
-    from engagement import aws as engagement_aws
+    from engagement.adapters import aws as engagement_aws
     from localmode import emulator_dynamodb, resources
 
     emulator_dynamodb.install()  # as in the local mode: each request atomic, as DynamoDB applies it
-    engagement_aws.client.cache_clear()
+    engagement_aws.reset_clients()
     with mock_aws():
         clients = {name: boto3.client(name) for name in resources.SERVICES}
         deployed = resources.create_all(clients, endpoint_url="")
         yield {"clients": clients, "deployed": deployed, **clients}
-    engagement_aws.client.cache_clear()
+    engagement_aws.reset_clients()
 
 
 @pytest.fixture

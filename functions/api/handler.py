@@ -22,16 +22,25 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from engagement import bootstrap, jsontext, pages
-from engagement.api_views import (
-    client_detail,
-    client_summary,
-    conversion_view,
-    email_view,
-    matches_filter,
-    page_view,
+from engagement import bootstrap
+from engagement.adapters.pipeline_monitor import PipelineMonitor
+from engagement.adapters.secrets import SecretSource
+from engagement.adapters.store import (
+    DecisionRepository,
+    EmailRepository,
+    InvalidCursor,
+    SuppressionRepository,
+    UserRepository,
 )
-from engagement.auth import (
+from engagement.clock import clock_from_environment, format_instant, time_left_in
+from engagement.config import ApiConfig
+from engagement.domain import jsontext
+from engagement.domain.conversion_rates import conversion_rates
+from engagement.domain.lifecycle import InvalidTransition
+from engagement.domain.models import Band, EmailStatus
+from engagement.errors import Conflict, InvalidRequest, NotFound, TransientFailure
+from engagement.http import pages
+from engagement.http.auth import (
     SCOPE_PREFIX,
     BearerTokenAuth,
     acting_person,
@@ -39,19 +48,18 @@ from engagement.auth import (
     needed_access,
     verified_by_gateway,
 )
-from engagement.clients import ClientChanges, ClientService, NewClient, Order
-from engagement.clock import clock_from_environment, format_instant, time_left_in
-from engagement.config import ApiConfig
-from engagement.conversion import Conversions
-from engagement.errors import Conflict, InvalidRequest, NotFound, TransientFailure
-from engagement.lifecycle import InvalidTransition
-from engagement.models import Band, EmailStatus
+from engagement.http.views import (
+    client_detail,
+    client_summary,
+    email_view,
+    matches_filter,
+    page_view,
+)
 from engagement.observability import logger, tracer
-from engagement.pipeline import PipelineMonitor
-from engagement.review import Editor, EmailEdit
-from engagement.secrets import SecretSource
-from engagement.stats import StatsService
-from engagement.store import DecisionRepository, EmailRepository, InvalidCursor, SuppressionRepository, UserRepository
+from engagement.services.clients import ClientChanges, ClientService, NewClient, Order
+from engagement.services.conversion import Conversions
+from engagement.services.review import Editor, EmailEdit
+from engagement.services.stats import StatsService
 
 config = ApiConfig.from_env()
 users = UserRepository(config.users_table)
@@ -387,7 +395,7 @@ def overview(refresh: Annotated[bool, Query(description="Recompute the cached fi
 @app.get("/api/stats/conversion")
 def conversion() -> dict[str, Any]:
     """Orders within 30 days: after a sent email, and after a held_out decision (the holdout)."""
-    return conversion_view(decisions.conversion_counts())
+    return conversion_rates(decisions.conversion_counts())
 
 
 @app.get("/api/pipeline")

@@ -7,14 +7,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from engagement.adapters.messaging import DeadLetterQueue
+from engagement.adapters.store import DecisionRepository, EmailRepository
 from engagement.batch import process_sqs_bodies
 from engagement.clock import clock_from_environment
 from engagement.config import ClientSignalsConfig
-from engagement.conversion import Conversions
-from engagement.messaging import DeadLetterQueue
 from engagement.observability import logger, metrics, tracer
-from engagement.signals import SignalsService
-from engagement.store import DecisionRepository, EmailRepository
+from engagement.services.conversion import Conversions
+from engagement.services.signals import SignalsService
 
 config = ClientSignalsConfig.from_env()
 emails = EmailRepository(config.emails_table)

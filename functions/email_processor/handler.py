@@ -11,13 +11,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
+from engagement.adapters.messaging import DeadLetterQueue
+from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from engagement.batch import ConcurrentBatchProcessor
 from engagement.clock import clock_from_environment
 from engagement.config import EmailProcessorConfig
-from engagement.messaging import DeadLetterQueue
 from engagement.observability import logger, metrics, tracer
-from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
-from engagement.winback import WinbackService
+from engagement.services.winback import WinbackService
 from engagement.writer import EmailWriter, TemplateWriter
 
 SAFETY_MARGIN_S = 5.0  # time kept back from the writer for the writes that follow it
@@ -25,7 +25,7 @@ SAFETY_MARGIN_S = 5.0  # time kept back from the writer for the writes that foll
 config = EmailProcessorConfig.from_env()
 writer: EmailWriter = TemplateWriter(shop_url=config.shop_url, brand_name=config.brand_name)
 if config.llm_configured:
-    from engagement.secrets import SecretSource
+    from engagement.adapters.secrets import SecretSource
     from engagement.writer.llm import LLMSettings, LLMWriter  # imports openai: only when used
 
     writer = LLMWriter(

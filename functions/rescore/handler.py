@@ -10,13 +10,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
+from engagement.adapters.segment_queue import SegmentQueue
+from engagement.adapters.store.users import UserRepository
 from engagement.clock import clock_from_environment, time_left_in
 from engagement.config import RescoreConfig
+from engagement.domain.sweep import RescoreRules, decode_task
 from engagement.errors import InvalidRecord
-from engagement.messaging import DeadLetterQueue, EventPublisher
 from engagement.observability import logger, metrics, tracer
-from engagement.rescore import RescoreRules, RescoreSweep, SegmentQueue, decode_task
-from engagement.store.users import UserRepository
+from engagement.services.rescore import RescoreSweep
 
 config = RescoreConfig.from_env()
 clock = clock_from_environment()

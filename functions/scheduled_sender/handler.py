@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
+from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from engagement.clock import clock_from_environment, time_left_in
 from engagement.config import ScheduledSenderConfig
 from engagement.observability import logger, metrics, tracer
-from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 
 config = ScheduledSenderConfig.from_env()
 delivery = bootstrap.delivery(

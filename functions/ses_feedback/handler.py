@@ -6,13 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from engagement.adapters.messaging import DeadLetterQueue
+from engagement.adapters.store import SuppressionRepository
 from engagement.batch import process_sqs_bodies
 from engagement.clock import clock_from_environment
 from engagement.config import SesFeedbackConfig
-from engagement.messaging import DeadLetterQueue
 from engagement.observability import logger, metrics, tracer
-from engagement.ses_feedback import SesFeedbackService
-from engagement.store import SuppressionRepository
+from engagement.services.ses_feedback import SesFeedbackService
 
 config = SesFeedbackConfig.from_env()
 service = SesFeedbackService(

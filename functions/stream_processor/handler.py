@@ -8,13 +8,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
+from engagement.adapters.store.users import UserRepository
 from engagement.clock import clock_from_environment
 from engagement.config import StreamProcessorConfig
-from engagement.messaging import DeadLetterQueue, EventPublisher
-from engagement.models import EngagementEvent
+from engagement.domain.models import EngagementEvent
 from engagement.observability import logger, metrics, tracer
-from engagement.store.users import UserRepository
-from engagement.stream_service import StreamService
+from engagement.services.stream import StreamService
 
 config = StreamProcessorConfig.from_env()
 service = StreamService(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from engagement.adapters.mailer import Mailer
+from engagement.adapters.secrets import RotatingKey, SecretSource
+from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from engagement.clock import Clock
 from engagement.config import DeliveryConfig
-from engagement.consent import UnsubscribeTokens
-from engagement.delivery import Delivery, DeliverySettings
+from engagement.domain.consent import UnsubscribeTokens
 from engagement.errors import ConfigurationError
-from engagement.mailer import Mailer
-from engagement.secrets import RotatingKey, SecretSource
-from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
+from engagement.services.delivery import Delivery, DeliverySettings
 
 
 def unsubscribe_tokens(config: DeliveryConfig, keys: RotatingKey | None, now: datetime) -> UnsubscribeTokens:

@@ -13,12 +13,12 @@ from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
 
+from engagement.adapters.pipeline_monitor import WatchedQueue
+from engagement.domain.models import EmailAddress
+from engagement.domain.policy import EligibilityRules
+from engagement.domain.sending_window import SendingWindow
 from engagement.errors import ConfigurationError
-from engagement.models import EmailAddress
-from engagement.policy import EligibilityRules
-from engagement.sending_window import SendingWindow
 from engagement.writer.base import ModelPrice
 from engagement.writer.guardrails import GuardrailPolicy
 from engagement.writer.render import Brand
@@ -163,17 +163,6 @@ class EmailProcessorConfig(ContentConfig):
             frequency_cap=self.frequency_cap,
             holdout_percent=self.holdout_percent,
         )
-
-
-class WatchedQueue(BaseModel):
-    """A queue the API reports on; a dead-letter queue names the queue its messages are redriven to."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-    name: str = Field(min_length=1)
-    url: str = Field(pattern=r"^https?://")
-    kind: Literal["queue", "dead-letter"]
-    redrives_to: str | None = None  # by name; None: cannot be redriven (the stream's dead letters)
 
 
 class ApiConfig(ContentConfig):

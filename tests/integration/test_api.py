@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from engagement.domain.models import Band, Email, EmailStatus
 from engagement.errors import TransientFailure
-from engagement.models import Band, Email, EmailStatus
 from localmode.lambda_events import http_api_event
 from tests.events import client_values, to_image
 
@@ -191,7 +191,7 @@ def test_bad_query_parameters_are_422_naming_the_field(call: Callable[..., Any],
 
 
 def cursor_of(key: dict[str, Any]) -> str:
-    from engagement.store.pagination import encode_cursor
+    from engagement.adapters.store.pagination import encode_cursor
 
     return str(encode_cursor(key))
 
@@ -225,7 +225,7 @@ def test_errors_never_show_a_stack_trace(
     call: Callable[..., Any], api: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*_: Any, **__: Any) -> Any:
-        raise RuntimeError("secret internals at /var/task/engagement/store.py line 42")
+        raise RuntimeError("secret internals at /var/task/engagement/adapters/store.py line 42")
 
     monkeypatch.setattr(api.users, "page", broken)
     status, body, _ = call("/api/users")

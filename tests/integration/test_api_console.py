@@ -224,8 +224,8 @@ class AtomicRequests:
 
 
 def test_orders_recorded_at_once_are_all_counted(api: ModuleType, call: Call, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engagement.clients import Order
     from engagement.errors import Conflict
+    from engagement.services.clients import Order
 
     call("POST", "/api/users", {**NEW_CLIENT, "orderCount": 0, "averageOrderValue": 0})
     monkeypatch.setattr(api.users, "_dynamodb", AtomicRequests(api.users._dynamodb))
@@ -433,7 +433,7 @@ def test_one_recount_at_a_time_the_others_are_served_the_stored_figures_marked_s
 def test_a_count_that_would_outlast_the_request_serves_the_stored_figures(
     api: ModuleType, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engagement import stats as stats_module
+    from engagement.services import stats as stats_module
 
     monkeypatch.setattr(stats_module, "CHECK_EVERY", 2)
     for i in range(5):

@@ -17,11 +17,11 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
-import engagement.delivery
+import engagement.services.delivery
+from engagement.adapters.secrets import RotatingKey
+from engagement.adapters.store.dynamo import from_item
 from engagement.clock import FixedClock, format_instant
-from engagement.consent import UnsubscribeTokens
-from engagement.secrets import RotatingKey
-from engagement.store.dynamo import from_item
+from engagement.domain.consent import UnsubscribeTokens
 from localmode.lambda_events import http_api_event
 from tests.conftest import UNSUBSCRIBE_SECRET
 from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record
@@ -244,8 +244,8 @@ def test_a_message_ses_refuses_fails_with_its_reason(handlers: dict[str, ModuleT
 
 
 def test_a_send_stuck_in_sending_is_failed_not_resent(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
-    from engagement.lifecycle import change
-    from engagement.models import EmailStatus
+    from engagement.domain.lifecycle import change
+    from engagement.domain.models import EmailStatus
 
     email_id = draft(handlers, aws, LONDON_CLIENT)
     repo = handlers["api"].emails
@@ -284,7 +284,7 @@ def _ses_calls(monkeypatch: pytest.MonkeyPatch, delivery: Any, *outcomes: Except
 def test_two_approvals_at_once_send_once(
     handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engagement.lifecycle import InvalidTransition
+    from engagement.domain.lifecycle import InvalidTransition
 
     delivery = handlers["api"].delivery
     calls = _ses_calls(monkeypatch, delivery, pause=0.3)  # a slow SES: the second approval lands mid-send
@@ -312,8 +312,8 @@ def test_two_approvals_at_once_send_once(
 def test_approving_an_email_being_sent_is_a_conflict_not_a_second_send(
     handlers: dict[str, ModuleType], aws: dict[str, Any]
 ) -> None:
-    from engagement.lifecycle import change
-    from engagement.models import EmailStatus
+    from engagement.domain.lifecycle import change
+    from engagement.domain.models import EmailStatus
 
     email_id = draft(handlers, aws, LONDON_CLIENT)
     repo = handlers["api"].emails
@@ -359,7 +359,7 @@ def test_ses_errors_other_than_deferrals_are_refusals(
 def test_an_email_ses_keeps_deferring_fails_after_the_last_deferral(
     handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engagement.delivery import MAX_DEFERRALS
+    from engagement.services.delivery import MAX_DEFERRALS
 
     throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
     calls = _ses_calls(monkeypatch, handlers["api"].delivery, *[throttled] * 20)
@@ -401,13 +401,13 @@ def test_an_unsubscribe_that_lands_between_the_check_and_the_claim_still_stops_t
     delivery = handlers["api"].delivery
     calls = _ses_calls(monkeypatch, delivery)
     email_id = draft(handlers, aws, LONDON_CLIENT)
-    real_build = engagement.delivery.build_message
+    real_build = engagement.services.delivery.build_message
 
     def build_then_unsubscribe(*args: Any, **kwargs: Any) -> Any:  # the client unsubscribes while we build
         delivery.suppressions.suppress("test8@example.com", reason="unsubscribed", at=NOON_UTC, source={})
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(engagement.delivery, "build_message", build_then_unsubscribe)
+    monkeypatch.setattr(engagement.services.delivery, "build_message", build_then_unsubscribe)
     body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
 
     assert (body["status"], body["transitions"][-1]["reason"]) == ("CANCELLED", "opted_out")
@@ -668,7 +668,7 @@ def test_held_out_clients_meet_the_same_frequency_cap_as_emailed_ones(
 
 
 def _signal_message(record: dict[str, Any]) -> dict[str, Any]:
-    from engagement.events import encode_event, event_from_change
+    from engagement.domain.events import encode_event, event_from_change
 
     change = record["dynamodb"]
     event = event_from_change(

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from engagement.adapters.store.dynamo import from_item
 from engagement.clock import FixedClock, format_instant
+from engagement.domain.events import encode_event, event_from_change
+from engagement.domain.models import EngagementEvent
 from engagement.errors import TransientFailure
-from engagement.events import encode_event, event_from_change
-from engagement.models import EngagementEvent
-from engagement.store.dynamo import from_item
-from engagement.winback import WinbackService
+from engagement.services.winback import WinbackService
 from tests.events import RUNBOOK_TEST_USER_1, RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, to_image
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

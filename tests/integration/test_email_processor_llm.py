@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engagement.store.dynamo import from_item
+from engagement.adapters.store.dynamo import from_item
 from tests.events import batch, client_values, sqs_record, to_image
 from tests.fakes.llm_server import FakeLLM, Reply, running
 from tests.integration.test_email_processor import message

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from engagement.adapters.secrets import SecretSource
+from engagement.domain.models import Client
+from engagement.domain.scoring import score_client
 from engagement.errors import TransientFailure
-from engagement.models import Client
-from engagement.scoring import score_client
-from engagement.secrets import SecretSource
 from engagement.writer import TemplateWriter, WriteRequest
 from engagement.writer.base import ModelPrice
 from engagement.writer.guardrails import GuardrailPolicy

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from engagement.store.dynamo import from_item
+from engagement.adapters.store.dynamo import from_item
 
 THREADS = 8
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from engagement.clock import FixedClock, ShiftedClock, format_instant
-from engagement.models import EngagementEvent
-from engagement.rescore import SegmentTask
+from engagement.domain.models import EngagementEvent
+from engagement.domain.sweep import SegmentTask
 from tests.conftest import LambdaContext
 from tests.events import client_values, to_image
 from tests.reliability.harness import Pipeline, scan

@@ -21,8 +21,8 @@ import boto3
 import botocore.client
 from botocore.exceptions import ClientError
 
-from engagement.store.decisions import DecisionRepository
-from engagement.store.dynamo import from_item
+from engagement.adapters.store.decisions import DecisionRepository
+from engagement.adapters.store.dynamo import from_item
 from localmode import resources
 from localmode.pollers import BatchReport, QueuePoller, StreamPoller
 from localmode.runtime import Invocation

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engagement.store.decisions import DECIDED_PREFIX
+from engagement.adapters.store.decisions import DECIDED_PREFIX
 from tests.events import client_values, to_image
 from tests.reliability.conftest import Figures, scale
 from tests.reliability.harness import COUNTER_FAULTS, CounterWriteFaults, Crash, Pipeline, scan

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engagement.store.decisions import DECIDED_PREFIX
+from engagement.adapters.store.decisions import DECIDED_PREFIX
 from tests.conftest import LambdaContext
 from tests.events import batch, client_values, sqs_record, to_image
 from tests.integration.test_email_processor import message

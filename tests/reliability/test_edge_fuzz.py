@@ -34,11 +34,11 @@ from boto3.dynamodb.types import TypeDeserializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engagement.events import FACT_ATTRIBUTES, changed_facts, decode_event, encode_event, event_from_change
-from engagement.jsontext import MAX_NESTING
-from engagement.models import Band, Email, EmailStatus, StatusChange
-from engagement.ses_feedback import parse_notification
-from engagement.store.dynamo import from_item
+from engagement.adapters.store.dynamo import from_item
+from engagement.domain.events import FACT_ATTRIBUTES, changed_facts, decode_event, encode_event, event_from_change
+from engagement.domain.jsontext import MAX_NESTING
+from engagement.domain.models import Band, Email, EmailStatus, StatusChange
+from engagement.services.ses_feedback import parse_notification
 from localmode.lambda_events import http_api_event
 from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record, to_image
 from tests.integration.test_email_processor import message

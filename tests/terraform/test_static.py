@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from engagement.mailer import Mailer
-from engagement.messaging import DeadLetterQueue, EventPublisher
-from engagement.pipeline import PipelineMonitor
-from engagement.rescore import SegmentQueue
-from engagement.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
+from engagement.adapters.mailer import Mailer
+from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
+from engagement.adapters.pipeline_monitor import PipelineMonitor
+from engagement.adapters.segment_queue import SegmentQueue
+from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from localmode import resources
 from tests.terraform import hcl
 
@@ -683,9 +683,9 @@ def _gateway_route(method: str, path: str, route_keys: Iterable[str]) -> str:
 
 
 def test_the_gateway_asks_each_route_for_the_level_the_function_checks() -> None:
-    """terraform/modules/api's scopes per route and engagement.auth.needed_access agree on every route the API
+    """terraform/modules/api's scopes per route and engagement.http.auth.needed_access agree on every route the API
     serves, so a token refused by one is refused by the other."""
-    from engagement.auth import SCOPE_PREFIX, Access, needed_access
+    from engagement.http.auth import SCOPE_PREFIX, Access, needed_access
 
     api = hcl.child("http_api")
     routes, levels = api.locals["jwt_routes"], api.locals["levels"]

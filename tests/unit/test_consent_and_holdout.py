@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engagement.consent import UnsubscribeTokens
-from engagement.policy import in_holdout
+from engagement.domain.consent import UnsubscribeTokens
+from engagement.domain.policy import in_holdout
 
 TOKENS = UnsubscribeTokens(b"an unsubscribe secret of 32 bytes", "https://api.example.com/")
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engagement.domain.events import changed_facts, decode_event, encode_event, event_from_change, message_attributes
+from engagement.domain.models import Band, EventType
 from engagement.errors import InvalidRecord
-from engagement.events import changed_facts, decode_event, encode_event, event_from_change, message_attributes
-from engagement.models import Band, EventType
 from tests.events import client_values
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engagement.models import Client
-from engagement.scoring import score_client
+from engagement.domain.models import Client
+from engagement.domain.scoring import score_client
 from engagement.writer import CallToAction, EmailContent, TemplateWriter, WriteRequest
 from engagement.writer.guardrails import GuardrailPolicy, check
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from engagement import jsontext
-from engagement.jsontext import MAX_NESTING, UnreadableJson, nests_deeper_than
+from engagement.domain import jsontext
+from engagement.domain.jsontext import MAX_NESTING, UnreadableJson, nests_deeper_than
 
 
 def nested(depth: int) -> str:

@@ -5,8 +5,8 @@ from itertools import product
 
 import pytest
 
-from engagement.lifecycle import ALLOWED, FINAL, PENDING, InvalidTransition, change
-from engagement.models import EmailStatus as S
+from engagement.domain.lifecycle import ALLOWED, FINAL, PENDING, InvalidTransition, change
+from engagement.domain.models import EmailStatus as S
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 EXPECTED = {

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engagement.models import Client, normalise_address
-from engagement.scoring import score_client
+from engagement.domain.models import Client, normalise_address
+from engagement.domain.scoring import score_client
 from engagement.writer import CallToAction, EmailContent, WriteRequest
 from engagement.writer.guardrails import GuardrailPolicy, check
 from engagement.writer.llm import scrubbed

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engagement.auth import BearerTokenAuth
+from engagement.adapters.store.pagination import InvalidCursor, decode_cursor, encode_cursor
 from engagement.clock import format_instant, parse_instant
-from engagement.store.pagination import InvalidCursor, decode_cursor, encode_cursor
+from engagement.http.auth import BearerTokenAuth
 
 
 def test_a_cursor_round_trips() -> None:

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement.models import Client, DecisionReason, EmailHistory
-from engagement.policy import EligibilityRules, decide
-from engagement.scoring import score_client
+from engagement.domain.models import Client, DecisionReason, EmailHistory
+from engagement.domain.policy import EligibilityRules, decide
+from engagement.domain.scoring import score_client
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 RULES = EligibilityRules(cooldown=timedelta(days=7))

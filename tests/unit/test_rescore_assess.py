@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from engagement.clock import format_instant
-from engagement.models import Client
-from engagement.rescore import RescoreRules, Verdict, assess
-from engagement.scoring import score_client
+from engagement.domain.models import Client
+from engagement.domain.scoring import score_client
+from engagement.domain.sweep import RescoreRules, Verdict, assess
 
 NOW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
 TODAY = "2027-06-01"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engagement.models import Band, Client, ScoreSource
-from engagement.scoring import band_for, score_client
+from engagement.domain.models import Band, Client, ScoreSource
+from engagement.domain.scoring import band_for, score_client
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

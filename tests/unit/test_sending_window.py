@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement.sending_window import SendingWindow, next_send_time
+from engagement.domain.sending_window import SendingWindow, next_send_time
 
 WINDOW = SendingWindow(start=time(9), end=time(20))
 

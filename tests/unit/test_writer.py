@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engagement.models import Client
-from engagement.scoring import score_client
+from engagement.domain.consent import UNSUBSCRIBE_SLOT
+from engagement.domain.models import Client
+from engagement.domain.scoring import score_client
 from engagement.writer import Brand, CallToAction, EmailContent, TemplateWriter, WriteRequest, render_email
-from engagement.writer.render import UNSUBSCRIBE_SLOT
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 BRAND = Brand(

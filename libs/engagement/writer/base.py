@@ -7,7 +7,7 @@ from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engagement.models import Client, EmailBody, Score
+from engagement.domain.models import Client, EmailBody, Score
 
 # The longest each field may be, from a writer or a reviewer's edit: checked before any guardrail reads the text.
 SUBJECT_MAX, PREHEADER_MAX, LINE_MAX, LABEL_MAX, PARAGRAPH_MAX, PARAGRAPHS_MAX = 120, 160, 120, 40, 1000, 5

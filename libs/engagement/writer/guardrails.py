@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from engagement.scoring import days_since
+from engagement.domain.scoring import days_since
 from engagement.writer.base import EmailContent, WriteRequest
 
 MAX_TOTAL_CHARACTERS = 1800

@@ -35,9 +35,9 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from engagement.adapters.secrets import SecretSource
 from engagement.errors import TransientFailure
 from engagement.observability import logger
-from engagement.secrets import SecretSource
 from engagement.writer import prompt
 from engagement.writer.base import (
     CallToAction,

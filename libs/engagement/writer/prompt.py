@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Any
 
-from engagement.scoring import days_since
+from engagement.domain.scoring import days_since
 from engagement.writer.base import WriteRequest
 
 PROMPT_VERSION = "winback-v2"

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from engagement.domain.consent import UNSUBSCRIBE_SLOT
 from engagement.writer.base import EmailContent
-
-UNSUBSCRIBE_SLOT = "{{unsubscribe_url}}"
 
 
 class Brand(BaseModel):

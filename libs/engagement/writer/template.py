@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from engagement.models import Band
-from engagement.scoring import days_since
+from engagement.domain.models import Band
+from engagement.domain.scoring import days_since
 from engagement.writer.base import CallToAction, EmailContent, WriteRequest, WrittenEmail
 
 

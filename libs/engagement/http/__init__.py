@@ -1,0 +1,1 @@
+"""The HTTP API's pieces: views (JSON shapes), pages, authentication, routers."""

@@ -1,0 +1,104 @@
+"""How the API shows clients, emails and pages: JSON-ready dicts in the wire's camelCase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from engagement.adapters.store.pagination import Page
+from engagement.clock import format_instant
+from engagement.domain.models import Band, Client, DecisionRecord, Email
+from engagement.domain.scoring import score_client
+
+T = TypeVar("T")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(inner) for inner in value)
+    if isinstance(value, list | tuple):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(inner) for key, inner in value.items()}
+    return value
+
+
+def client_summary(item: Mapping[str, Any], now: datetime, *, breakdown: bool = False) -> dict[str, Any]:
+    """A client as stored, with its score now (value, band, source; and with breakdown, how it was reached). An
+    item that breaks the data contract is shown as stored, with the problem and no score."""
+    try:
+        client = Client.model_validate(item)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors(include_url=False)
+        )
+        return {**_plain(dict(item)), "problem": problems}
+    view = client.model_dump(mode="json", by_alias=True, exclude_none=True)
+    view["score"] = score_client(client, now).model_dump(
+        mode="json", by_alias=True, include=None if breakdown else {"value", "band", "source"}
+    )
+    return view
+
+
+def matches_filter(view: Mapping[str, Any], band: Band | None, q: str | None) -> bool:
+    """Whether a client's summary is in the band, and its name (or a word of it) or email starts with q."""
+    if band is not None and view.get("score", {}).get("band") != band.value:
+        return False
+    if q is None:
+        return True
+    wanted = q.strip().lower()
+    name = str(view.get("name", "")).lower()
+    return str(view.get("email", "")).lower().startswith(wanted) or any(
+        part.startswith(wanted) for part in (name, *name.split())
+    )
+
+
+def client_detail(
+    item: Mapping[str, Any],
+    *,
+    now: datetime,
+    recent_decisions: list[DecisionRecord],
+    recent_emails: list[Email],
+) -> dict[str, Any]:
+    """A client with the score's breakdown and a timeline of decisions (one per event) and email steps."""
+    view = client_summary(item, now, breakdown=True)
+    view["timeline"] = timeline(recent_decisions, recent_emails)
+    view["recentDecisions"] = [decision.model_dump(mode="json", by_alias=True) for decision in recent_decisions]
+    view["recentEmails"] = [email_view(email, with_content=False) for email in recent_emails]
+    return view
+
+
+def timeline(decisions: list[DecisionRecord], emails: list[Email]) -> list[dict[str, Any]]:
+    """What happened to a client, newest first: each event's decision, and each step of each email."""
+    entries = [
+        {"kind": "decision", **decision.model_dump(mode="json", by_alias=True,
+                                                    include={"send", "reason", "event_type", "score", "band",
+                                                             "email_id"}), "at": decision.decided_at}
+        for decision in decisions
+    ] + [
+        {"kind": "email", "emailId": email.email_id, "subject": email.subject,
+         **step.model_dump(mode="json", by_alias=True, exclude={"at"}), "at": step.at}
+        for email in emails
+        for step in email.transitions
+    ]  # fmt: skip
+    entries.sort(key=lambda entry: entry["at"], reverse=True)
+    return [{**entry, "at": format_instant(entry["at"])} for entry in entries]
+
+
+def email_view(email: Email, *, with_content: bool = True) -> dict[str, Any]:
+    view = email.model_dump(mode="json", by_alias=True, exclude_none=True)
+    view["version"] = len(email.transitions)  # what approve, reject and edit may send back (optimistic check)
+    if not with_content:
+        view.pop("content", None)
+        view.pop("textContent", None)
+    return view
+
+
+def page_view(page: Page[T], show: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    return {"items": [show(item) for item in page.items], "nextCursor": page.next_cursor}

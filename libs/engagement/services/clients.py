@@ -1,0 +1,183 @@
+"""What an operator does to clients through the API: add one, change facts, remove one, record an order.
+
+Writes go to the users table like any upstream write, so the stream scores them and the pipeline reacts: a new
+at-risk client gets a draft, an order can lift a client out of risk (and converts the email it follows), a deletion
+cancels pending drafts. Recording an order is a read-modify-write of three facts guarded by an optimistic check on
+their previous values (DynamoDB cannot divide in an update), retried a few times, never a racy blind write.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from engagement.adapters.store.users import UserRepository
+from engagement.clock import Clock, format_instant
+from engagement.domain.events import client_from_item
+from engagement.domain.models import CamelModel, EmailAddress
+from engagement.domain.sending_window import is_known_zone
+from engagement.errors import Conflict, InvalidRecord, InvalidRequest, NotFound
+from engagement.services.conversion import Conversions
+
+ORDER_RETRIES = 10
+RECENT_ORDER_IDS = 50  # order ids kept on the client, so a retried request for one of them counts once
+
+
+class ClientChanges(CamelModel):
+    """Facts an operator may set. On a change, null removes engagementScore (the override), timezone or
+    lastOrderDate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: EmailAddress | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    last_order_date: AwareDatetime | None = None
+    order_count: int | None = Field(default=None, ge=0, le=1_000_000)
+    average_order_value: float | None = Field(default=None, ge=0, le=1_000_000)
+    preferred_categories: list[str] | None = Field(default=None, max_length=20)
+    engagement_score: float | None = Field(default=None, ge=0, le=100)
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("preferred_categories")
+    @classmethod
+    def _categories(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not 1 <= len(category.strip()) <= 40 for category in value):
+            raise ValueError("each category has 1 to 40 characters")
+        return value
+
+    @field_validator("average_order_value", "engagement_score")
+    @classmethod
+    def _storable(cls, value: float | None) -> float | None:
+        """Six decimals at most: 1e-300 is 0 here, not a number DynamoDB refuses (magnitudes below 1e-130)."""
+        return None if value is None else round(value, 6)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_known_zone(value):
+            raise ValueError("not an IANA time zone (for example Europe/London)")
+        return value
+
+
+class NewClient(ClientChanges):
+    user_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._@:+-]{1,128}$", description="Generated if absent")
+    email: EmailAddress
+    name: str = Field(min_length=1, max_length=256)
+
+
+class Order(CamelModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: float = Field(gt=0, le=1_000_000, description="The order's value")
+    ordered_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with offset; now if absent")
+    order_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="Your order's id: sent again, it counts once"
+    )
+
+
+REMOVABLE = frozenset({"engagement_score", "timezone", "last_order_date"})
+
+
+class ClientService:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        conversions: Conversions,
+        clock: Clock,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.users = users
+        self.conversions = conversions
+        self.clock = clock
+        self._sleep = sleep
+
+    def create(self, new: NewClient) -> dict[str, Any]:
+        now = self.clock.now()
+        self._check_dates(new, now)
+        user_id = new.user_id or str(uuid.uuid4())
+        given = {name: value for name, value in self._attributes(new, new.model_fields_set - {"user_id"}).items()
+                 if value is not None}  # fmt: skip
+        item = {**given, "userId": user_id, "createdAt": format_instant(now), "updatedAt": format_instant(now)}
+        for name in ("orderCount", "averageOrderValue"):
+            if item.get(name) is None:
+                item[name] = 0
+        if not self.users.create(item):
+            raise Conflict(f"client {user_id!r} exists already")
+        return item
+
+    def change(self, user_id: str, changes: ClientChanges) -> dict[str, Any]:
+        given = changes.model_fields_set
+        cleared = {name for name in given if getattr(changes, name) is None}
+        if refused := cleared - REMOVABLE:
+            raise InvalidRequest(*((to_camel(name), "cannot be removed") for name in sorted(refused)))
+        if not given:
+            raise InvalidRequest(("body", "nothing to change"))
+        self._check_dates(changes, self.clock.now())
+        attributes = self._attributes(changes, given) | {"updatedAt": format_instant(self.clock.now())}
+        item = self.users.update(user_id, attributes)
+        if item is None:
+            raise NotFound(f"no client {user_id!r}")
+        return item
+
+    def delete(self, user_id: str) -> None:
+        if not self.users.delete(user_id):
+            raise NotFound(f"no client {user_id!r}")
+
+    def record_order(self, user_id: str, order: Order) -> tuple[dict[str, Any], str | None]:
+        """Count the order on the client (orderCount, averageOrderValue, lastOrderDate), then attribute it: the
+        email it converts, 'holdout', or None."""
+        now = self.clock.now()
+        at = order.ordered_at or now
+        if at > now + timedelta(minutes=5):  # a little clock skew is forgiven
+            raise InvalidRequest(("orderedAt", "an order cannot be placed in the future"))
+        if at < now - timedelta(days=365):
+            raise InvalidRequest(("orderedAt", "more than a year ago"))
+        for attempt in range(1, ORDER_RETRIES + 1):
+            item = self.users.get_item(user_id)
+            if item is None:
+                raise NotFound(f"no client {user_id!r}")
+            try:
+                client = client_from_item(item)
+            except InvalidRecord as invalid:
+                raise Conflict(f"the client's item breaks the data contract ({invalid}); fix it first") from invalid
+            seen = list(item.get("recentOrderIds") or [])
+            if order.order_id is not None and order.order_id in seen:
+                return item, self.conversions.order_placed(user_id, at)  # a retry: counted already
+            count = client.order_count + 1
+            average = round((client.average_order_value * client.order_count + order.amount) / count, 2)
+            last = max(client.last_order_date, at) if client.last_order_date else at
+            changes = {"orderCount": count, "averageOrderValue": average, "lastOrderDate": format_instant(last),
+                       "updatedAt": format_instant(now)}  # fmt: skip
+            if order.order_id is not None:
+                changes["recentOrderIds"] = [*seen, order.order_id][-RECENT_ORDER_IDS:]
+            expected = {name: item.get(name)
+                        for name in ("orderCount", "averageOrderValue", "lastOrderDate", "recentOrderIds")}  # fmt: skip
+            try:
+                updated = self.users.update(user_id, changes, expected=expected)
+            except Conflict:  # another order or an upstream write landed between our read and our write: again
+                self._sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not cryptography
+                continue
+            if updated is None:
+                raise NotFound(f"no client {user_id!r}")
+            return updated, self.conversions.order_placed(user_id, at)
+        raise Conflict(f"client {user_id!r} kept changing; try again")
+
+    def _check_dates(self, changes: ClientChanges, now: datetime) -> None:
+        if changes.last_order_date is not None and changes.last_order_date > now + timedelta(minutes=5):
+            raise InvalidRequest(("lastOrderDate", "cannot be in the future"))
+
+    def _attributes(self, changes: ClientChanges, names: set[str]) -> dict[str, Any]:
+        values = changes.model_dump(mode="json", by_alias=True, include=names)
+        if "last_order_date" in names and changes.last_order_date is not None:
+            values["lastOrderDate"] = format_instant(changes.last_order_date)
+        if "email" in names:
+            values["email"] = changes.email
+        return values

@@ -1,0 +1,260 @@
+"""Delivery: approve, reject, send (now or in the client's sending window), cancel, unsubscribe.
+
+Sending happens at most once per email: everything that can fail is done first (the client, the consent check,
+the message and its signed link), then the email moves to SENDING with a conditional write, and only the one
+that succeeds calls SES, once (no SDK retries). Consent is checked again after that claim, so an unsubscribe that
+lands meanwhile still stops the email. If SES defers it (throttling, quota), the email is scheduled a little later,
+at most MAX_DEFERRALS times; if SES refuses it, it becomes FAILED with the reason. When the outcome is unknown (the
+answer was lost, or the sender stopped between SES and SENT: found stuck in SENDING by the scheduled sender) it
+becomes FAILED with deliveryUncertain, counted as sent for the caps, and never sent again: at most once beats twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from engagement.adapters.mailer import MailDeferred, Mailer, MailOutcomeUnknown, MailRefused
+from engagement.adapters.store.decisions import DecisionRepository
+from engagement.adapters.store.emails import EmailRepository
+from engagement.adapters.store.suppressions import UNSUBSCRIBED, SuppressionRepository
+from engagement.adapters.store.users import UserRepository
+from engagement.clock import Clock, TimeLeft, unlimited
+from engagement.domain.consent import UnsubscribeTokens
+from engagement.domain.lifecycle import PENDING, InvalidTransition, change
+from engagement.domain.mime import build_message, visible_headers
+from engagement.domain.models import Client, Email, EmailStatus
+from engagement.domain.sending_window import SendingWindow, is_known_zone, next_send_time
+from engagement.errors import NotFound, TransientFailure
+from engagement.observability import count, logger
+
+S = EmailStatus
+THROTTLE_RETRY = timedelta(minutes=2)  # times the number of deferrals so far
+MAX_DEFERRALS = 5
+APPROVED_GRACE = timedelta(minutes=2)  # an APPROVED email older than this was left by a sender that stopped
+SWEEP_RESERVE_S = 10.0  # the scheduled sender stops starting sends with less time than this left
+
+
+class DeliverySettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    mode: Literal["review", "auto"] = "review"
+    sender: str
+    sender_name: str
+    window: SendingWindow = SendingWindow()
+    stuck_after: timedelta = timedelta(minutes=15)
+
+
+def cancel_pending(emails: EmailRepository, user_id: str, *, reason: str, by: str, now: datetime) -> list[Email]:
+    """Cancel every draft of a client that has not gone out (review, approved or scheduled)."""
+    cancelled = []
+    for email in emails.for_user_since(user_id, datetime(2000, 1, 1, tzinfo=UTC)):
+        if email.status not in PENDING:
+            continue
+        try:
+            step = change(email.status, S.CANCELLED, at=now, by=by, reason=reason, email_id=email.email_id)
+            cancelled.append(emails.transition(email.email_id, step))
+        except InvalidTransition:
+            continue  # it moved meanwhile (sent, rejected): nothing to cancel
+    if cancelled:
+        count("EmailsCancelled", len(cancelled))
+        logger.info("pending emails cancelled", extra={"userId": user_id, "reason": reason, "count": len(cancelled)})
+    return cancelled
+
+
+class Delivery:
+    def __init__(
+        self,
+        *,
+        emails: EmailRepository,
+        users: UserRepository,
+        suppressions: SuppressionRepository,
+        decisions: DecisionRepository,
+        mailer: Mailer,
+        tokens: Callable[[], UnsubscribeTokens],
+        settings: DeliverySettings,
+        clock: Clock,
+    ) -> None:
+        self.emails = emails
+        self.users = users
+        self.suppressions = suppressions
+        self.decisions = decisions
+        self.mailer = mailer
+        self._tokens = tokens  # read lazily: the secret may come from SSM
+        self.settings = settings
+        self.clock = clock
+
+    # ---- operator actions -------------------------------------------------------------------------------------
+
+    def approve(self, email_id: str, *, by: str, version: int | None = None) -> Email:
+        """version: the number of steps the reviewer saw; the approval fails (Conflict) if the email changed since."""
+        email = self._get(email_id)
+        approved = self._move(email, S.APPROVED, by=by, expected_version=version)
+        return self.dispatch(approved, by=by)
+
+    def reject(self, email_id: str, *, by: str, reason: str | None = None, version: int | None = None) -> Email:
+        email = self._get(email_id)
+        return self._move(email, S.REJECTED, by=by, reason=reason, expected_version=version)
+
+    def link_is_valid(self, user_id: str, email_id: str, token: str, kid: str | None = None) -> bool:
+        """Whether we signed this link, for this client and one of their emails."""
+        if not self._tokens().verify(user_id, email_id, token, kid):
+            return False
+        email = self.emails.get(email_id)
+        return email is not None and email.user_id == user_id
+
+    def unsubscribe(self, user_id: str, email_id: str, token: str, kid: str | None = None) -> bool:
+        """Opt the client out at once and cancel their pending drafts; False for a link we did not sign, or one whose
+        email is not the client's."""
+        if not self.link_is_valid(user_id, email_id, token, kid):
+            count("UnsubscribeRefused")
+            return False
+        now = self.clock.now()
+        client = self.users.get(user_id, consistent=True)
+        if client is not None:  # the address too: an upstream put-item replacing the client must not undo consent
+            self.suppressions.suppress(
+                client.email, reason=UNSUBSCRIBED, at=now, source={"kind": "unsubscribe", "emailId": email_id}
+            )
+        self.users.opt_out(user_id, now)
+        cancel_pending(self.emails, user_id, reason="opted_out", by="client:unsubscribe", now=now)
+        count("Unsubscribes")
+        logger.info("client unsubscribed", extra={"userId": user_id, "emailId": email_id})
+        return True
+
+    # ---- sending ----------------------------------------------------------------------------------------------
+
+    def dispatch(self, email: Email, *, by: str) -> Email:
+        """An APPROVED or due SCHEDULED email: cancelled if it may no longer go, (re)scheduled for the client's
+        window, or sent now."""
+        now = self.clock.now()
+        client = self.users.get(email.user_id, consistent=True)
+        blocked = self._blocked(client)
+        if blocked:
+            return self._move(email, S.CANCELLED, by=by, reason=blocked)
+        assert client is not None
+        if client.timezone and not is_known_zone(client.timezone):
+            count("UnknownTimeZones")
+            logger.warning("unknown time zone: no quiet hours", extra={"userId": client.user_id,
+                                                                      "timezone": client.timezone[:64]})  # fmt: skip
+        send_at = next_send_time(now, client.timezone, self.settings.window)
+        if send_at > now:
+            return self._move(email, S.SCHEDULED, by=by, reason=f"quiet hours ({client.timezone})", sendAt=send_at)
+        return self._send(email, client, by=by)
+
+    def send_due(self, time_left: TimeLeft = unlimited) -> list[Email]:
+        """The scheduled sender: send the SCHEDULED emails that are due (checking the window again: a late run or a
+        deferral may land at night), dispatch APPROVED ones a stopped sender left, and fail what has been stuck in
+        SENDING too long. Stops starting sends when time_left() (seconds) runs low: the rest is next run's."""
+        now = self.clock.now()
+        handled: list[Email] = []
+        due = [e for e in self.emails.in_status(S.SCHEDULED) if e.send_at is None or e.send_at <= now]
+        left_behind = [e for e in self.emails.in_status(S.APPROVED)
+                       if now - (e.status_changed_at or e.created_at) >= APPROVED_GRACE]  # fmt: skip
+        for email in [*due, *left_behind]:
+            if time_left() < SWEEP_RESERVE_S:
+                logger.info("out of time; the rest is left for the next run", extra={"handled": len(handled)})
+                break
+            try:
+                handled.append(self.dispatch(email, by="system:scheduler"))
+            except InvalidTransition:
+                continue  # another sender took it
+        for email in self.emails.in_status(S.SENDING):
+            changed = email.status_changed_at or email.created_at
+            if now - changed >= self.settings.stuck_after:
+                reason = "delivery outcome unknown: the sender stopped between SES and SENT; not resent"
+                try:
+                    handled.append(self._uncertain(email, reason, by="system:scheduler"))
+                except InvalidTransition:
+                    continue
+        return handled
+
+    def _send(self, email: Email, client: Client, *, by: str) -> Email:
+        now = self.clock.now()
+        message = build_message(  # before the claim: if the signing key cannot be read, nothing has moved
+            email,
+            sender=self.settings.sender,
+            sender_name=self.settings.sender_name,
+            recipient=client.email,
+            unsubscribe_url=self._tokens().url(client.user_id, email.email_id),
+            now=now,
+        )
+        sending = self._move(email, S.SENDING, by=by)  # the claim: only one sender gets past this line
+        try:
+            listed = self.suppressions.reason_for(client.email)  # an unsubscribe or a bounce since the first check
+        except TransientFailure as unavailable:
+            return self._defer(sending, f"suppression list unavailable: {unavailable}", now, by=by)
+        if listed is not None:
+            return self._move(
+                sending, S.CANCELLED, by=by, reason="opted_out" if listed == UNSUBSCRIBED else "suppressed"
+            )
+        try:
+            message_id = self.mailer.send(
+                message, sender=self.settings.sender, recipient=client.email, email_id=email.email_id
+            )
+        except MailRefused as refused:
+            count("EmailsFailed")
+            return self._move(sending, S.FAILED, by="ses", reason=str(refused)[:500], failureReason=str(refused)[:500])
+        except MailDeferred as deferred:
+            return self._defer(sending, str(deferred), now, by="ses")
+        except MailOutcomeUnknown as unknown:
+            return self._uncertain(sending, f"delivery outcome unknown ({unknown}); not resent", by="ses")
+        sent = self._move(sending, S.SENT, by=by, sentAt=now, providerMessageId=message_id,
+                          sentHeaders=visible_headers(message), recipient=client.email,
+                          counting=self.decisions.increment(email.user_id, emailed=1))  # fmt: skip
+        count("EmailsSent")
+        logger.info("email sent", extra={"emailId": email.email_id, "userId": email.user_id, "messageId": message_id})
+        return sent
+
+    def _defer(self, sending: Email, why: str, now: datetime, *, by: str) -> Email:
+        """Not sent, and safe to try again: later (a little later each time), or FAILED after MAX_DEFERRALS."""
+        deferrals = 1 + sum(1 for t in sending.transitions if (t.from_status, t.to_status) == (S.SENDING, S.SCHEDULED))
+        if deferrals > MAX_DEFERRALS:
+            count("EmailsFailed")
+            reason = f"deferred {MAX_DEFERRALS} times, last: {why}"[:500]
+            return self._move(sending, S.FAILED, by=by, reason=reason, failureReason=reason)
+        count("SendsDeferred")
+        return self._move(sending, S.SCHEDULED, by=by, reason=f"{why}; retrying"[:500],
+                          sendAt=now + THROTTLE_RETRY * deferrals)  # fmt: skip
+
+    def _uncertain(self, sending: Email, reason: str, *, by: str) -> Email:
+        count("SendsUncertain")
+        logger.error("delivery outcome unknown", extra={"emailId": sending.email_id, "reason": reason})
+        return self._move(sending, S.FAILED, by=by, reason=reason[:500], failureReason=reason[:500],
+                          deliveryUncertain=True)  # fmt: skip
+
+    # ---- helpers ----------------------------------------------------------------------------------------------
+
+    def _blocked(self, client: Client | None) -> str | None:
+        if client is None:
+            return "client deleted"
+        listed = self.suppressions.reason_for(client.email)
+        if client.opted_out or listed == UNSUBSCRIBED:
+            return "opted_out"
+        if client.suppressed or listed is not None:
+            return "suppressed"
+        return None
+
+    def _get(self, email_id: str) -> Email:
+        email = self.emails.get(email_id)
+        if email is None:
+            raise NotFound(f"no email {email_id!r}")
+        return email
+
+    def _move(
+        self,
+        email: Email,
+        to: EmailStatus,
+        *,
+        by: str,
+        reason: str | None = None,
+        expected_version: int | None = None,
+        counting: dict[str, Any] | None = None,
+        **updates: object,
+    ) -> Email:
+        step = change(email.status, to, at=self.clock.now(), by=by, reason=reason, email_id=email.email_id)
+        return self.emails.transition(
+            email.email_id, step, expected_version=expected_version, counting=counting, **updates
+        )

@@ -1,0 +1,116 @@
+"""A reviewer's edit of a draft before approval: the same structured fields the writer fills, re-rendered by our
+template and checked by the same guardrails against the client's current facts. An edit that breaks a rule is
+refused with each violation; a draft that is no longer pending cannot be edited."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from engagement.adapters.store.emails import EmailRepository
+from engagement.adapters.store.users import UserRepository
+from engagement.clock import Clock
+from engagement.domain.lifecycle import InvalidTransition, change
+from engagement.domain.models import CamelModel, Email, EmailStatus
+from engagement.domain.scoring import score_client
+from engagement.errors import Conflict, InvalidRecord, InvalidRequest, NotFound
+from engagement.writer.base import (
+    LABEL_MAX,
+    LINE_MAX,
+    PARAGRAPHS_MAX,
+    PREHEADER_MAX,
+    SUBJECT_MAX,
+    EmailContent,
+    Paragraph,
+    WriteRequest,
+)
+from engagement.writer.guardrails import GuardrailPolicy, check
+from engagement.writer.render import Brand, render_email
+
+S = EmailStatus
+BODY_FIELDS = {"greeting", "paragraphs", "call_to_action_label", "sign_off"}
+
+
+class EmailEdit(CamelModel):
+    """The fields to change; the others stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
+    preheader: str | None = Field(default=None, max_length=PREHEADER_MAX)
+    greeting: str | None = Field(default=None, max_length=LINE_MAX)
+    paragraphs: list[Paragraph] | None = Field(default=None, max_length=PARAGRAPHS_MAX)
+    call_to_action_label: str | None = Field(default=None, max_length=LABEL_MAX)
+    sign_off: str | None = Field(default=None, max_length=LINE_MAX)
+    editor: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
+    version: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="The email's version you edited; 409 if it changed"
+    )
+
+
+class Editor:
+    def __init__(
+        self, *, emails: EmailRepository, users: UserRepository, brand: Brand, policy: GuardrailPolicy, clock: Clock
+    ) -> None:
+        self.emails = emails
+        self.users = users
+        self.brand = brand
+        self.policy = policy
+        self.clock = clock
+
+    def edit(self, email_id: str, edit: EmailEdit) -> Email:
+        email = self.emails.get(email_id)
+        if email is None:
+            raise NotFound(f"no email {email_id!r}")
+        if email.status is not S.PENDING_REVIEW:
+            raise InvalidTransition(email_id, email.status, S.PENDING_REVIEW)
+        if email.body is None:
+            raise Conflict(f"email {email_id} was drafted before edits were kept; reject it and let a new one come")
+        changed = sorted(
+            name for name in edit.model_fields_set - {"editor", "version"} if getattr(edit, name) is not None
+        )
+        if not changed:
+            raise InvalidRequest(("body", "nothing to change"))
+        content = self._content(email, edit)
+        now = self.clock.now()
+        try:
+            client = self.users.get(email.user_id)
+        except InvalidRecord as invalid:
+            raise Conflict(f"the client's item breaks the data contract ({invalid})") from invalid
+        if client is None:
+            raise Conflict(f"client {email.user_id} no longer exists")
+        request = WriteRequest(client=client, score=score_client(client, now), now=now)
+        if violations := check(content, request, self.policy):
+            raise InvalidRequest(*((violation.rule, str(violation)) for violation in violations))
+        rendered = render_email(content, self.brand)
+        step = change(S.PENDING_REVIEW, S.PENDING_REVIEW, at=now, by=f"operator:{edit.editor}",
+                      reason=f"edited: {', '.join(map(to_camel, changed))}", email_id=email_id)  # fmt: skip
+        return self.emails.transition(
+            email_id, step, expected_version=edit.version, subject=rendered.subject, preheader=rendered.preheader,
+            content=rendered.html, textContent=rendered.text, body=content.body.model_dump(mode="json", by_alias=True),
+            guardrailViolations=[],
+        )  # fmt: skip
+
+    def _content(self, email: Email, edit: EmailEdit) -> EmailContent:
+        """The draft's content with the edit applied, validated like a writer's."""
+        assert email.body is not None
+        updates = edit.model_dump(include=BODY_FIELDS, exclude_unset=True, exclude_none=True)
+        if "paragraphs" in updates:
+            updates["paragraphs"] = tuple(p.strip() for p in updates["paragraphs"] if p.strip())
+        body = email.body.model_copy(update=updates)
+        try:
+            return EmailContent.of(
+                edit.subject if edit.subject is not None else email.subject,
+                edit.preheader if edit.preheader is not None else email.preheader,
+                body,
+            )
+        except ValidationError as invalid:
+            raise InvalidRequest(*(
+                (_edited_field(error["loc"]), str(error["msg"])) for error in invalid.errors(include_url=False)
+            )) from invalid  # fmt: skip
+
+
+def _edited_field(location: tuple[int | str, ...]) -> str:
+    """The request's name for the field an EmailContent error is about (the call to action's label is nested)."""
+    first = str(location[0]) if location else "body"
+    return "callToActionLabel" if first in ("call_to_action", "label") else to_camel(first)

@@ -1,0 +1,266 @@
+"""The email processor's work: an engagement event in, a decision (and maybe a win-back draft) out.
+
+It decides on the client's current item (a consistent read), never on the event's copy, which may be stale.
+At most one email per client per cooldown window: the email's id is derived from the triggering event, and the
+client's email slot is claimed with a conditional write before the draft is stored; then the draft, then the
+client's lastEmailDate, then the decision. A redelivered message finds the slot held by its own email and finishes
+whatever a crash left undone, instead of writing a second email.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from engagement.adapters.messaging import DeadLetterQueue
+from engagement.adapters.store.decisions import DecisionRepository, decision_key
+from engagement.adapters.store.emails import EmailRepository
+from engagement.adapters.store.suppressions import UNSUBSCRIBED, SuppressionRepository
+from engagement.adapters.store.users import UserRepository
+from engagement.clock import Clock
+from engagement.domain.events import decode_event
+from engagement.domain.lifecycle import InvalidTransition
+from engagement.domain.models import (
+    Client,
+    Decision,
+    DecisionReason,
+    DecisionRecord,
+    Email,
+    EmailHistory,
+    EmailStatus,
+    EngagementEvent,
+    EventType,
+    Score,
+    StatusChange,
+)
+from engagement.domain.policy import EligibilityRules, decide, in_holdout
+from engagement.domain.scoring import score_client
+from engagement.errors import InvalidRecord
+from engagement.observability import count, logger
+from engagement.services.delivery import Delivery
+from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
+
+# Emails that do not count towards the frequency cap: they never went out and never will (a FAILED email whose
+# delivery is uncertain counts: SES may have sent it).
+NOT_COUNTED = frozenset({EmailStatus.REJECTED, EmailStatus.CANCELLED, EmailStatus.FAILED})
+
+
+def counts_towards_cap(email: Email) -> bool:
+    return email.status not in NOT_COUNTED or email.delivery_uncertain
+
+
+_EMAIL_IDS = uuid.UUID("6f1c9a1e-3b5e-4c1a-9a57-0d3c2f1b7e11")
+
+
+def email_id_for(event: EngagementEvent) -> str:
+    """The same triggering event always names the same email, so retries cannot make a second one."""
+    return str(uuid.uuid5(_EMAIL_IDS, event.id))
+
+
+class WinbackService:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        emails: EmailRepository,
+        decisions: DecisionRepository,
+        writer: EmailWriter,
+        brand: Brand,
+        rules: EligibilityRules,
+        dead_letters: DeadLetterQueue,
+        clock: Clock,
+        suppressions: SuppressionRepository,
+        delivery: Delivery | None = None,
+    ) -> None:
+        self.users = users
+        self.emails = emails
+        self.decisions = decisions
+        self.writer = writer
+        self.brand = brand
+        self.rules = rules
+        self.dead_letters = dead_letters
+        self.clock = clock
+        self.suppressions = suppressions
+        self.delivery = delivery  # set in DELIVERY_MODE=auto: drafts are sent (or scheduled) at once
+
+    def handle_message(
+        self, body: str, *, last_receive: bool = False, deadline: float | None = None
+    ) -> DecisionRecord | None:
+        """One SQS message. Input that can never succeed is dead-lettered with its reason; errors worth a
+        retry propagate, so the message is reported as a batch item failure.
+
+        last_receive: this is the message's last delivery (the writer falls back rather than wait for another).
+        deadline: time.monotonic() by which writing must be done (the Lambda's remaining time, less a margin).
+        """
+        try:
+            event = decode_event(body)
+            logger.thread_safe_append_keys(correlation_id=event.id)
+            return self.handle_event(event, last_receive=last_receive, deadline=deadline)
+        except InvalidRecord as invalid:
+            logger.error("message dead-lettered", extra={"reason": invalid.reason, "field": invalid.field})
+            count("MessagesDeadLettered")
+            self.dead_letters.send(body, reason=invalid.reason, field=invalid.field, failed_at=self.clock.now())
+            return None
+        finally:
+            logger.thread_safe_remove_keys(["correlation_id"])
+
+    def handle_event(
+        self, event: EngagementEvent, *, last_receive: bool = False, deadline: float | None = None
+    ) -> DecisionRecord | None:
+        if event.type is EventType.CLIENT_DELETED:
+            logger.info("deleted clients get no email", extra={"userId": event.client.user_id})
+            return None
+        now = self.clock.now()
+        user_id = event.client.user_id
+        client = self.users.get(user_id, consistent=True)
+        if client is None:
+            return self._record(event, now, Decision(send=False, reason=DecisionReason.CLIENT_MISSING), None)
+        email_id = email_id_for(event)
+        score = score_client(client, now)
+        history = self._history(client, now)
+        resuming = history.last_email_id == email_id
+        stored = self.emails.get(email_id) if resuming else None
+        if stored is not None:
+            # A redelivery after the draft was stored: only the steps after it may be missing.
+            logger.info("finishing a stored email", extra={"userId": user_id, "emailId": email_id})
+        else:
+            # The slot we hold (a redelivery after a crash before the draft) counts for nothing here: decide
+            # afresh on the current client, and re-claiming moves the slot's date to now.
+            fresh = history.model_copy(update={"last_email_date": None, "last_email_id": None})
+            decision = decide(client, score, fresh if resuming else history, now, self.rules)
+            if not decision.send:
+                if resuming:
+                    self.decisions.release_email_slot(user_id, email_id)
+                return self._record(event, now, decision, score)
+            if not self.decisions.claim_email_slot(user_id, email_id, now, self.rules.cooldown):
+                # Another email took the slot between our read and our claim (a racing processor).
+                return self._record(event, now, Decision(send=False, reason=DecisionReason.COOLDOWN), score)
+            if in_holdout(user_id, self.rules.holdout_percent):
+                # Treated like an emailed client (the slot is claimed, the cooldown applies), but nothing is sent.
+                return self._record(event, now, Decision(send=False, reason=DecisionReason.HELD_OUT), score)
+            request = WriteRequest(client=client, score=score, now=now, deadline=deadline, last_attempt=last_receive)
+            stored = self._draft(event, request, email_id)
+        self.users.mark_emailed(user_id, email_id, stored.created_at)  # on a retry too: when it was written
+        reason = DecisionReason.ELIGIBLE
+        if self.delivery is not None and stored.status is EmailStatus.PENDING_REVIEW:  # DELIVERY_MODE=auto
+            try:
+                delivered = self.delivery.approve(email_id, by="system:auto")
+            except InvalidTransition:
+                delivered = stored  # moved meanwhile: approved or cancelled by someone else
+            if delivered.status is EmailStatus.SCHEDULED:
+                reason = DecisionReason.QUIET_HOURS
+        return self._record(event, now, Decision(send=True, reason=reason), score, email_id)
+
+    def _history(self, client: Client, now: datetime) -> EmailHistory:
+        """The email slot, how many emails the frequency window already holds, and whether the address bounces."""
+        slot = self.decisions.email_history(client.user_id)
+        since = now - self.rules.frequency_window
+        recent = [e for e in self.emails.for_user_since(client.user_id, since) if counts_towards_cap(e)]
+        # A held-out client counts as emailed: else the holdout would be decided more often than clients are emailed.
+        held_out = self.decisions.held_out_since(client.user_id, since)
+        listed = self.suppressions.reason_for(client.email)
+        return slot.model_copy(
+            update={
+                "recent_emails": len(recent) + len(held_out),
+                "address_opted_out": listed == UNSUBSCRIBED,
+                "address_suppressed": listed is not None and listed != UNSUBSCRIBED,
+            }
+        )
+
+    def _draft(self, event: EngagementEvent, request: WriteRequest, email_id: str) -> Email:
+        client, score, now = request.client, request.score, request.now
+        written = self.writer.write(request)
+        rendered = render_email(written.content, self.brand)
+        usage = written.usage
+        email = Email(
+            email_id=email_id,
+            user_id=client.user_id,
+            subject=rendered.subject,
+            content=rendered.html,
+            generated_at=now,
+            engagement_score_at_time=score.value,
+            status=EmailStatus.PENDING_REVIEW,
+            created_at=now,
+            recipient=client.email,
+            text_content=rendered.text,
+            preheader=rendered.preheader,
+            band_at_time=score.band,
+            writer=written.writer,
+            model=written.model,
+            prompt_version=written.prompt_version,
+            fallback_reason=written.fallback_reason,
+            status_changed_at=now,
+            transitions=(
+                StatusChange(
+                    from_status=None, to_status=EmailStatus.PENDING_REVIEW, at=now, by=f"writer:{written.writer}"
+                ),
+            ),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            llm_latency_ms=usage.latency_ms,
+            estimated_cost_usd=round(usage.estimated_cost_usd, 8),
+            guardrail_violations=written.guardrail_violations,
+            trigger_event_id=event.id,
+            body=written.content.body,
+        )
+        if not self.emails.add(email):
+            return self.emails.get(email_id) or email  # a concurrent duplicate stored it first
+        _count_written(written)
+        logger.info(
+            "win-back email drafted",
+            extra={
+                "userId": client.user_id,
+                "emailId": email_id,
+                "writer": written.writer,
+                "fallbackReason": written.fallback_reason,
+                "band": score.band.value,
+                "score": score.value,
+                "costUsd": usage.estimated_cost_usd,
+            },
+        )
+        return email
+
+    def _record(
+        self,
+        event: EngagementEvent,
+        now: datetime,
+        decision: Decision,
+        score: Score | None,
+        email_id: str | None = None,
+    ) -> DecisionRecord:
+        record = DecisionRecord(
+            user_id=event.client.user_id,
+            decision_key=decision_key(event.occurred_at, event.id),
+            decided_at=now,
+            send=decision.send,
+            reason=decision.reason,
+            event_id=event.id,
+            event_type=event.type,
+            score=score.value if score else None,
+            band=score.band if score else None,
+            email_id=email_id,
+        )
+        self.decisions.record(record)  # and counted, once, in the same write
+        count(f"Decision_{decision.reason.value}")
+        if not decision.send:
+            count("EmailsSkipped")
+            logger.info("no email", extra={"userId": record.user_id, "reason": decision.reason.value})
+        return record
+
+
+def _count_written(written: WrittenEmail) -> None:
+    """EMF metrics for a stored draft: what it cost and whether the LLM writer had to fall back."""
+    count("EmailsDrafted")
+    usage = written.usage
+    if usage.calls:
+        count("LLMCalls", usage.calls)
+        count("LLMPromptTokens", usage.prompt_tokens)
+        count("LLMCompletionTokens", usage.completion_tokens)
+        count("LLMCostMicroUSD", round(usage.estimated_cost_usd * 1_000_000))
+        count("LLMLatency", usage.latency_ms, MetricUnit.Milliseconds)
+    if written.fallback_reason:
+        count("WriterFallbacks")
+    if written.guardrail_violations:
+        count("GuardrailViolations", len(written.guardrail_violations))
