@@ -84,6 +84,8 @@ def stream_throughput(batches: int) -> None:
     import boto3
     from moto import mock_aws
 
+    from engagement import bootstrap
+    from engagement.adapters import aws as engagement_aws
     from localmode import resources
     from tests.events import client_values, stream_record
 
@@ -93,7 +95,7 @@ def stream_throughput(batches: int) -> None:
         os.environ.update(resources.function_environment(resources.STREAM_PROCESSOR, deployed))
         handler = importlib.import_module("functions.stream_processor.handler")
         calls: list[int] = []
-        handler.service.publisher._sns.meta.events.register(
+        engagement_aws.client("sns").meta.events.register(  # the SNS client the publisher uses
             "provide-client-params.sns.PublishBatch", lambda **kwargs: calls.append(1)
         )
         events = [
@@ -119,8 +121,10 @@ def stream_throughput(batches: int) -> None:
             def update_item(self, **_: Any) -> dict[str, Any]:
                 return {}
 
-        handler.service.publisher._sns = InstantAws()
-        handler.service.users._dynamodb = InstantAws()
+        instant = InstantAws()
+        handler.services = bootstrap.stream_processor(
+            handler.config, clients=bootstrap.Clients(sns=instant, dynamodb=instant)
+        )  # type: ignore[arg-type]
         started = time.perf_counter()
         for event in events:
             assert handler.lambda_handler(event, context) == {"batchItemFailures": []}

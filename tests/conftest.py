@@ -57,7 +57,8 @@ def load_handler(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callab
     """Import functions/<name>/handler.py fresh (its cold start) with the environment Terraform gives it."""
     from localmode import resources
 
-    def load(name: str, **extra_env: str) -> ModuleType:
+    def load(name: str, *, clock: Any = None, clients: Any = None, **extra_env: str) -> ModuleType:
+        """clock, clients: built into the handler's services (tests/support/handlers.py's rebuild)."""
         function = next(f for f in resources.FUNCTIONS if f.logical_name == name)
         environment = resources.function_environment(function, aws["deployed"])
         if name == "api":
@@ -69,7 +70,12 @@ def load_handler(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callab
             monkeypatch.setenv(key, value)
         module_name = f"functions.{name}.handler"
         sys.modules.pop(module_name, None)
-        return importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
+        if clock is not None or clients is not None:
+            from tests.support.handlers import rebuild
+
+            rebuild(module, **{k: v for k, v in {"clock": clock, "clients": clients}.items() if v is not None})
+        return module
 
     return load
 

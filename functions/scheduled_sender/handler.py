@@ -7,27 +7,19 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
-from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
-from engagement.clock import clock_from_environment, time_left_in
+from engagement.clock import time_left_in
 from engagement.config import ScheduledSenderConfig
 from engagement.observability import logger, metrics, tracer
 
 config = ScheduledSenderConfig.from_env()
-delivery = bootstrap.delivery(
-    config,
-    users=UserRepository(config.users_table),
-    emails=EmailRepository(config.emails_table),
-    decisions=DecisionRepository(config.decisions_table),
-    suppressions=SuppressionRepository(config.suppressions_table),
-    clock=clock_from_environment(),
-)
+services = bootstrap.scheduled_sender(config)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # no client data in traces
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    handled = delivery.send_due(time_left=time_left_in(context))
+    handled = services.delivery.send_due(time_left=time_left_in(context))
     outcome: dict[str, int] = {}
     for email in handled:
         outcome[email.status.value] = outcome.get(email.status.value, 0) + 1

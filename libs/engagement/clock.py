@@ -1,8 +1,8 @@
 """The one clock every function reads time through, and the one timestamp format the system writes.
 
-Tests inject a fixed clock; production uses the system clock. The local mode simulates time passing with a shifted
-clock: every function reads the same offset file (CLOCK_OFFSET_FILE), so `make rescore NOW=…` moves the time of
-the sweep, the email processor's cooldown and the API alike.
+Tests inject a fixed clock (tests/support/clock.py); production uses the system clock. The local mode simulates
+time passing with a shifted clock: every function reads the same offset file (CLOCK_OFFSET_FILE), so `make rescore
+NOW=…` moves the time of the sweep, the email processor's cooldown and the API alike.
 """
 
 from __future__ import annotations
@@ -70,22 +70,6 @@ def clock_from_environment() -> Clock:
     """The functions' clock: the system's, or in the local mode the shifted one (CLOCK_OFFSET_FILE)."""
     offset_file = os.environ.get("CLOCK_OFFSET_FILE")
     return ShiftedClock(Path(offset_file)) if offset_file else SystemClock()
-
-
-class FixedClock:
-    """A clock that stays where it is put: for tests and simulations."""
-
-    def __init__(self, instant: datetime) -> None:
-        self._instant = as_utc(instant)
-
-    def now(self) -> datetime:
-        return self._instant
-
-    def set(self, instant: datetime) -> None:
-        self._instant = as_utc(instant)
-
-    def advance(self, delta: timedelta) -> None:
-        self._instant += delta
 
 
 def as_utc(instant: datetime) -> datetime:

@@ -49,7 +49,7 @@ def add_email(api: ModuleType, user_id: str, minutes: int) -> Email:
         recipient=f"{user_id}@example.com", text_content="Hi", preheader="", band_at_time=Band.AT_RISK,
         writer="template", trigger_event_id=f"evt-{minutes}",
     )  # fmt: skip
-    assert api.emails.add(email)
+    assert api.services.emails.add(email)
     return email
 
 
@@ -227,7 +227,7 @@ def test_errors_never_show_a_stack_trace(
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("secret internals at /var/task/engagement/adapters/store.py line 42")
 
-    monkeypatch.setattr(api.users, "page", broken)
+    monkeypatch.setattr(api.services.users, "page", broken)
     status, body, _ = call("/api/users")
     assert (status, body) == (500, {"message": "internal error"})
 
@@ -238,7 +238,7 @@ def test_throttled_storage_is_503_with_retry_after(
     def throttled(*_: Any, **__: Any) -> Any:
         raise TransientFailure("list clients: ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(api.users, "page", throttled)
+    monkeypatch.setattr(api.services.users, "page", throttled)
     status, _, headers = call("/api/users")
     assert status == 503
     assert headers["Retry-After"] == "2"

@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 
-from engagement.clock import FixedClock
+from engagement.adapters.aws import client as aws_client
+from engagement.bootstrap import Clients
 from engagement.errors import TransientFailure
 from localmode import resources
 from localmode.lambda_events import http_api_event
 from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, to_image
 from tests.integration.test_email_processor import message
+from tests.support.clock import FixedClock
+from tests.support.handlers import rebuild
 
 TOKEN = "test-token-0123456789abcdef"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -26,12 +29,7 @@ Call = Callable[..., tuple[int, Any, dict[str, str]]]
 
 @pytest.fixture
 def api(load_handler: Callable[..., ModuleType]) -> ModuleType:
-    handler = load_handler("api")
-    clock = FixedClock(NOW)
-    for service in (handler.clients, handler.editor, handler.stats, handler.delivery):
-        service.clock = clock
-    handler.clock = clock
-    return handler
+    return load_handler("api", clock=FixedClock(NOW))
 
 
 @pytest.fixture
@@ -228,12 +226,12 @@ def test_orders_recorded_at_once_are_all_counted(api: ModuleType, call: Call, mo
     from engagement.services.clients import Order
 
     call("POST", "/api/users", {**NEW_CLIENT, "orderCount": 0, "averageOrderValue": 0})
-    monkeypatch.setattr(api.users, "_dynamodb", AtomicRequests(api.users._dynamodb))
+    rebuild(api, clock=api.services.clock, clients=Clients(dynamodb=AtomicRequests(aws_client("dynamodb"))))
     counted: list[float] = []
 
     def order(amount: float) -> None:
         try:
-            api.clients.record_order("ada-1", Order(amount=amount))
+            api.services.clients.record_order("ada-1", Order(amount=amount))
             counted.append(amount)
         except Conflict:
             pass  # the caller is told (409) and may try again: refused, not lost
@@ -273,8 +271,7 @@ def test_an_order_for_a_client_whose_item_is_broken_is_a_conflict(call: Call, aw
 def draft_id(call: Call, load_handler: Callable[..., ModuleType], aws: dict[str, Any], lambda_context: Any) -> str:
     """The runbook's test-user-8, drafted an hour before the API's clock."""
     aws["dynamodb"].put_item(TableName=aws["deployed"].tables["users"], Item=RUNBOOK_TEST_USER_8)
-    processor = load_handler("email_processor")
-    processor.service.clock = FixedClock(NOW - timedelta(hours=1))
+    processor = load_handler("email_processor", clock=FixedClock(NOW - timedelta(hours=1)))
     processor.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, "evt-1")), lambda_context)
     [email] = call("GET", "/api/emails?status=PENDING_REVIEW")[1]["items"]
     return str(email["emailId"])
@@ -398,12 +395,12 @@ def test_stats_count_bands_statuses_and_reasons_from_a_cache_that_shows_its_age(
     assert (first["ageSeconds"], first["computedAt"]) == (0, "2026-11-28T12:00:00.000Z")
 
     put_client(aws, "good-2", engagementScore=95)
-    api.clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
+    api.services.clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
     cached = call("GET", "/api/stats")[1]
     assert (cached["clients"]["total"], cached["ageSeconds"]) == (2, 120)  # the cached figure, and its age
     refreshed = call("GET", "/api/stats?refresh=true")[1]
     assert (refreshed["clients"]["total"], refreshed["ageSeconds"]) == (3, 0)
-    api.clock.advance(timedelta(minutes=6))  # type: ignore[attr-defined]
+    api.services.clock.advance(timedelta(minutes=6))  # type: ignore[attr-defined]
     put_client(aws, "good-3", engagementScore=95)
     assert call("GET", "/api/stats")[1]["clients"]["total"] == 4  # older than 5 minutes: recomputed
 
@@ -411,22 +408,24 @@ def test_stats_count_bands_statuses_and_reasons_from_a_cache_that_shows_its_age(
 def test_one_recount_at_a_time_the_others_are_served_the_stored_figures_marked_stale(
     api: ModuleType, call: Call, aws: dict[str, Any]
 ) -> None:
-    decisions = api.stats.decisions
+    decisions = api.services.stats.decisions
     put_client(aws, "good-1", engagementScore=90)
     assert decisions.take_recount_lease("another-request", NOW, NOW + timedelta(seconds=10))
 
     status, _, headers = call("GET", "/api/stats?refresh=true")  # nothing stored yet, and a count running
     assert (status, "Retry-After" in headers) == (503, True)
 
-    api.clock.advance(timedelta(seconds=11))  # type: ignore[attr-defined]  # that request ran out of time
+    api.services.clock.advance(timedelta(seconds=11))  # type: ignore[attr-defined]  # that request ran out of time
     first = call("GET", "/api/stats?refresh=true")[1]  # this one recounts, and gives the lease back
     assert (first["clients"]["total"], first["stale"]) == (1, False)
 
     put_client(aws, "good-2", engagementScore=95)
-    assert decisions.take_recount_lease("another-request", api.clock.now(), api.clock.now() + timedelta(seconds=10))
+    assert decisions.take_recount_lease(
+        "another-request", api.services.clock.now(), api.services.clock.now() + timedelta(seconds=10)
+    )
     while_counting = call("GET", "/api/stats?refresh=true")[1]
     assert (while_counting["clients"]["total"], while_counting["stale"]) == (1, True)  # the stored figures
-    decisions.release_recount_lease("another-request", api.clock.now())
+    decisions.release_recount_lease("another-request", api.services.clock.now())
     assert call("GET", "/api/stats?refresh=true")[1]["clients"]["total"] == 2
 
 
@@ -438,13 +437,13 @@ def test_a_count_that_would_outlast_the_request_serves_the_stored_figures(
     monkeypatch.setattr(stats_module, "CHECK_EVERY", 2)
     for i in range(5):
         put_client(aws, f"c-{i}", engagementScore=90)
-    stats = api.stats
+    stats = api.services.stats
 
     with pytest.raises(TransientFailure):  # nothing stored yet: the API answers 503, try later
         stats.overview(time_left=lambda: 1.0)
     stored_figures = stats.overview()
     put_client(aws, "c-5", engagementScore=90)
-    api.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    api.services.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
 
     late = stats.overview(time_left=lambda: 1.0)
 
@@ -460,7 +459,7 @@ def test_a_redrive_stops_before_the_invocation_ends_and_says_how_many_moved(
         sqs.send_message(QueueUrl=urls["client-signals-dlq"], MessageBody=json.dumps({"n": i}))
     budget = iter([30.0, 30.0, 1.0])  # enough for two rounds of 10, then too little
 
-    answer = api.pipeline.redrive("client-signals-dlq", limit=100, time_left=lambda: next(budget))
+    answer = api.services.pipeline.redrive("client-signals-dlq", limit=100, time_left=lambda: next(budget))
 
     assert answer == {"moved": 20, "remaining": 5}
 
@@ -595,10 +594,7 @@ def jwt_caller(api: ModuleType, lambda_context: Any, **claims: Any) -> Call:
 
 @pytest.fixture
 def jwt_api(load_handler: Callable[..., ModuleType]) -> ModuleType:
-    handler = load_handler("api", AUTH_MODE="jwt")
-    for service in (handler.clients, handler.editor, handler.stats, handler.delivery):
-        service.clock = FixedClock(NOW)
-    return handler
+    return load_handler("api", clock=FixedClock(NOW), AUTH_MODE="jwt")
 
 
 def test_a_read_scope_may_look_but_not_review_and_the_refusal_says_what_is_needed(

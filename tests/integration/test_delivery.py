@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import json
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -18,15 +17,21 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ClientError
 
 import engagement.services.delivery
+from engagement import bootstrap
+from engagement.adapters.aws import client as aws_client
 from engagement.adapters.secrets import RotatingKey
 from engagement.adapters.store.dynamo import from_item
-from engagement.clock import FixedClock, format_instant
+from engagement.bootstrap import Clients
+from engagement.clock import format_instant
 from engagement.domain.consent import UnsubscribeTokens
 from localmode.lambda_events import http_api_event
 from tests.conftest import UNSUBSCRIBE_SECRET
 from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record
 from tests.integration.test_email_processor import message
 from tests.reliability.harness import COUNTER_FAULTS, CounterWriteFaults, Crash
+from tests.support.aws import ScriptedSes
+from tests.support.clock import FixedClock
+from tests.support.handlers import rebuild
 
 TOKEN = "test-token-0123456789abcdef"
 NOON_UTC = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # 07:00 in New York, 13:00 in London
@@ -34,14 +39,15 @@ NOON_UTC = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # 07:00 in New York, 13:00
 
 @pytest.fixture
 def handlers(load_handler: Callable[..., ModuleType]) -> dict[str, ModuleType]:
-    loaded = {name: load_handler(name) for name in ("email_processor", "api", "scheduled_sender", "client_signals")}
-    loaded["ses_feedback"] = load_handler("ses_feedback")
     clock = FixedClock(NOON_UTC)
-    loaded["email_processor"].service.clock = clock
-    for name in ("api", "scheduled_sender"):
-        loaded[name].delivery.clock = clock
-    loaded["api"].clock = loaded["api"].clients.clock = clock
+    ses = ScriptedSes(aws_client("sesv2", attempts=1))  # the API and the scheduler send through it
+    loaded = {
+        name: load_handler(name, clock=clock, clients=Clients(sesv2=ses))
+        for name in ("email_processor", "api", "scheduled_sender", "client_signals")
+    }
+    loaded["ses_feedback"] = load_handler("ses_feedback")
     loaded["clock"] = clock  # type: ignore[assignment]
+    loaded["ses"] = ses  # type: ignore[assignment]
     return loaded
 
 
@@ -139,11 +145,7 @@ def test_a_review_sent_as_a_form_is_refused_not_read_as_no_body(
 def test_the_raw_mime_has_a_text_and_an_html_part_and_a_filled_unsubscribe_link(
     handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent: list[dict[str, Any]] = []
-    real = handlers["api"].delivery.mailer._ses.send_email
-    monkeypatch.setattr(
-        handlers["api"].delivery.mailer._ses, "send_email", lambda **kw: (sent.append(kw), real(**kw))[1]
-    )
+    sent = handlers["ses"].answer()  # type: ignore[attr-defined]
     email_id = draft(handlers, aws, LONDON_CLIENT)
 
     call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
@@ -213,11 +215,8 @@ def test_ses_throttling_reschedules_and_the_email_still_goes_exactly_once(
 ) -> None:
     email_id = draft(handlers, aws, LONDON_CLIENT)
     throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
-    with monkeypatch.context() as patched:  # SES throttles this one call
-        patched.setattr(
-            handlers["api"].delivery.mailer._ses, "send_email", lambda **_: (_ for _ in ()).throw(throttled)
-        )
-        body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
+    handlers["ses"].answer(throttled)  # type: ignore[attr-defined]  # SES throttles this one call
+    body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
 
     assert body["status"] == "SCHEDULED"
     assert body["transitions"][-1]["by"] == "ses"
@@ -230,10 +229,9 @@ def test_ses_throttling_reschedules_and_the_email_still_goes_exactly_once(
 
 
 def test_a_message_ses_refuses_fails_with_its_reason(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
-    sender = handlers["api"].delivery.settings.sender
-    handlers["api"].delivery.settings = handlers["api"].delivery.settings.model_copy(
-        update={"sender": "x@unverified.example.org"}
-    )
+    sender = handlers["api"].config.sender_email
+    unverified = handlers["api"].config.model_copy(update={"sender_email": "x@unverified.example.org"})
+    rebuild(handlers["api"], config=unverified, clock=handlers["clock"])
     email_id = draft(handlers, aws, LONDON_CLIENT)
 
     body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
@@ -248,7 +246,7 @@ def test_a_send_stuck_in_sending_is_failed_not_resent(handlers: dict[str, Module
     from engagement.domain.models import EmailStatus
 
     email_id = draft(handlers, aws, LONDON_CLIENT)
-    repo = handlers["api"].emails
+    repo = handlers["api"].services.emails
     approved = repo.transition(
         email_id, change(EmailStatus.PENDING_REVIEW, EmailStatus.APPROVED, at=NOON_UTC, by="operator")
     )
@@ -262,23 +260,10 @@ def test_a_send_stuck_in_sending_is_failed_not_resent(handlers: dict[str, Module
     assert "not resent" in final["failureReason"]
 
 
-def _ses_calls(monkeypatch: pytest.MonkeyPatch, delivery: Any, *outcomes: Exception | None,
-               pause: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
+def _ses_calls(handlers: dict[str, Any], *outcomes: Exception | None, pause: float = 0.0) -> list[dict[str, Any]]:
     """Make SES answer with outcomes in turn (an exception, or None for the real send); record every call."""
-    calls: list[dict[str, Any]] = []
-    real = delivery.mailer._ses.send_email
-    script = list(outcomes)
-
-    def send_email(**request: Any) -> Any:
-        calls.append(request)
-        time.sleep(pause)
-        outcome = script.pop(0) if script else None
-        if outcome is not None:
-            raise outcome
-        return real(**request)
-
-    monkeypatch.setattr(delivery.mailer._ses, "send_email", send_email)
-    return calls
+    ses: ScriptedSes = handlers["ses"]
+    return ses.answer(*outcomes, pause=pause)
 
 
 def test_two_approvals_at_once_send_once(
@@ -286,8 +271,8 @@ def test_two_approvals_at_once_send_once(
 ) -> None:
     from engagement.domain.lifecycle import InvalidTransition
 
-    delivery = handlers["api"].delivery
-    calls = _ses_calls(monkeypatch, delivery, pause=0.3)  # a slow SES: the second approval lands mid-send
+    delivery = handlers["api"].services.delivery
+    calls = _ses_calls(handlers, pause=0.3)  # a slow SES: the second approval lands mid-send
     email_id = draft(handlers, aws, LONDON_CLIENT)
     outcomes: list[str] = []
 
@@ -316,7 +301,7 @@ def test_approving_an_email_being_sent_is_a_conflict_not_a_second_send(
     from engagement.domain.models import EmailStatus
 
     email_id = draft(handlers, aws, LONDON_CLIENT)
-    repo = handlers["api"].emails
+    repo = handlers["api"].services.emails
     repo.transition(email_id, change(EmailStatus.PENDING_REVIEW, EmailStatus.APPROVED, at=NOON_UTC, by="operator"))
     repo.transition(email_id, change(EmailStatus.APPROVED, EmailStatus.SENDING, at=NOON_UTC, by="operator"))
 
@@ -330,7 +315,7 @@ def test_a_lost_ses_answer_fails_the_email_as_uncertain_and_it_is_never_resent(
 ) -> None:
     from botocore.exceptions import ReadTimeoutError
 
-    calls = _ses_calls(monkeypatch, handlers["api"].delivery, ReadTimeoutError(endpoint_url="https://email.aws"))
+    calls = _ses_calls(handlers, ReadTimeoutError(endpoint_url="https://email.aws"))
     email_id = draft(handlers, aws, LONDON_CLIENT)
 
     body = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]
@@ -350,7 +335,7 @@ def test_ses_errors_other_than_deferrals_are_refusals(
     handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, code: str, status: str
 ) -> None:
     error = ClientError({"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "Send")
-    _ses_calls(monkeypatch, handlers["api"].delivery, error)
+    _ses_calls(handlers, error)
     email_id = draft(handlers, aws, LONDON_CLIENT)
 
     assert call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]["status"] == status
@@ -362,8 +347,7 @@ def test_an_email_ses_keeps_deferring_fails_after_the_last_deferral(
     from engagement.services.delivery import MAX_DEFERRALS
 
     throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
-    calls = _ses_calls(monkeypatch, handlers["api"].delivery, *[throttled] * 20)
-    monkeypatch.setattr(handlers["scheduled_sender"].delivery.mailer, "_ses", handlers["api"].delivery.mailer._ses)
+    calls = _ses_calls(handlers, *[throttled] * 20)
     email_id = draft(handlers, aws, LONDON_CLIENT)
     call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
 
@@ -384,8 +368,8 @@ def test_if_the_signing_key_cannot_be_read_nothing_moves_and_the_scheduler_sends
 
     email_id = draft(handlers, aws, LONDON_CLIENT)
     with monkeypatch.context() as patched:
-        patched.setattr(handlers["api"].delivery, "_tokens",
-                        lambda: (_ for _ in ()).throw(TransientFailure("SSM throttled")))  # fmt: skip
+        patched.setattr(bootstrap, "unsubscribe_tokens",
+                        lambda *_: (_ for _ in ()).throw(TransientFailure("SSM throttled")))  # fmt: skip
         status = call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[0]
     assert status == 503
     assert stored(aws, email_id)["status"] == "APPROVED"  # not stranded in SENDING
@@ -398,8 +382,8 @@ def test_if_the_signing_key_cannot_be_read_nothing_moves_and_the_scheduler_sends
 def test_an_unsubscribe_that_lands_between_the_check_and_the_claim_still_stops_the_email(
     handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    delivery = handlers["api"].delivery
-    calls = _ses_calls(monkeypatch, delivery)
+    delivery = handlers["api"].services.delivery
+    calls = _ses_calls(handlers)
     email_id = draft(handlers, aws, LONDON_CLIENT)
     real_build = engagement.services.delivery.build_message
 
@@ -418,7 +402,7 @@ def test_a_deferral_that_falls_due_at_night_waits_for_the_morning(
     handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
-    _ses_calls(monkeypatch, handlers["api"].delivery, throttled)
+    _ses_calls(handlers, throttled)
     handlers["clock"].set(datetime(2026, 11, 28, 19, 59, tzinfo=UTC))  # type: ignore[attr-defined]  # London 19:59
     email_id = draft(handlers, aws, LONDON_CLIENT)
     assert call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")[1]["status"] == "SCHEDULED"
@@ -438,7 +422,7 @@ def test_the_scheduler_stops_starting_sends_when_its_time_runs_out(
     call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
     handlers["clock"].set(datetime(2026, 11, 28, 14, 0, tzinfo=UTC))  # type: ignore[attr-defined]
 
-    assert handlers["scheduled_sender"].delivery.send_due(time_left=lambda: 5.0) == []
+    assert handlers["scheduled_sender"].services.delivery.send_due(time_left=lambda: 5.0) == []
     assert stored(aws, email_id)["status"] == "SCHEDULED"  # the next run sends it
 
 
@@ -645,7 +629,7 @@ def test_held_out_clients_get_a_decision_and_no_email_and_their_orders_count_for
     order_event = _signal_message(ordered)
     for _ in range(2):  # redelivered: counted once
         signals.lambda_handler(batch(order_event), _Context())
-    assert signals.service.conversions.decisions.conversion_counts() == {
+    assert signals.services.service.conversions.decisions.conversion_counts() == {
         "emailed": 0, "emailedConverted": 0, "heldOut": 1, "heldOutConverted": 1
     }  # fmt: skip
 
@@ -653,9 +637,8 @@ def test_held_out_clients_get_a_decision_and_no_email_and_their_orders_count_for
 def test_held_out_clients_meet_the_same_frequency_cap_as_emailed_ones(
     load_handler: Callable[..., ModuleType], aws: dict[str, Any]
 ) -> None:
-    processor = load_handler("email_processor", HOLDOUT_PERCENT="100", FREQUENCY_CAP="2")
     clock = FixedClock(NOON_UTC)
-    processor.service.clock = clock
+    processor = load_handler("email_processor", clock=clock, HOLDOUT_PERCENT="100", FREQUENCY_CAP="2")
     put_client(aws, LONDON_CLIENT)
 
     for week in range(3):  # past the 7-day cooldown each time, inside the 30-day window
@@ -772,7 +755,7 @@ def test_an_order_more_than_30_days_after_the_email_converts_nothing(
 ) -> None:
     email_id = draft(handlers, aws, LONDON_CLIENT)
     call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")
-    conversions = handlers["client_signals"].service.conversions
+    conversions = handlers["client_signals"].services.service.conversions
     assert conversions.order_placed("test-user-8", NOON_UTC + timedelta(days=31)) is None
     assert "convertedAt" not in stored(aws, email_id)
 
@@ -860,10 +843,8 @@ def test_the_stream_tags_orders_opt_outs_and_deletions_and_only_they_reach_clien
 def test_in_auto_mode_a_draft_goes_out_at_once_or_waits_for_quiet_hours(
     load_handler: Callable[..., ModuleType], aws: dict[str, Any]
 ) -> None:
-    processor = load_handler("email_processor", DELIVERY_MODE="auto")
     clock = FixedClock(NOON_UTC)
-    processor.service.clock = clock
-    processor.service.delivery.clock = clock
+    processor = load_handler("email_processor", clock=clock, DELIVERY_MODE="auto")
     put_client(aws, LONDON_CLIENT)
     new_yorker = {**RUNBOOK_TEST_USER_8, "userId": {"S": "ny"}, "email": {"S": "ny@example.com"},
                   "timezone": {"S": "America/New_York"}}  # fmt: skip

@@ -12,21 +12,20 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from engagement.adapters.store.dynamo import from_item
-from engagement.clock import FixedClock, format_instant
+from engagement.clock import format_instant
 from engagement.domain.events import encode_event, event_from_change
 from engagement.domain.models import EngagementEvent
 from engagement.errors import TransientFailure
 from engagement.services.winback import WinbackService
 from tests.events import RUNBOOK_TEST_USER_1, RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, to_image
+from tests.support.clock import FixedClock
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def handler(load_handler: Callable[..., ModuleType]) -> ModuleType:
-    module = load_handler("email_processor")
-    module.service.clock = FixedClock(NOW)
-    return module
+    return load_handler("email_processor", clock=FixedClock(NOW))
 
 
 def put_client(aws: dict[str, Any], values: dict[str, Any] | None = None, raw: dict[str, Any] | None = None) -> None:
@@ -158,7 +157,7 @@ def test_after_the_cooldown_the_client_can_be_emailed_again(
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, "evt-1")), lambda_context)
-    handler.service.clock = FixedClock(NOW + timedelta(days=7, seconds=1))
+    handler.services.service.clock.set(NOW + timedelta(days=7, seconds=1))
 
     handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, "evt-2")), lambda_context)
 
@@ -173,10 +172,10 @@ def test_a_message_redriven_after_the_cooldown_replaces_its_skip_and_the_counts_
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     for event_id in ("evt-1", "evt-2"):  # one after the other: evt-1 emails, evt-2 meets the cooldown
         handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, event_id)), lambda_context)
-    decisions = handler.service.decisions
+    decisions = handler.services.service.decisions
     assert (decisions.counters()["decided_eligible"], decisions.counters()["decided_cooldown"]) == (1, 1)
 
-    handler.service.clock = FixedClock(NOW + timedelta(days=8))
+    handler.services.service.clock.set(NOW + timedelta(days=8))
     for _ in range(2):  # the redrive, and a duplicate of it
         handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8, "evt-2")), lambda_context)
 
@@ -188,7 +187,7 @@ def test_a_message_redriven_after_the_cooldown_replaces_its_skip_and_the_counts_
 
 def test_two_processors_racing_on_one_client_make_one_email(handler: ModuleType, aws: dict[str, Any]) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
-    first: WinbackService = handler.service
+    first: WinbackService = handler.services.service
     # The second processor read the client and its email slot before the first claimed the slot.
     stale_client, stale_history = first.users.get("test-user-8"), first.decisions.email_history("test-user-8")
 
@@ -220,11 +219,11 @@ def test_a_crash_after_claiming_the_slot_is_finished_by_the_retry_without_a_dupl
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     first = message(RUNBOOK_TEST_USER_8, message_id="m-1")
-    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.writer, "write", first)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.services.service.writer, "write", first)
     assert scan(aws, "emails") == []
     assert slot(aws, "test-user-8")["lastEmailId"]  # the slot is held...
 
-    handler.service.clock = FixedClock(NOW + timedelta(minutes=2))
+    handler.services.service.clock.set(NOW + timedelta(minutes=2))
     assert handler.lambda_handler(batch(first), lambda_context) == {"batchItemFailures": []}
 
     [email] = scan(aws, "emails")  # ...and the redelivery finishes the job
@@ -237,16 +236,16 @@ def test_a_late_redelivery_of_a_crashed_claim_starts_the_cooldown_when_the_email
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     first = message(RUNBOOK_TEST_USER_8, "evt-1", message_id="m-1")
-    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.writer, "write", first)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.services.service.writer, "write", first)
 
     later = NOW + timedelta(days=8)  # redriven from the DLQ a week later
-    handler.service.clock = FixedClock(later)
+    handler.services.service.clock.set(later)
     handler.lambda_handler(batch(first), lambda_context)
     assert slot(aws, "test-user-8")["lastEmailDate"] == format_instant(later)
 
     changed = {**RUNBOOK_TEST_USER_8, "orderCount": {"N": "6"}}
     put_client(aws, raw=changed)  # an upstream put erases lastEmailDate on the item...
-    handler.service.clock = FixedClock(later + timedelta(minutes=1))
+    handler.services.service.clock.set(later + timedelta(minutes=1))
     handler.lambda_handler(batch(message(changed, "evt-2")), lambda_context)
 
     assert len(scan(aws, "emails")) == 1  # ...but the slot still says: emailed a minute ago
@@ -258,7 +257,7 @@ def test_a_redelivered_claim_for_a_client_who_opted_out_meanwhile_writes_nothing
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     first = message(RUNBOOK_TEST_USER_8, "evt-1", message_id="m-1")
-    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.writer, "write", first)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.services.service.writer, "write", first)
     put_client(aws, raw={**RUNBOOK_TEST_USER_8, "optedOut": {"BOOL": True}})
 
     handler.lambda_handler(batch(first), lambda_context)
@@ -273,7 +272,7 @@ def test_a_crash_between_the_draft_and_last_email_date_is_repaired_without_a_dup
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     first = message(RUNBOOK_TEST_USER_8, message_id="m-1")
-    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.service.users, "mark_emailed", first)
+    deliver_with_a_crash(handler, lambda_context, monkeypatch, handler.services.service.users, "mark_emailed", first)
     assert len(scan(aws, "emails")) == 1
     assert "lastEmailDate" not in user(aws, "test-user-8")
 
@@ -362,14 +361,14 @@ def test_a_transient_failure_is_reported_for_retry_and_the_rest_go_on(
 ) -> None:
     put_client(aws, raw=RUNBOOK_TEST_USER_8)
     put_client(aws, values=client_values("other", engagementScore=20))
-    real_get = handler.service.users.get
+    real_get = handler.services.service.users.get
 
     def throttled(user_id: str, **kwargs: Any) -> Any:
         if user_id == "other":
             raise TransientFailure("read client other: ProvisionedThroughputExceededException")
         return real_get(user_id, **kwargs)
 
-    monkeypatch.setattr(handler.service.users, "get", throttled)
+    monkeypatch.setattr(handler.services.service.users, "get", throttled)
     other = message(client_values_item("other"), "evt-9", message_id="m-other")
 
     response = handler.lambda_handler(batch(message(RUNBOOK_TEST_USER_8), other), lambda_context)

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from engagement.clock import FixedClock, ShiftedClock, format_instant
+from engagement.clock import ShiftedClock, format_instant
 from engagement.domain.models import EngagementEvent
 from engagement.domain.sweep import SegmentTask
 from tests.conftest import LambdaContext
 from tests.events import client_values, to_image
 from tests.reliability.harness import Pipeline, scan
+from tests.support.clock import FixedClock
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ def pipeline(aws: dict[str, Any], load_handler: Callable[..., ModuleType], clock
 def published(pipeline: Pipeline) -> list[EngagementEvent]:
     """Every event the sweep publishes."""
     events: list[EngagementEvent] = []
-    publisher = pipeline.rescore.sweep.publisher
+    publisher = pipeline.rescore.services.sweep.publisher
     real = publisher.publish
 
     def publish(batch: list[EngagementEvent]) -> Any:
@@ -129,7 +130,7 @@ def test_a_segment_that_runs_out_of_time_checkpoints_and_the_rest_is_done_once(
     pipeline.put_clients([loyal(f"c-{i:02}") for i in range(9)])
     pipeline.drain()
     clock.advance(timedelta(days=200))
-    sweep = pipeline.rescore.sweep
+    sweep = pipeline.rescore.services.sweep
     sweep.page_size = 2
     task = SegmentTask(run_date="2027-06-16", now=clock.now(), segment=0, total_segments=1)
     budget = iter([70.0, 60.0, 5.0])  # at the start; after a 10 s page; then too little: the invocation is ending
@@ -151,7 +152,7 @@ def test_a_segment_checkpoints_early_when_its_next_page_might_not_fit_in_the_tim
     pipeline.put_clients([loyal(f"c-{i:02}") for i in range(9)])
     pipeline.drain()
     clock.advance(timedelta(days=200))
-    sweep = pipeline.rescore.sweep
+    sweep = pipeline.rescore.services.sweep
     sweep.page_size = 2
     task = SegmentTask(run_date="2027-06-16", now=clock.now(), segment=0, total_segments=1)
     budget = iter([100.0, 60.0])  # the first page took 40 s (a busy table): 60 s left is not enough for two more

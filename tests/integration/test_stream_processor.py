@@ -11,8 +11,11 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
+from engagement.adapters.aws import client as aws_client
+from engagement.bootstrap import Clients
 from engagement.errors import TransientFailure
 from tests.events import batch, client_values, load_fixture, stream_record
+from tests.support.handlers import rebuild
 
 
 def drain(aws: dict[str, Any], queue: str) -> list[dict[str, Any]]:
@@ -45,7 +48,7 @@ def put(aws: dict[str, Any], values: dict[str, Any]) -> None:
 
 def count_publish_calls(handler: ModuleType) -> list[int]:
     calls: list[int] = []
-    handler.service.publisher._sns.meta.events.register(
+    aws_client("sns").meta.events.register(  # the process's SNS client, which the publisher uses
         "provide-client-params.sns.PublishBatch",
         lambda **kwargs: calls.append(len(kwargs["params"]["PublishBatchRequestEntries"])),
     )
@@ -231,7 +234,7 @@ def test_an_entry_sns_fails_maps_back_to_its_record_and_a_sender_fault_is_dead_l
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any
 ) -> None:
     records = [stream_record("INSERT", new=client_values(f"u-{i}", engagementScore=30)) for i in range(4)]
-    handler.service.publisher._sns = FlakySns(aws["sns"], fail={1: False, 2: True})
+    rebuild(handler, clients=Clients(sns=FlakySns(aws["sns"], fail={1: False, 2: True})))
 
     response = handler.lambda_handler(batch(*records), lambda_context)
 
@@ -248,14 +251,14 @@ def test_a_transient_storage_error_is_retried_not_dead_lettered(
     records = [stream_record("INSERT", new=client_values(f"u-{i}", engagementScore=30)) for i in range(3)]
     for i in range(3):
         put(aws, client_values(f"u-{i}", engagementScore=30))
-    real = handler.service.users.record_score
+    real = handler.services.service.users.record_score
 
     def throttled(user_id: str, *args: Any) -> None:
         if user_id == "u-1":
             raise TransientFailure("record score: ProvisionedThroughputExceededException")
         real(user_id, *args)
 
-    monkeypatch.setattr(handler.service.users, "record_score", throttled)
+    monkeypatch.setattr(handler.services.service.users, "record_score", throttled)
 
     response = handler.lambda_handler(batch(*records), lambda_context)
 
@@ -270,7 +273,7 @@ def test_when_sns_is_down_the_whole_batch_fails_so_lambda_retries_it(
         def publish_batch(self, **_: Any) -> dict[str, Any]:
             raise ClientError({"Error": {"Code": "InternalError", "Message": "down"}}, "PublishBatch")
 
-    handler.service.publisher._sns = DownSns()
+    rebuild(handler, clients=Clients(sns=DownSns()))
     records = [stream_record("INSERT", new=client_values(f"u-{i}")) for i in range(2)]
 
     with pytest.raises(BatchProcessingError):

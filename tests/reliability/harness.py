@@ -27,6 +27,7 @@ from localmode import resources
 from localmode.pollers import BatchReport, QueuePoller, StreamPoller
 from localmode.runtime import Invocation
 from tests.conftest import LambdaContext
+from tests.support.handlers import rebuild
 
 
 class Crash(BaseException):
@@ -112,9 +113,8 @@ class Pipeline:
 
     def use_clock(self, clock: Any) -> None:
         """One clock for every function, as the local mode's shifted clock is: scoring, cooldowns, the sweep."""
-        self.functions["stream_processor"].module.service.clock = clock
-        self.email_processor.service.clock = clock
-        self.rescore.sweep.clock = clock
+        for name in ("stream_processor", "email_processor", "rescore"):
+            rebuild(self.functions[name].module, clock=clock)
 
     def sweep(self) -> dict[str, Any]:
         """The schedule's call (the coordinator), then every segment task until the pipeline is quiet."""

@@ -30,7 +30,7 @@ def test_a_crash_between_writes_is_repaired_by_the_retry_without_a_second_email(
 ) -> None:
     pipeline = Pipeline(aws, load_handler)
     repository, method = CRASH_POINTS[point]
-    target = getattr(pipeline.email_processor.service, repository)
+    target = getattr(pipeline.email_processor.services.service, repository)
     real = getattr(target, method)
     crashed: set[str] = set()
 

@@ -34,7 +34,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engagement.adapters.aws import client as aws_client
 from engagement.adapters.store.dynamo import from_item
+from engagement.bootstrap import Clients
 from engagement.domain.events import FACT_ATTRIBUTES, changed_facts, decode_event, encode_event, event_from_change
 from engagement.domain.jsontext import MAX_NESTING
 from engagement.domain.models import Band, Email, EmailStatus, StatusChange
@@ -264,17 +266,21 @@ class RecordingSns:
 
 
 @pytest.fixture
-def stream_handler(load_handler: Callable[..., ModuleType]) -> ModuleType:
-    handler = load_handler("stream_processor")
-    handler.service.publisher._sns = RecordingSns(handler.service.publisher._sns)
-    return handler
+def recorded_sns(aws: dict[str, Any]) -> RecordingSns:
+    """The SNS client the stream processor is built with: records the events SNS accepted."""
+    return RecordingSns(aws_client("sns"))
+
+
+@pytest.fixture
+def stream_handler(load_handler: Callable[..., ModuleType], recorded_sns: RecordingSns) -> ModuleType:
+    return load_handler("stream_processor", clients=Clients(sns=recorded_sns))
 
 
 QUEUES_FED_BY_THE_STREAM = ("stream-dlq", "email-requests", "client-signals")
 
 
 def test_no_stream_record_escapes_and_none_is_lost(
-    stream_handler: ModuleType, aws: dict[str, Any], lambda_context: Any, figures: Figures
+    stream_handler: ModuleType, recorded_sns: RecordingSns, aws: dict[str, Any], lambda_context: Any, figures: Figures
 ) -> None:
     seen = Counter[str]()
 
@@ -282,7 +288,7 @@ def test_no_stream_record_escapes_and_none_is_lost(
     @given(generated=stream_batches())
     def property_(generated: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
         records, good = generated
-        sns: RecordingSns = stream_handler.service.publisher._sns
+        sns = recorded_sns
         sns.accepted.clear()
         for queue in QUEUES_FED_BY_THE_STREAM:
             drain(aws, queue)
@@ -491,7 +497,7 @@ def test_no_email_request_escapes_and_each_good_one_is_drafted(
         )  # fmt: skip
         since = datetime(2000, 1, 1, tzinfo=UTC)
         for values in clients:
-            assert len(handler.emails.for_user_since(values["userId"], since)) == 1  # one draft each
+            assert len(handler.services.service.emails.for_user_since(values["userId"], since)) == 1  # one draft each
         seen.update(examples=1)
 
     property_()
@@ -521,7 +527,7 @@ def test_no_client_signal_escapes_and_each_good_one_cancels_the_pending_draft(
         good_count, bad, order = generated
         drafts = [pending_draft(unique("good")) for _ in range(good_count)]
         for draft in drafts:
-            assert handler.emails.add(draft)
+            assert handler.services.service.emails.add(draft)
 
         seen.update(
             check_sqs_batch(
@@ -531,7 +537,7 @@ def test_no_client_signal_escapes_and_each_good_one_cancels_the_pending_draft(
             )
         )  # fmt: skip
         for draft in drafts:
-            stored = handler.emails.get(draft.email_id)
+            stored = handler.services.service.emails.get(draft.email_id)
             assert stored is not None
             assert stored.status is EmailStatus.CANCELLED  # the client was removed: the draft may not go out
         seen.update(examples=1)
@@ -587,7 +593,7 @@ def test_no_ses_notification_escapes_and_each_hard_bounce_suppresses(
             )
         )  # fmt: skip
         for address in addresses:
-            assert handler.service.suppressions.reason_for(address) == "bounce:Permanent"
+            assert handler.services.service.suppressions.reason_for(address) == "bounce:Permanent"
         seen.update(examples=1)
 
     property_()
@@ -710,7 +716,7 @@ def test_no_api_request_makes_a_server_error(
 
 
 def test_a_client_item_with_a_binary_attribute_is_published(
-    stream_handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+    stream_handler: ModuleType, recorded_sns: RecordingSns, aws: dict[str, Any], lambda_context: Any
 ) -> None:
     image = to_image(client_values("u-binary", engagementScore=30)) | {"avatarHash": {"B": "aGk="}}
     record = stream_record("INSERT", raw_new=image)
@@ -718,11 +724,11 @@ def test_a_client_item_with_a_binary_attribute_is_published(
     stream_handler.lambda_handler(batch(record), lambda_context)
 
     assert [attribute(letter, "reason") for letter in drain(aws, "stream-dlq")] == []
-    assert stream_handler.service.publisher._sns.accepted == [record["eventID"]]
+    assert recorded_sns.accepted == [record["eventID"]]
 
 
 def test_a_write_that_changes_no_fact_publishes_nothing_whatever_binaries_it_holds(
-    stream_handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+    stream_handler: ModuleType, recorded_sns: RecordingSns, aws: dict[str, Any], lambda_context: Any
 ) -> None:
     values = client_values("u-avatar", engagementScore=30)
     avatar_added = stream_record("MODIFY", old=values)
@@ -735,14 +741,14 @@ def test_a_write_that_changes_no_fact_publishes_nothing_whatever_binaries_it_hol
     stream_handler.lambda_handler(batch(avatar_added, binary_name_kept), lambda_context)
 
     assert drain(aws, "stream-dlq") == []
-    assert stream_handler.service.publisher._sns.accepted == []
+    assert recorded_sns.accepted == []
     # the fuzz test's judge agrees: it once read the base64 text as if it were bytes, and failed on both
     assert changes_no_fact(avatar_added)
     assert changes_no_fact(binary_name_kept)
 
 
 def test_a_bad_record_too_large_for_an_sqs_message_is_dead_lettered_by_its_position(
-    stream_handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+    stream_handler: ModuleType, recorded_sns: RecordingSns, aws: dict[str, Any], lambda_context: Any
 ) -> None:
     """SQS takes 256 KiB; a stream record can be over 800 KB. Refused by the DLQ, it would be retried, and its shard
     held back, for 24 hours (maximum_retry_attempts -1)."""
@@ -753,7 +759,7 @@ def test_a_bad_record_too_large_for_an_sqs_message_is_dead_lettered_by_its_posit
     response = stream_handler.lambda_handler(batch(huge, good), lambda_context)
 
     assert response == {"batchItemFailures": []}
-    assert stream_handler.service.publisher._sns.accepted == [good["eventID"]]
+    assert recorded_sns.accepted == [good["eventID"]]
     [letter] = drain(aws, "stream-dlq")
     assert attribute(letter, "reason").startswith("invalid client item: name")
     kept = json.loads(letter["Body"])

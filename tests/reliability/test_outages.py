@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from engagement.clock import FixedClock
+from engagement.adapters.aws import client as aws_client
 from tests.conftest import LambdaContext
 from tests.events import client_values, to_image
 from tests.fakes.llm_server import FakeLLM, Reply, running
 from tests.reliability.conftest import Figures, scale
 from tests.reliability.harness import Pipeline
+from tests.support.clock import FixedClock
 
 KEY = "sk-or-v1-reliability-test-key-0123456789"
 DOWN = Reply(status=503, body={"error": {"message": "upstream unavailable"}})
@@ -61,7 +62,7 @@ def test_an_llm_outage_longer_than_the_retries_is_recovered_by_redrive_with_one_
 
     llm.default = Reply()  # the provider is back; the operator redrives, as from the dashboard
     api = load_handler("api")
-    moved = api.pipeline.redrive("email-requests-dlq", limit=1000)
+    moved = api.services.pipeline.redrive("email-requests-dlq", limit=1000)
     pipeline.drain()
 
     assert moved == {"moved": len(clients), "remaining": 0}
@@ -125,17 +126,15 @@ def test_ses_throttling_at_send_time_defers_and_every_email_goes_exactly_once(
     aws: dict[str, Any], load_handler: Callable[..., ModuleType], figures: Figures
 ) -> None:
     pipeline = Pipeline(aws, load_handler)
-    api, sender = load_handler("api"), load_handler("scheduled_sender")
     clock = FixedClock(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
-    api.delivery.clock = sender.delivery.clock = clock
+    api, sender = load_handler("api", clock=clock), load_handler("scheduled_sender", clock=clock)
     clients = at_risk(scale(10, 100))
     pipeline.put_clients(clients)
     pipeline.drain()
     drafts = [email["emailId"] for email in pipeline.emails()]
     assert len(drafts) == len(clients)
 
-    ses = api.delivery.mailer._ses
-    assert sender.delivery.mailer._ses is ses  # one client per process (the adapter's cache): one fault to inject
+    ses = aws_client("sesv2", attempts=1)  # the process's SES client, which both functions send through
     real_send = ses.send_email
     throttling = {"on": True}
     accepted: list[str] = []
@@ -153,7 +152,7 @@ def test_ses_throttling_at_send_time_defers_and_every_email_goes_exactly_once(
     ses.send_email = send_email
     try:
         for email_id in drafts:  # the reviewer approves everything while SES throttles
-            api.delivery.approve(email_id, by="operator:ana")
+            api.services.delivery.approve(email_id, by="operator:ana")
         for _ in range(2):  # the throttling lasts through two scheduler runs
             clock.advance(timedelta(minutes=10))
             sender.lambda_handler({"action": "send-due"}, LambdaContext())

@@ -7,6 +7,7 @@ AWS call an adapter makes must be allowed, on the right resource, by the policy 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import os
 import re
@@ -25,8 +26,16 @@ from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
 from engagement.adapters.pipeline_monitor import PipelineMonitor
 from engagement.adapters.segment_queue import SegmentQueue
 from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
+from engagement.http import app as http_app
+from engagement.http.context import ApiServices
+from engagement.http.routers import clients as clients_routes
+from engagement.http.routers import emails as emails_routes
+from engagement.http.routers import operations as operations_routes
+from engagement.http.routers import public as public_routes
 from localmode import resources
 from tests.terraform import hcl
+
+ROUTERS = (public_routes, clients_routes, emails_routes, operations_routes)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_FOLDERS = sorted(p.name for p in (REPO_ROOT / "functions").iterdir() if (p / "handler.py").is_file())
@@ -337,14 +346,29 @@ def test_the_scan_follows_helpers_an_adapter_hands_its_client_to() -> None:
 
 
 def _service_objects(handler: ModuleType) -> dict[str, Any]:
-    """The handler module's globals that are engagement services (not adapters): the entry points."""
-    return {
+    """The handler module's globals that are engagement services (not adapters): the entry points; for the frozen
+    services bootstrap builds, each of their fields by its dotted name too (services.service)."""
+    objects = {
         name: value
         for name, value in vars(handler).items()
         if type(value).__module__.startswith("engagement.")
         and hasattr(value, "__dict__")
         and not isinstance(value, ADAPTERS)
     }
+    return objects | {
+        f"{name}.{field.name}": getattr(value, field.name)
+        for name, value in objects.items()
+        if dataclasses.is_dataclass(value)
+        for field in dataclasses.fields(value)
+    }
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and (base := _dotted(node.value)):
+        return f"{base}.{node.attr}"
+    return None
 
 
 def adapter_uses(handler: ModuleType) -> set[tuple[Any, str]]:
@@ -372,7 +396,7 @@ def adapter_uses(handler: ModuleType) -> set[tuple[Any, str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute):  # calls and references (a bound method handed to a helper)
                 attribute = _self_attribute(node.value)
-                key = f"self.{attribute}" if attribute else getattr(node.value, "id", None)
+                key = f"self.{attribute}" if attribute else _dotted(node.value)
                 target = names.get(key) if key else None
                 if target is not None and not isinstance(target, type | ModuleType):
                     reached(target, node.attr)
@@ -393,7 +417,12 @@ def adapter_uses(handler: ModuleType) -> set[tuple[Any, str]]:
         if bound:
             walk(ast.parse(textwrap.dedent(inspect.getsource(function))), bound, None)
 
-    walk(ast.parse(inspect.getsource(handler)), globals_ | _service_objects(handler), None)
+    services = _service_objects(handler)
+    walk(ast.parse(inspect.getsource(handler)), globals_ | services, None)
+    for api in (value for value in services.values() if isinstance(value, ApiServices)):  # the API's routers
+        as_api = {"api": api} | {f"api.{field.name}": getattr(api, field.name) for field in dataclasses.fields(api)}
+        for router in ROUTERS:
+            walk(ast.parse(inspect.getsource(router)), as_api, None)
     return uses
 
 
@@ -691,8 +720,10 @@ def test_the_gateway_asks_each_route_for_the_level_the_function_checks() -> None
     routes, levels = api.locals["jwt_routes"], api.locals["levels"]
     assert api.locals["scope_prefix"] == SCOPE_PREFIX
     assert {name: Access[name.upper()] for name in levels} == {level.name.lower(): level for level in Access}
-    served = re.findall(r'^@app\.(get|post|patch|delete|put)\("(/api/[^"]*)"', (REPO_ROOT / "functions" / "api" /
-                        "handler.py").read_text(), flags=re.MULTILINE)  # fmt: skip
+    sources = [inspect.getsource(module) for module in (*ROUTERS, http_app)]
+    served = [route for source in sources
+              for route in re.findall(r'^\s*@(?:routes|self\.resolver)\.(get|post|patch|delete|put)\("(/api/[^"]*)"',
+                                      source, flags=re.MULTILINE)]  # fmt: skip
     assert len(served) > 15
     for verb, pattern in served:
         method, path = verb.upper(), re.sub(r"<(\w+)>", r"\1", pattern)

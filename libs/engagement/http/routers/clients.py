@@ -1,0 +1,76 @@
+"""/api/users: clients, their orders and their emails."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from engagement.domain.models import Band
+from engagement.errors import NotFound
+from engagement.http.context import ApiServices
+from engagement.http.routers.params import Cursor, PageSize
+from engagement.http.views import client_detail, client_summary, email_view, matches_filter, page_view
+from engagement.services.clients import ClientChanges, NewClient, Order
+
+BandFilter = Annotated[Band | None, Query(description="Only clients in this band (scored now)")]
+Search = Annotated[str | None, Query(max_length=100, pattern=r"\S", description="Name or email prefix")]
+
+
+def router(api: ApiServices) -> Router:
+    routes = Router()
+
+    @routes.get("/api/users")
+    def list_users(
+        limit: PageSize = 25, cursor: Cursor = None, band: BandFilter = None, q: Search = None
+    ) -> dict[str, Any]:
+        """Clients in table order. Filtered pages may hold fewer than limit items while nextCursor goes on."""
+        now = api.clock.now()
+
+        def matches(item: dict[str, Any]) -> bool:
+            return matches_filter(client_summary(item, now), band, q)
+
+        page = api.users.page(limit=limit, cursor=cursor, matches=matches if band or q else None)
+        return page_view(page, lambda item: client_summary(item, now))
+
+    @routes.post("/api/users")
+    def create_user(new: Annotated[NewClient, Body()]) -> Response[str]:
+        item = api.clients.create(new)
+        return Response(status_code=201, content_type=content_types.APPLICATION_JSON,
+                        body=json.dumps(client_summary(item, api.clock.now())))  # fmt: skip
+
+    @routes.get("/api/users/<user_id>")
+    def get_user(user_id: str) -> dict[str, Any]:
+        item = api.users.get_item(user_id, consistent=False)
+        if item is None:
+            raise NotFound(f"no client {user_id!r}")
+        return client_detail(
+            item,
+            now=api.clock.now(),
+            recent_decisions=api.decisions.for_user(user_id, limit=20).items,
+            recent_emails=api.emails.for_user(user_id, limit=10).items,
+        )
+
+    @routes.patch("/api/users/<user_id>")
+    def change_user(user_id: str, changes: Annotated[ClientChanges, Body()]) -> dict[str, Any]:
+        return client_summary(api.clients.change(user_id, changes), api.clock.now())
+
+    @routes.delete("/api/users/<user_id>")
+    def delete_user(user_id: str) -> dict[str, Any]:
+        api.clients.delete(user_id)
+        return {"userId": user_id, "deleted": True}
+
+    @routes.post("/api/users/<user_id>/orders")
+    def record_order(user_id: str, order: Annotated[Order, Body()]) -> dict[str, Any]:
+        """Count an order on the client (orderCount, averageOrderValue, lastOrderDate), and attribute it."""
+        item, attributed_to = api.clients.record_order(user_id, order)
+        return {"client": client_summary(item, api.clock.now()), "attributedTo": attributed_to}
+
+    @routes.get("/api/users/<user_id>/emails")
+    def list_user_emails(user_id: str, limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
+        return page_view(api.emails.for_user(user_id, limit=limit, cursor=cursor), email_view)
+
+    return routes
