@@ -18,7 +18,7 @@ from engagement.adapters.pipeline_monitor import WatchedQueue
 from engagement.domain.models import EmailAddress
 from engagement.domain.policy import EligibilityRules
 from engagement.domain.sending_window import SendingWindow
-from engagement.errors import ConfigurationError
+from engagement.errors import ConfigurationError, describe, validation_problems
 from engagement.writer.base import ModelPrice
 from engagement.writer.guardrails import GuardrailPolicy
 from engagement.writer.render import Brand
@@ -32,10 +32,7 @@ class FunctionConfig(BaseModel):
         try:
             return cls.model_validate(dict(os.environ if environ is None else environ))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'environment'}: {error['msg']}"
-                for error in exc.errors(include_url=False)
-            )
+            problems = describe(validation_problems(exc, where="environment"))
             raise ConfigurationError(f"{cls.__name__} cannot start: {problems}") from None
 
 

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import ValidationError
+
+Location = tuple[int | str, ...]
+
+
+def dotted(location: Location) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def validation_problems(
+    error: ValidationError, *, where: str = "", name: Callable[[Location], str] = dotted
+) -> list[tuple[str, str]]:
+    """Each of pydantic's complaints as (field, message): the one place its errors are read. where: the field named
+    when an error is about the whole input; name: the caller's name for a location (a request's camelCase)."""
+    return [(name(detail["loc"]) or where, str(detail["msg"])) for detail in error.errors(include_url=False)]
+
+
+def describe(problems: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{field}: {message}" for field, message in problems)
 
 
 class InvalidRecord(Exception):
@@ -16,12 +36,9 @@ class InvalidRecord(Exception):
     @classmethod
     def from_validation(cls, subject: str, error: ValidationError) -> InvalidRecord:
         """Name every offending field, in the attribute names the sender used."""
-        problems = []
-        for detail in error.errors(include_url=False):
-            field = ".".join(str(part) for part in detail["loc"]) or subject
-            problems.append(f"{field}: {detail['msg']}")
-        first_field = ".".join(str(part) for part in error.errors()[0]["loc"]) or None
-        return cls(f"invalid {subject}: " + "; ".join(problems), field=first_field)
+        problems = validation_problems(error, where=subject)
+        first_field = dotted(error.errors()[0]["loc"]) or None
+        return cls(f"invalid {subject}: " + describe(problems), field=first_field)
 
 
 class TransientFailure(Exception):
@@ -44,5 +61,5 @@ class InvalidRequest(Exception):
     """What a caller sent makes no sense (beyond its shape): each problem is (field, message)."""
 
     def __init__(self, *problems: tuple[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        super().__init__(describe(list(problems)))
         self.problems = problems

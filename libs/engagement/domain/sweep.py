@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError
 
 from engagement.clock import format_instant
 from engagement.domain.models import CamelModel, Client, EngagementEvent, EventType, Instant, Score
-from engagement.errors import InvalidRecord
+from engagement.errors import InvalidRecord, validation_problems
 
 NO_ORDER = "never"  # the lapse of a client who has not ordered yet
 
@@ -41,9 +41,8 @@ def decode_task(body: str) -> SegmentTask:
     try:
         task = SegmentTask.model_validate_json(body)
     except ValidationError as invalid:
-        error = invalid.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        raise InvalidRecord(f"not a rescore segment task: {where}: {error['msg']}", where) from invalid
+        where, message = validation_problems(invalid, where="body")[0]
+        raise InvalidRecord(f"not a rescore segment task: {where}: {message}", where) from invalid
     if task.segment >= task.total_segments:
         raise InvalidRecord(f"segment {task.segment} of {task.total_segments} does not exist", "segment")
     return task

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from engagement.adapters.store import InvalidCursor
 from engagement.domain.lifecycle import InvalidTransition
-from engagement.errors import Conflict, InvalidRequest, NotFound, TransientFailure
+from engagement.errors import Conflict, InvalidRequest, NotFound, TransientFailure, dotted
 from engagement.observability import logger
 
 Problems = list[dict[str, str]]
@@ -52,7 +52,7 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
         errors = [
             {
                 "in": str(error["loc"][0]) if error["loc"] else "request",
-                "field": ".".join(str(part) for part in error["loc"][1:]),
+                "field": dotted(error["loc"][1:]),
                 "message": str(error.get("msg", error.get("type"))),
             }
             for error in exc.errors()

@@ -13,6 +13,7 @@ from engagement.adapters.store.pagination import Page
 from engagement.clock import format_instant
 from engagement.domain.models import Band, Client, DecisionRecord, Email
 from engagement.domain.scoring import score_client
+from engagement.errors import describe, validation_problems
 
 T = TypeVar("T")
 
@@ -35,10 +36,7 @@ def client_summary(item: Mapping[str, Any], now: datetime, *, breakdown: bool = 
     try:
         client = Client.model_validate(item)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors(include_url=False)
-        )
-        return {**_plain(dict(item)), "problem": problems}
+        return {**_plain(dict(item)), "problem": describe(validation_problems(exc))}
     view = client.model_dump(mode="json", by_alias=True, exclude_none=True)
     view["score"] = score_client(client, now).model_dump(
         mode="json", by_alias=True, include=None if breakdown else {"value", "band", "source"}

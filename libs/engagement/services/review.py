@@ -13,7 +13,7 @@ from engagement.clock import Clock
 from engagement.domain.lifecycle import InvalidTransition, change
 from engagement.domain.models import CamelModel, Email, EmailStatus
 from engagement.domain.scoring import score_client
-from engagement.errors import Conflict, InvalidRecord, InvalidRequest, NotFound
+from engagement.errors import Conflict, InvalidRecord, InvalidRequest, NotFound, validation_problems
 from engagement.writer.base import (
     LABEL_MAX,
     LINE_MAX,
@@ -105,9 +105,7 @@ class Editor:
                 body,
             )
         except ValidationError as invalid:
-            raise InvalidRequest(*(
-                (_edited_field(error["loc"]), str(error["msg"])) for error in invalid.errors(include_url=False)
-            )) from invalid  # fmt: skip
+            raise InvalidRequest(*validation_problems(invalid, name=_edited_field)) from invalid
 
 
 def _edited_field(location: tuple[int | str, ...]) -> str:

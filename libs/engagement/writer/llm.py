@@ -36,7 +36,7 @@ import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engagement.adapters.secrets import SecretSource
-from engagement.errors import TransientFailure
+from engagement.errors import TransientFailure, describe, validation_problems
 from engagement.observability import logger
 from engagement.writer import prompt
 from engagement.writer.base import (
@@ -282,10 +282,7 @@ class LLMWriter:
                 sign_off=fields.get("sign_off"),
             )
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors(include_url=False)
-            )
-            raise InvalidOutput(problems) from exc
+            raise InvalidOutput(describe(validation_problems(exc))) from exc
 
     # ---- one retry layer ------------------------------------------------------------------------------------
 
