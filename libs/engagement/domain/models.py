@@ -261,6 +261,29 @@ class EmailBody(CamelModel):
     sign_off: str
 
 
+class EmailChanges(CamelModel):
+    """What a status change also writes on the email (only the fields given): the new content of an edit, when a
+    scheduled email is due, what SES said."""
+
+    subject: str | None = None
+    preheader: str | None = None
+    content: str | None = None
+    text_content: str | None = None
+    body: EmailBody | None = None
+    guardrail_violations: tuple[str, ...] | None = None
+    send_at: Instant | None = None
+    sent_at: Instant | None = None
+    provider_message_id: str | None = None
+    recipient: str | None = None
+    sent_headers: dict[str, str] | None = None
+    failure_reason: str | None = None
+    delivery_uncertain: bool | None = None
+
+    def attributes(self) -> dict[str, Any]:
+        """The stored attributes these changes set, by their names in the table."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 class Email(CamelModel):
     """A win-back email in the emails table (the original fields first)."""
 

@@ -8,7 +8,6 @@ their previous values (DynamoDB cannot divide in an update), retried a few times
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -20,14 +19,10 @@ from pydantic.alias_generators import to_camel
 
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock, format_instant
-from engagement.domain.events import client_from_item
 from engagement.domain.models import CamelModel, EmailAddress
 from engagement.domain.sending_window import is_known_zone
-from engagement.errors import Conflict, InvalidRecord, InvalidRequest, NotFound
+from engagement.errors import Conflict, InvalidRequest, NotFound
 from engagement.services.conversion import Conversions
-
-ORDER_RETRIES = 10
-RECENT_ORDER_IDS = 50  # order ids kept on the client, so a retried request for one of them counts once
 
 
 class ClientChanges(CamelModel):
@@ -140,35 +135,9 @@ class ClientService:
             raise InvalidRequest(("orderedAt", "an order cannot be placed in the future"))
         if at < now - timedelta(days=365):
             raise InvalidRequest(("orderedAt", "more than a year ago"))
-        for attempt in range(1, ORDER_RETRIES + 1):
-            item = self.users.get_item(user_id)
-            if item is None:
-                raise NotFound(f"no client {user_id!r}")
-            try:
-                client = client_from_item(item)
-            except InvalidRecord as invalid:
-                raise Conflict(f"the client's item breaks the data contract ({invalid}); fix it first") from invalid
-            seen = list(item.get("recentOrderIds") or [])
-            if order.order_id is not None and order.order_id in seen:
-                return item, self.conversions.order_placed(user_id, at)  # a retry: counted already
-            count = client.order_count + 1
-            average = round((client.average_order_value * client.order_count + order.amount) / count, 2)
-            last = max(client.last_order_date, at) if client.last_order_date else at
-            changes = {"orderCount": count, "averageOrderValue": average, "lastOrderDate": format_instant(last),
-                       "updatedAt": format_instant(now)}  # fmt: skip
-            if order.order_id is not None:
-                changes["recentOrderIds"] = [*seen, order.order_id][-RECENT_ORDER_IDS:]
-            expected = {name: item.get(name)
-                        for name in ("orderCount", "averageOrderValue", "lastOrderDate", "recentOrderIds")}  # fmt: skip
-            try:
-                updated = self.users.update(user_id, changes, expected=expected)
-            except Conflict:  # another order or an upstream write landed between our read and our write: again
-                self._sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not cryptography
-                continue
-            if updated is None:
-                raise NotFound(f"no client {user_id!r}")
-            return updated, self.conversions.order_placed(user_id, at)
-        raise Conflict(f"client {user_id!r} kept changing; try again")
+        item = self.users.record_order(user_id, amount=order.amount, at=at, order_id=order.order_id, now=now,
+                                       pause=self._sleep)  # fmt: skip
+        return item, self.conversions.order_placed(user_id, at)
 
     def _check_dates(self, changes: ClientChanges, now: datetime) -> None:
         if changes.last_order_date is not None and changes.last_order_date > now + timedelta(minutes=5):

@@ -26,7 +26,7 @@ from engagement.clock import Clock, TimeLeft, unlimited
 from engagement.domain.consent import UnsubscribeTokens
 from engagement.domain.lifecycle import PENDING, InvalidTransition, change
 from engagement.domain.mime import build_message, visible_headers
-from engagement.domain.models import Client, Email, EmailStatus
+from engagement.domain.models import Client, Email, EmailChanges, EmailStatus
 from engagement.domain.sending_window import SendingWindow, is_known_zone, next_send_time
 from engagement.errors import NotFound, TransientFailure
 from engagement.observability import count, logger
@@ -141,7 +141,13 @@ class Delivery:
                                                                       "timezone": client.timezone[:64]})  # fmt: skip
         send_at = next_send_time(now, client.timezone, self.settings.window)
         if send_at > now:
-            return self._move(email, S.SCHEDULED, by=by, reason=f"quiet hours ({client.timezone})", sendAt=send_at)
+            return self._move(
+                email,
+                S.SCHEDULED,
+                by=by,
+                reason=f"quiet hours ({client.timezone})",
+                changes=EmailChanges(send_at=send_at),
+            )
         return self._send(email, client, by=by)
 
     def send_due(self, time_left: TimeLeft = unlimited) -> list[Email]:
@@ -196,13 +202,15 @@ class Delivery:
             )
         except MailRefused as refused:
             count("EmailsFailed")
-            return self._move(sending, S.FAILED, by="ses", reason=str(refused)[:500], failureReason=str(refused)[:500])
+            why = str(refused)[:500]
+            return self._move(sending, S.FAILED, by="ses", reason=why, changes=EmailChanges(failure_reason=why))
         except MailDeferred as deferred:
             return self._defer(sending, str(deferred), now, by="ses")
         except MailOutcomeUnknown as unknown:
             return self._uncertain(sending, f"delivery outcome unknown ({unknown}); not resent", by="ses")
-        sent = self._move(sending, S.SENT, by=by, sentAt=now, providerMessageId=message_id,
-                          sentHeaders=visible_headers(message), recipient=client.email,
+        what_went = EmailChanges(sent_at=now, provider_message_id=message_id, sent_headers=visible_headers(message),
+                                 recipient=client.email)  # fmt: skip
+        sent = self._move(sending, S.SENT, by=by, changes=what_went,
                           counting=self.decisions.increment(email.user_id, emailed=1))  # fmt: skip
         count("EmailsSent")
         logger.info("email sent", extra={"emailId": email.email_id, "userId": email.user_id, "messageId": message_id})
@@ -214,16 +222,16 @@ class Delivery:
         if deferrals > MAX_DEFERRALS:
             count("EmailsFailed")
             reason = f"deferred {MAX_DEFERRALS} times, last: {why}"[:500]
-            return self._move(sending, S.FAILED, by=by, reason=reason, failureReason=reason)
+            return self._move(sending, S.FAILED, by=by, reason=reason, changes=EmailChanges(failure_reason=reason))
         count("SendsDeferred")
         return self._move(sending, S.SCHEDULED, by=by, reason=f"{why}; retrying"[:500],
-                          sendAt=now + THROTTLE_RETRY * deferrals)  # fmt: skip
+                          changes=EmailChanges(send_at=now + THROTTLE_RETRY * deferrals))  # fmt: skip
 
     def _uncertain(self, sending: Email, reason: str, *, by: str) -> Email:
         count("SendsUncertain")
         logger.error("delivery outcome unknown", extra={"emailId": sending.email_id, "reason": reason})
-        return self._move(sending, S.FAILED, by=by, reason=reason[:500], failureReason=reason[:500],
-                          deliveryUncertain=True)  # fmt: skip
+        return self._move(sending, S.FAILED, by=by, reason=reason[:500],
+                          changes=EmailChanges(failure_reason=reason[:500], delivery_uncertain=True))  # fmt: skip
 
     # ---- helpers ----------------------------------------------------------------------------------------------
 
@@ -252,9 +260,9 @@ class Delivery:
         reason: str | None = None,
         expected_version: int | None = None,
         counting: dict[str, Any] | None = None,
-        **updates: object,
+        changes: EmailChanges | None = None,
     ) -> Email:
         step = change(email.status, to, at=self.clock.now(), by=by, reason=reason, email_id=email.email_id)
         return self.emails.transition(
-            email.email_id, step, expected_version=expected_version, counting=counting, **updates
+            email.email_id, step, changes, expected_version=expected_version, counting=counting
         )

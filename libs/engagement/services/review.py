@@ -11,7 +11,7 @@ from engagement.adapters.store.emails import EmailRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
 from engagement.domain.lifecycle import InvalidTransition, change
-from engagement.domain.models import CamelModel, Email, EmailStatus
+from engagement.domain.models import CamelModel, Email, EmailChanges, EmailStatus
 from engagement.domain.scoring import score_client
 from engagement.errors import Conflict, InvalidRecord, InvalidRequest, NotFound, validation_problems
 from engagement.writer.base import (
@@ -85,11 +85,9 @@ class Editor:
         rendered = render_email(content, self.brand)
         step = change(S.PENDING_REVIEW, S.PENDING_REVIEW, at=now, by=f"operator:{edit.editor}",
                       reason=f"edited: {', '.join(map(to_camel, changed))}", email_id=email_id)  # fmt: skip
-        return self.emails.transition(
-            email_id, step, expected_version=edit.version, subject=rendered.subject, preheader=rendered.preheader,
-            content=rendered.html, textContent=rendered.text, body=content.body.model_dump(mode="json", by_alias=True),
-            guardrailViolations=[],
-        )  # fmt: skip
+        changes = EmailChanges(subject=rendered.subject, preheader=rendered.preheader, content=rendered.html,
+                               text_content=rendered.text, body=content.body, guardrail_violations=())  # fmt: skip
+        return self.emails.transition(email_id, step, changes, expected_version=edit.version)
 
     def _content(self, email: Email, edit: EmailEdit) -> EmailContent:
         """The draft's content with the edit applied, validated like a writer's."""

@@ -33,7 +33,7 @@ from engagement.adapters.store.pagination import (
 from engagement.clock import format_instant
 from engagement.domain import jsontext
 from engagement.domain.lifecycle import InvalidTransition
-from engagement.domain.models import Email, EmailStatus, StatusChange
+from engagement.domain.models import Email, EmailChanges, EmailStatus, StatusChange
 from engagement.errors import Conflict
 
 if TYPE_CHECKING:
@@ -69,10 +69,10 @@ class EmailRepository:
         self,
         email_id: str,
         step: StatusChange,
+        changes: EmailChanges | None = None,
         *,
         expected_version: int | None = None,
         counting: dict[str, Any] | None = None,
-        **updates: Any,
     ) -> Email:
         """Move an email from step.from_status to step.to_status, atomically, appending the step to its history.
 
@@ -81,6 +81,7 @@ class EmailRepository:
         expected_version (the number of steps the caller saw), a move of an email someone changed meanwhile (an edit
         keeps the status) raises Conflict instead: a reviewer approves the text they read, or nothing. counting: a
         counter increment made in the same transaction as the move (a sent email is counted once, whatever happens).
+        changes: what else the move writes on the email.
         """
         assert step.from_status is not None
         values: dict[str, Any] = {":from": step.from_status.value, ":to": step.to_status.value, ":at": step.at,
@@ -90,7 +91,7 @@ class EmailRepository:
             "statusChangedAt = :at",
             "transitions = list_append(if_not_exists(transitions, :none), :step)",
         ]
-        for name, value in updates.items():
+        for name, value in (changes.attributes() if changes else {}).items():
             values[f":{name}"] = value
             assignments.append(f"{name} = :{name}")
         condition = "attribute_exists(emailId) AND #status = :from"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,10 +16,14 @@ from engagement.adapters.store.pagination import MAX_PAGE_SIZE, Page, cursor_ref
 from engagement.clock import format_instant
 from engagement.domain.events import client_from_item
 from engagement.domain.models import Band, Client
-from engagement.errors import Conflict
+from engagement.errors import Conflict, InvalidRecord, NotFound
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
+
+
+ORDER_RETRIES = 10
+RECENT_ORDER_IDS = 50  # order ids kept on the client, so a retried request for one of them counts once
 
 
 class UserRepository:
@@ -188,6 +194,43 @@ class UserRepository:
                 return False
             raise
         return True
+
+    def record_order(
+        self, user_id: str, *, amount: float, at: datetime, order_id: str | None, now: datetime,
+        pause: Callable[[float], None] = time.sleep,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Count an order on the client (orderCount, averageOrderValue, lastOrderDate) and return the item. An order
+        id already among the client's recent ones is a retry: counted once. Optimistic: read, then write on the
+        condition that none of those attributes changed; on a conflict (another order, an upstream write), again."""
+        for attempt in range(1, ORDER_RETRIES + 1):
+            item = self.get_item(user_id)
+            if item is None:
+                raise NotFound(f"no client {user_id!r}")
+            try:
+                client = client_from_item(item)
+            except InvalidRecord as invalid:
+                raise Conflict(f"the client's item breaks the data contract ({invalid}); fix it first") from invalid
+            seen = list(item.get("recentOrderIds") or [])
+            if order_id is not None and order_id in seen:
+                return item  # a retry: counted already
+            count = client.order_count + 1
+            average = round((client.average_order_value * client.order_count + amount) / count, 2)
+            last = max(client.last_order_date, at) if client.last_order_date else at
+            changes = {"orderCount": count, "averageOrderValue": average, "lastOrderDate": format_instant(last),
+                       "updatedAt": format_instant(now)}  # fmt: skip
+            if order_id is not None:
+                changes["recentOrderIds"] = [*seen, order_id][-RECENT_ORDER_IDS:]
+            expected = {name: item.get(name)
+                        for name in ("orderCount", "averageOrderValue", "lastOrderDate", "recentOrderIds")}  # fmt: skip
+            try:
+                updated = self.update(user_id, changes, expected=expected)
+            except Conflict:
+                pause(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not cryptography
+                continue
+            if updated is None:
+                raise NotFound(f"no client {user_id!r}")
+            return updated
+        raise Conflict(f"client {user_id!r} kept changing; try again")
 
     def update(
         self, user_id: str, changes: Mapping[str, Any], *, expected: Mapping[str, Any] | None = None
