@@ -45,6 +45,10 @@ class TransientFailure(Exception):
     """An AWS call that may succeed if retried (throttling, a timeout, a 5xx)."""
 
 
+class Refused(Exception):
+    """AWS refused a request for good (not throttling, not a failed condition): say, an item at the size limit."""
+
+
 class NotFound(Exception):
     """The thing asked for does not exist."""
 

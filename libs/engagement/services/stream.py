@@ -15,8 +15,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from engagement.adapters.messaging import (
     DEAD_LETTER_ATTRIBUTE_BYTES,
     MAX_MESSAGE_BYTES,
@@ -28,7 +26,7 @@ from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
 from engagement.domain.events import event_from_change
 from engagement.domain.models import EngagementEvent, EventType
-from engagement.errors import InvalidRecord, TransientFailure
+from engagement.errors import InvalidRecord, Refused, TransientFailure
 from engagement.observability import count, logger
 
 
@@ -93,7 +91,7 @@ class StreamService:
                 self._record_score(event)
             except TransientFailure as exc:
                 failed[index] = exc
-            except ClientError as exc:  # refused for good (say, an item at the size limit): the event is out
+            except Refused as exc:  # refused for good (say, an item at the size limit): the event is out
                 logger.error("score not stored", extra={"eventId": event.id, "error": str(exc)})
                 count("ScoreWritesRefused")
         for index, event in enumerate(events):

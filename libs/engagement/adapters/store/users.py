@@ -16,7 +16,7 @@ from engagement.adapters.store.pagination import MAX_PAGE_SIZE, Page, cursor_ref
 from engagement.clock import format_instant
 from engagement.domain.events import client_from_item
 from engagement.domain.models import Band, Client
-from engagement.errors import Conflict, InvalidRecord, NotFound
+from engagement.errors import Conflict, InvalidRecord, NotFound, Refused
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
@@ -122,7 +122,8 @@ class UserRepository:
         return [from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
 
     def _update_existing(self, user_id: str, expression: str, values: dict[str, Any]) -> None:
-        """Update the system's own attributes of a client; a client deleted meanwhile is not brought back."""
+        """Update the system's own attributes of a client; a client deleted meanwhile is not brought back. Raises
+        TransientFailure, or Refused when DynamoDB will never accept the write."""
         try:
             with translated_errors(f"update {user_id}"):
                 self._dynamodb.update_item(
@@ -134,7 +135,7 @@ class UserRepository:
                 )
         except ClientError as exc:
             if not is_condition_failure(exc):
-                raise
+                raise Refused(f"update {user_id}: {exc}") from exc
 
     def page(
         self,
