@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
+from engagement.batch import at_the_edge, process_sqs
 from engagement.clock import time_left_in
 from engagement.config import RescoreConfig
 from engagement.domain.sweep import decode_task
-from engagement.errors import InvalidRecord
 from engagement.observability import logger, metrics, tracer
 
 config = RescoreConfig.from_env()
@@ -26,17 +24,8 @@ services = bootstrap.rescore(config)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" not in event:  # the schedule
         return services.sweep.start()
-
-    def record_handler(record: SQSRecord) -> None:
-        try:
-            task = decode_task(record.body)
-        except InvalidRecord as invalid:
-            logger.error("segment task dead-lettered", extra={"reason": invalid.reason})
-            services.dead_letters.send(
-                record.body, reason=invalid.reason, field=invalid.field, failed_at=services.clock.now()
-            )
-            return
-        services.sweep.run_segment(task, time_left=time_left_in(context))
-
-    processor = BatchProcessor(event_type=EventType.SQS)
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor))
+    record_handler = at_the_edge(
+        decode_task, lambda task, _: services.sweep.run_segment(task, time_left=time_left_in(context)),
+        dead_letters=services.dead_letters, clock=services.clock, metric="SegmentTasksDeadLettered",
+    )  # fmt: skip
+    return process_sqs(event, record_handler)

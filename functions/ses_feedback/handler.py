@@ -7,9 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engagement import bootstrap
-from engagement.batch import process_sqs_bodies
+from engagement.batch import at_the_edge, process_sqs
 from engagement.config import SesFeedbackConfig
 from engagement.observability import logger, metrics, tracer
+from engagement.services.ses_feedback import parse_notification
 
 config = SesFeedbackConfig.from_env()
 services = bootstrap.ses_feedback(config)
@@ -19,4 +20,9 @@ services = bootstrap.ses_feedback(config)
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # no client data in traces
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_sqs_bodies(event, services.service.handle_message)
+    record_handler = at_the_edge(
+        lambda body: parse_notification(body, services.clock.now()),
+        lambda feedback, _: services.service.handle(feedback),
+        dead_letters=services.dead_letters, clock=services.clock, metric="NotificationsDeadLettered",
+    )  # fmt: skip
+    return process_sqs(event, record_handler)

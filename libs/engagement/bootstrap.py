@@ -104,6 +104,8 @@ def stream_processor(
 @dataclass(frozen=True)
 class EmailProcessor:
     service: WinbackService
+    dead_letters: DeadLetterQueue
+    clock: Clock
     max_receive_count: int
     fallback_on_last_receive: bool
     concurrency: int
@@ -128,11 +130,12 @@ def email_processor(
             writer=writer or email_writer(config),
             brand=config.brand,
             rules=config.rules,
-            dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="email_processor", sqs=clients.sqs),
             clock=clock,
             suppressions=tables.suppressions,
             delivery=_delivery(config, tables, clock, clients) if config.delivery_mode == "auto" else None,
         ),
+        dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="email_processor", sqs=clients.sqs),
+        clock=clock,
         max_receive_count=config.max_receive_count,
         fallback_on_last_receive=config.fallback_on_last_receive,
         concurrency=config.llm_concurrency,
@@ -176,6 +179,8 @@ def scheduled_sender(
 @dataclass(frozen=True)
 class ClientSignals:
     service: SignalsService
+    dead_letters: DeadLetterQueue
+    clock: Clock
 
 
 def client_signals(
@@ -184,19 +189,21 @@ def client_signals(
     from engagement.services.signals import SignalsService
 
     tables = _tables(config, clients)
+    clock = clock or clock_from_environment()
     return ClientSignals(
         SignalsService(
-            emails=tables.emails,
-            conversions=_conversions(tables, config.conversion_window_days),
-            dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="client_signals", sqs=clients.sqs),
-            clock=clock or clock_from_environment(),
-        )
+            emails=tables.emails, conversions=_conversions(tables, config.conversion_window_days), clock=clock
+        ),
+        DeadLetterQueue(config.dead_letter_queue_url, source="client_signals", sqs=clients.sqs),
+        clock,
     )
 
 
 @dataclass(frozen=True)
 class SesFeedback:
     service: SesFeedbackService
+    dead_letters: DeadLetterQueue
+    clock: Clock
 
 
 def ses_feedback(
@@ -205,11 +212,9 @@ def ses_feedback(
     from engagement.services.ses_feedback import SesFeedbackService
 
     return SesFeedback(
-        SesFeedbackService(
-            SuppressionRepository(config.suppressions_table, clients.dynamodb),
-            DeadLetterQueue(config.dead_letter_queue_url, source="ses_feedback", sqs=clients.sqs),
-            clock or clock_from_environment(),
-        )
+        SesFeedbackService(SuppressionRepository(config.suppressions_table, clients.dynamodb)),
+        DeadLetterQueue(config.dead_letter_queue_url, source="ses_feedback", sqs=clients.sqs),
+        clock or clock_from_environment(),
     )
 
 

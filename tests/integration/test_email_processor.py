@@ -202,7 +202,7 @@ def test_two_processors_racing_on_one_client_make_one_email(handler: ModuleType,
     second = WinbackService(
         users=StaleUsers(first.users.table_name), emails=first.emails,
         decisions=StaleDecisions(first.decisions.table_name),
-        writer=first.writer, brand=first.brand, rules=first.rules, dead_letters=first.dead_letters, clock=first.clock,
+        writer=first.writer, brand=first.brand, rules=first.rules, clock=first.clock,
         suppressions=first.suppressions,
     )  # fmt: skip
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engagement.adapters.messaging import DeadLetterQueue
 from engagement.adapters.store.suppressions import SuppressionRepository
-from engagement.clock import Clock, parse_instant
+from engagement.clock import parse_instant
 from engagement.domain.jsontext import json_object
 from engagement.domain.models import normalise_address
 from engagement.errors import InvalidRecord
@@ -76,19 +75,11 @@ def parse_notification(body: str, now: datetime) -> Feedback | None:
 
 
 class SesFeedbackService:
-    def __init__(self, suppressions: SuppressionRepository, dead_letters: DeadLetterQueue, clock: Clock) -> None:
+    def __init__(self, suppressions: SuppressionRepository) -> None:
         self.suppressions = suppressions
-        self.dead_letters = dead_letters
-        self.clock = clock
 
-    def handle_message(self, body: str) -> Feedback | None:
-        try:
-            feedback = parse_notification(body, self.clock.now())
-        except InvalidRecord as invalid:
-            logger.error("notification dead-lettered", extra={"reason": invalid.reason})
-            count("NotificationsDeadLettered")
-            self.dead_letters.send(body, reason=invalid.reason, field=invalid.field, failed_at=self.clock.now())
-            return None
+    def handle(self, feedback: Feedback | None) -> Feedback | None:
+        """One notification (parsed at the edge; None: a kind that needs no action)."""
         if feedback is None:
             return None
         count(

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from engagement.adapters.messaging import DeadLetterQueue
 from engagement.adapters.store.emails import EmailRepository
 from engagement.clock import Clock
-from engagement.domain.events import decode_event
 from engagement.domain.models import EngagementEvent, Signal
-from engagement.errors import InvalidRecord
-from engagement.observability import count, logger
 from engagement.services.conversion import Conversions
 from engagement.services.delivery import cancel_pending
 
@@ -19,23 +15,11 @@ class SignalsService:
         *,
         emails: EmailRepository,
         conversions: Conversions,
-        dead_letters: DeadLetterQueue,
         clock: Clock,
     ) -> None:
         self.emails = emails
         self.conversions = conversions
-        self.dead_letters = dead_letters
         self.clock = clock
-
-    def handle_message(self, body: str) -> None:
-        try:
-            event = decode_event(body)
-        except InvalidRecord as invalid:
-            logger.error("message dead-lettered", extra={"reason": invalid.reason, "field": invalid.field})
-            count("MessagesDeadLettered")
-            self.dead_letters.send(body, reason=invalid.reason, field=invalid.field, failed_at=self.clock.now())
-            return
-        self.handle_event(event)
 
     def handle_event(self, event: EngagementEvent) -> None:
         user_id = event.client.user_id

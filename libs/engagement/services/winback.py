@@ -14,13 +14,11 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from engagement.adapters.messaging import DeadLetterQueue
 from engagement.adapters.store.decisions import DecisionRepository, decision_key
 from engagement.adapters.store.emails import EmailRepository
 from engagement.adapters.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
-from engagement.domain.events import decode_event
 from engagement.domain.lifecycle import InvalidTransition
 from engagement.domain.models import (
     Client,
@@ -37,7 +35,6 @@ from engagement.domain.models import (
 )
 from engagement.domain.policy import EligibilityRules, decide, in_holdout
 from engagement.domain.scoring import score_client
-from engagement.errors import InvalidRecord
 from engagement.observability import count, logger
 from engagement.services.delivery import Delivery
 from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
@@ -69,7 +66,6 @@ class WinbackService:
         writer: EmailWriter,
         brand: Brand,
         rules: EligibilityRules,
-        dead_letters: DeadLetterQueue,
         clock: Clock,
         suppressions: SuppressionRepository,
         delivery: Delivery | None = None,
@@ -80,35 +76,18 @@ class WinbackService:
         self.writer = writer
         self.brand = brand
         self.rules = rules
-        self.dead_letters = dead_letters
         self.clock = clock
         self.suppressions = suppressions
         self.delivery = delivery  # set in DELIVERY_MODE=auto: drafts are sent (or scheduled) at once
 
-    def handle_message(
-        self, body: str, *, last_receive: bool = False, deadline: float | None = None
+    def handle_event(
+        self, event: EngagementEvent, *, last_receive: bool = False, deadline: float | None = None
     ) -> DecisionRecord | None:
-        """One SQS message. Input that can never succeed is dead-lettered with its reason; errors worth a
-        retry propagate, so the message is reported as a batch item failure.
+        """One engagement event (decoded at the edge). Errors worth a retry propagate.
 
         last_receive: this is the message's last delivery (the writer falls back rather than wait for another).
         deadline: time.monotonic() by which writing must be done (the Lambda's remaining time, less a margin).
         """
-        try:
-            event = decode_event(body)
-            logger.thread_safe_append_keys(correlation_id=event.id)
-            return self.handle_event(event, last_receive=last_receive, deadline=deadline)
-        except InvalidRecord as invalid:
-            logger.error("message dead-lettered", extra={"reason": invalid.reason, "field": invalid.field})
-            count("MessagesDeadLettered")
-            self.dead_letters.send(body, reason=invalid.reason, field=invalid.field, failed_at=self.clock.now())
-            return None
-        finally:
-            logger.thread_safe_remove_keys(["correlation_id"])
-
-    def handle_event(
-        self, event: EngagementEvent, *, last_receive: bool = False, deadline: float | None = None
-    ) -> DecisionRecord | None:
         if event.type is EventType.CLIENT_DELETED:
             logger.info("deleted clients get no email", extra={"userId": event.client.user_id})
             return None
