@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
-SOURCES := libs functions localmode scripts tests benchmarks
+SOURCES := libs functions localmode stack scripts tests benchmarks
 ENV ?= dev
 ARCH ?= arm64
 TF := terraform -chdir=terraform
@@ -57,7 +57,7 @@ lint: $(STAMP) ## ruff lint and format check, and the layers of libs/engagement 
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP) ## mypy (strict) on the shipped code and the tooling
-	$(BIN)/mypy libs functions localmode scripts
+	$(BIN)/mypy libs functions localmode stack scripts
 
 unit: $(STAMP) ## unit tests: no AWS, no network
 	$(BIN)/pytest tests/unit

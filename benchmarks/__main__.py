@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from localmode.resources import sample_environment
+from stack.resources import sample_environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FAKE_AWS = {
@@ -86,8 +86,8 @@ def stream_throughput(batches: int) -> None:
 
     from engagement import bootstrap
     from engagement.adapters import aws as engagement_aws
-    from localmode import resources
-    from tests.events import client_values, stream_record
+    from stack import resources
+    from tests.support.events import client_values, stream_record
 
     with mock_aws():
         clients = {name: boto3.client(name) for name in resources.SERVICES}
@@ -156,8 +156,9 @@ def llm_batch(latency: float, runs: int) -> None:
     from engagement.domain.scoring import score_client
     from engagement.writer import WriteRequest
     from engagement.writer.prompt import RESPONSE_FORMAT, facts_message, system_prompt
-    from localmode import emulator_dynamodb, resources
-    from tests.events import client_values, sqs_record, to_image
+    from localmode import emulator_dynamodb
+    from stack import resources
+    from tests.support.events import client_values, sqs_record, to_image
     from tests.fakes.llm_server import GOOD_EMAIL, FakeLLM, running
 
     emulator_dynamodb.install()  # DynamoDB as the local mode emulates it: requests atomic, transactions cheap
@@ -166,7 +167,10 @@ def llm_batch(latency: float, runs: int) -> None:
         clients = {name: boto3.client(name) for name in resources.SERVICES}
         deployed = resources.create_all(clients, endpoint_url="")
         os.environ.update(resources.function_environment(resources.EMAIL_PROCESSOR, deployed))
-        os.environ.update(resources.LOCAL_SECRETS)
+        os.environ.update(resources.secrets_in_environment(
+            resources.EMAIL_PROCESSOR, api_token="", unsubscribe_secret="bench-unsubscribe-secret-0123456789",  # noqa: S106
+            public_base_url="https://api.example.com",
+        ))  # fmt: skip
         os.environ.update(OPENROUTER_API_KEY="bench-key", LLM_BASE_URL=fake.base_url)
         handler = importlib.import_module("functions.email_processor.handler")
         context = type("Context", (), {"function_name": "bench", "memory_limit_in_mb": 512, "aws_request_id": "r",
@@ -257,9 +261,9 @@ def rescore_sweep(clients: int) -> None:
     from engagement.domain.events import client_from_item
     from engagement.domain.scoring import score_client
     from engagement.domain.sweep import RescoreRules, assess, plan_run
-    from localmode import resources
     from localmode.app import LocalMode, Settings
     from scripts.seed_users import generate_clients, write_clients
+    from stack import resources
     from tests.e2e.conftest import free_port
 
     now = datetime.now(UTC)

@@ -117,7 +117,7 @@ def rescore(args: argparse.Namespace) -> int:
     from engagement.adapters.segment_queue import SegmentQueue
     from engagement.clock import parse_instant, read_offset
     from engagement.domain.sweep import plan_run
-    from localmode import resources
+    from stack import resources
 
     settings = Settings.of_running(aws_port=args.aws_port, app_port=args.app_port)
     offset_file = settings.state_dir / "clock-offset"

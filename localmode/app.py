@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from localmode import resources
 from localmode.activity import Activity
 from localmode.emulator import Emulator, EmulatorError
 from localmode.gateway import HttpApi
 from localmode.pollers import Poller, QueuePoller, SchedulePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
+from stack import resources
+from stack.local import written_environment
 
 # Settings a user may change for the local mode from their shell (the functions see them as in AWS).
 PASSTHROUGH = (
@@ -84,7 +85,7 @@ class Settings:
         as from_env, but a port not given (flag or LOCAL_*_PORT) is the one the running local mode wrote into its
         .local/env, so it is found whatever port it was started on."""
         settings = cls.from_env(**overrides)
-        written = _env_file(settings.state_dir / "env")
+        written = written_environment(settings.state_dir)
         for name, variable, url in (("aws_port", "LOCAL_AWS_PORT", "AWS_ENDPOINT_URL"),
                                     ("app_port", "LOCAL_APP_PORT", "API_URL")):  # fmt: skip
             port = urlsplit(written.get(url, "")).port
@@ -95,15 +96,6 @@ class Settings:
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.aws_port}"
-
-
-def _env_file(path: Path) -> dict[str, str]:
-    """The `export NAME=value` lines the local mode writes to .local/env (nothing if it has not written one)."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return {}
-    return dict(line.removeprefix("export ").split("=", 1) for line in lines if "=" in line)
 
 
 @dataclass
@@ -249,11 +241,10 @@ class LocalMode:
             "CLOCK_OFFSET_FILE": str(self.clock_offset_file),  # simulated time (make rescore NOW=…), one for all
             **resources.function_environment(function, deployed),
         }
-        if function is resources.API:
-            environment["API_TOKEN"] = self.api_token
-        if "SENDER_EMAIL" in environment:
-            environment["UNSUBSCRIBE_SECRET"] = self.unsubscribe_secret
-            environment["PUBLIC_BASE_URL"] = f"http://{self.settings.host}:{self.settings.app_port}"
+        environment |= resources.secrets_in_environment(
+            function, api_token=self.api_token, unsubscribe_secret=self.unsubscribe_secret,
+            public_base_url=f"http://{self.settings.host}:{self.settings.app_port}",
+        )  # fmt: skip
         environment.update({name: os.environ[name] for name in PASSTHROUGH if name in os.environ})
         return WorkerSpec(
             label=function.logical_name,

@@ -225,9 +225,9 @@ def main(argv: list[str] | None = None) -> int:
 
     local = args.profile is None and args.endpoint_url is None
     if local:
-        from localmode.app import Settings
+        from stack.local import running_endpoint
 
-        args.endpoint_url = Settings.of_running().endpoint_url  # the running local mode's, whatever its port
+        args.endpoint_url = running_endpoint()  # the running local mode's, whatever its port
         session = boto3.Session(
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any credentials
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table is None:
         if not local:
             parser.error("--table is required when writing to AWS (see `make deploy`'s output)")
-        from localmode.resources import USERS
+        from stack.resources import USERS
 
         args.table = USERS.name
     dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
@@ -256,5 +256,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for localmode, run as a file
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for stack, run as a file
     sys.exit(main())

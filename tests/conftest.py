@@ -41,7 +41,8 @@ def aws() -> Iterator[dict[str, Any]]:
     from moto import mock_aws
 
     from engagement.adapters import aws as engagement_aws
-    from localmode import emulator_dynamodb, resources
+    from localmode import emulator_dynamodb
+    from stack import resources
 
     emulator_dynamodb.install()  # as in the local mode: each request atomic, as DynamoDB applies it
     engagement_aws.reset_clients()
@@ -55,17 +56,16 @@ def aws() -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def load_handler(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
     """Import functions/<name>/handler.py fresh (its cold start) with the environment Terraform gives it."""
-    from localmode import resources
+    from stack import resources
+    from tests.support import handlers
 
     def load(name: str, *, clock: Any = None, clients: Any = None, **extra_env: str) -> ModuleType:
         """clock, clients: built into the handler's services (tests/support/handlers.py's rebuild)."""
         function = next(f for f in resources.FUNCTIONS if f.logical_name == name)
-        environment = resources.function_environment(function, aws["deployed"])
-        if name == "api":
-            environment["API_TOKEN"] = "test-token-0123456789abcdef"
-        if "SENDER_EMAIL" in environment:
-            environment["UNSUBSCRIBE_SECRET"] = UNSUBSCRIBE_SECRET
-            environment["PUBLIC_BASE_URL"] = "https://api.example.com"
+        environment = resources.function_environment(function, aws["deployed"]) | resources.secrets_in_environment(
+            function, api_token=handlers.API_TOKEN, unsubscribe_secret=handlers.UNSUBSCRIBE_SECRET,
+            public_base_url="https://api.example.com",
+        )  # fmt: skip
         for key, value in {**environment, **extra_env}.items():
             monkeypatch.setenv(key, value)
         module_name = f"functions.{name}.handler"
@@ -80,22 +80,8 @@ def load_handler(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Callab
     return load
 
 
-UNSUBSCRIBE_SECRET = "test-unsubscribe-secret-0123456789"
-
-
-class LambdaContext:
-    function_name = "test-function"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    memory_limit_in_mb = 256
-    aws_request_id = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name = "/aws/lambda/test-function"
-    log_stream_name = "2026/11/28/[$LATEST]test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.fixture
-def lambda_context() -> LambdaContext:
+def lambda_context() -> Any:
+    from tests.support.handlers import LambdaContext
+
     return LambdaContext()

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from localmode import resources
+from stack import resources
 from tests.e2e.conftest import ARTIFACTS, RunningLocalMode
-from tests.events import RUNBOOK_TEST_USER_8, client_values, to_image
+from tests.support.events import RUNBOOK_TEST_USER_8, client_values, to_image
 
 pytestmark = pytest.mark.e2e
 HOSTILE = "<img src=x onerror=alert(1)>"

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from localmode import resources
 from scripts.seed_users import generate_clients, write_clients
+from stack import resources
 from tests.e2e.conftest import REPO_ROOT, RunningLocalMode, free_port, local_mode_environment, start_local_mode
-from tests.events import RUNBOOK_TEST_USER_1, RUNBOOK_TEST_USER_8
+from tests.support.events import RUNBOOK_TEST_USER_1, RUNBOOK_TEST_USER_8
+from tests.support.local_mode import api_get, emails_of, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,31 +42,6 @@ def put_item_like_the_runbook(local_mode: RunningLocalMode, item: dict[str, Any]
         )  # fmt: skip
     else:
         local_mode.client("dynamodb").put_item(TableName=table, Item=item)
-
-
-def wait_for(condition: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    return condition()
-
-
-def emails_of(local_mode: RunningLocalMode, user_id: str) -> list[dict[str, Any]]:
-    return local_mode.client("dynamodb").query(
-        TableName=resources.EMAILS.name,
-        IndexName="byUser",
-        KeyConditionExpression="userId = :u",
-        ExpressionAttributeValues={":u": {"S": user_id}},
-    )["Items"]
-
-
-def api_get(local_mode: RunningLocalMode, path: str) -> Any:
-    request = urllib.request.Request(local_mode.api_url + path, headers={"Authorization": f"Bearer {local_mode.token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def test_the_runbook_gives_one_draft_for_test_user_8_and_an_event_without_email_for_test_user_1(

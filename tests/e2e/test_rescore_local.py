@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement.clock import format_instant
-from localmode import resources
+from stack import resources
 from tests.e2e.conftest import REPO_ROOT, RunningLocalMode, local_mode_environment
-from tests.e2e.test_local_mode import api_get, emails_of, wait_for
-from tests.events import client_values, to_image
+from tests.support.events import client_values, to_image
+from tests.support.local_mode import api_get, emails_of, wait_for
 
 pytestmark = pytest.mark.e2e
 

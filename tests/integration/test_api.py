@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -12,10 +11,11 @@ import pytest
 
 from engagement.domain.models import Band, Email, EmailStatus
 from engagement.errors import TransientFailure
-from localmode.lambda_events import http_api_event
-from tests.events import client_values, to_image
+from tests.support.api import Answer, api_request
+from tests.support.events import client_values, to_image
+from tests.support.handlers import API_TOKEN
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = API_TOKEN
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -25,14 +25,9 @@ def api(load_handler: Callable[..., ModuleType]) -> ModuleType:
 
 
 @pytest.fixture
-def call(api: ModuleType, lambda_context: Any) -> Callable[..., tuple[int, Any, dict[str, str]]]:
-    def request(path: str, token: str | None = TOKEN, method: str = "GET") -> tuple[int, Any, dict[str, str]]:
-        route, _, query = path.partition("?")
-        headers = {"host": "localhost", "authorization": f"Bearer {token}"} if token else {"host": "localhost"}
-        event = http_api_event(method=method, path=route, query=query, headers=headers, body=b"", source_ip="127.0.0.1")
-        response = api.lambda_handler(event, lambda_context)
-        body = response.get("body") or "null"
-        return response["statusCode"], json.loads(body), response.get("headers", {})
+def call(api: ModuleType, lambda_context: Any) -> Callable[..., Answer]:
+    def request(path: str, token: str | None = TOKEN, method: str = "GET") -> Answer:
+        return api_request(api, method, path, token=token, context=lambda_context)
 
     return request
 

@@ -15,14 +15,14 @@ import pytest
 from engagement.adapters.aws import client as aws_client
 from engagement.bootstrap import Clients
 from engagement.errors import TransientFailure
-from localmode import resources
 from localmode.lambda_events import http_api_event
-from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, to_image
-from tests.integration.test_email_processor import message
+from stack import resources
+from tests.support.api import Answer, api_request
 from tests.support.clock import FixedClock
-from tests.support.handlers import rebuild
+from tests.support.events import RUNBOOK_TEST_USER_8, batch, client_values, message, to_image
+from tests.support.handlers import API_TOKEN, rebuild
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = API_TOKEN
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 Call = Callable[..., tuple[int, Any, dict[str, str]]]
 
@@ -35,18 +35,8 @@ def api(load_handler: Callable[..., ModuleType]) -> ModuleType:
 @pytest.fixture
 def call(api: ModuleType, lambda_context: Any) -> Call:
     def request(method: str, path: str, body: Any = None, *, token: str | None = TOKEN,
-                event_changes: dict[str, Any] | None = None) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
-        route, _, query = path.partition("?")
-        headers = {"host": "localhost", "content-type": "application/json"}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        event = http_api_event(method=method, path=route, query=query, headers=headers, body=data, source_ip="1.2.3.4")
-        event["requestContext"].update(event_changes or {})
-        response = api.lambda_handler(event, lambda_context)
-        text = response.get("body") or ""
-        is_json = response.get("headers", {}).get("Content-Type", "").startswith("application/json")
-        return response["statusCode"], (json.loads(text) if is_json and text else text), response.get("headers", {})
+                event_changes: dict[str, Any] | None = None) -> Answer:  # fmt: skip
+        return api_request(api, method, path, body, token=token, request_context=event_changes, context=lambda_context)
 
     return request
 

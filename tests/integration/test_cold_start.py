@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localmode.resources import sample_environment
+from stack.resources import sample_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBE = "import sys, handler; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"

@@ -24,16 +24,14 @@ from engagement.adapters.store.dynamo import from_item
 from engagement.bootstrap import Clients
 from engagement.clock import format_instant
 from engagement.domain.consent import UnsubscribeTokens
-from localmode.lambda_events import http_api_event
-from tests.conftest import UNSUBSCRIBE_SECRET
-from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record
-from tests.integration.test_email_processor import message
 from tests.reliability.harness import COUNTER_FAULTS, CounterWriteFaults, Crash
+from tests.support.api import Answer, api_request
 from tests.support.aws import ScriptedSes
 from tests.support.clock import FixedClock
-from tests.support.handlers import rebuild
+from tests.support.events import RUNBOOK_TEST_USER_8, batch, client_values, message, sqs_record, stream_record
+from tests.support.handlers import API_TOKEN, UNSUBSCRIBE_SECRET, rebuild
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = API_TOKEN
 NOON_UTC = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # 07:00 in New York, 13:00 in London
 
 
@@ -52,18 +50,8 @@ def handlers(load_handler: Callable[..., ModuleType]) -> dict[str, ModuleType]:
 
 
 def call(api: ModuleType, method: str, path: str, body: str = "", token: str | None = TOKEN,
-         content_type: str = "application/json") -> tuple[int, Any, dict[str, str]]:  # fmt: skip
-    route, _, query = path.partition("?")
-    headers = {"host": "api.example.com", "content-type": content_type}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    event = http_api_event(
-        method=method, path=route, query=query, headers=headers, body=body.encode(), source_ip="1.2.3.4"
-    )
-    response = api.lambda_handler(event, _Context())
-    text = response.get("body") or ""
-    is_json = response.get("headers", {}).get("Content-Type", "").startswith("application/json")
-    return response["statusCode"], (json.loads(text) if is_json and text else text), response.get("headers", {})
+         content_type: str = "application/json") -> Answer:  # fmt: skip
+    return api_request(api, method, path, body or None, token=token, content_type=content_type, context=_Context())
 
 
 class _Context:

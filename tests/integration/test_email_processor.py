@@ -13,12 +13,20 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from engagement.adapters.store.dynamo import from_item
 from engagement.clock import format_instant
-from engagement.domain.events import encode_event, event_from_change
-from engagement.domain.models import EngagementEvent
+from engagement.domain.events import encode_event
 from engagement.errors import TransientFailure
 from engagement.services.winback import WinbackService
-from tests.events import RUNBOOK_TEST_USER_1, RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, to_image
 from tests.support.clock import FixedClock
+from tests.support.events import (
+    RUNBOOK_TEST_USER_1,
+    RUNBOOK_TEST_USER_8,
+    batch,
+    client_values,
+    event_for,
+    message,
+    sqs_record,
+    to_image,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -30,23 +38,6 @@ def handler(load_handler: Callable[..., ModuleType]) -> ModuleType:
 
 def put_client(aws: dict[str, Any], values: dict[str, Any] | None = None, raw: dict[str, Any] | None = None) -> None:
     aws["dynamodb"].put_item(TableName=aws["deployed"].tables["users"], Item=raw or to_image(values or {}))
-
-
-def event_for(item: dict[str, Any], event_id: str = "evt-1", event_name: str = "INSERT") -> EngagementEvent:
-    event = event_from_change(
-        event_name=event_name,
-        event_id=event_id,
-        occurred_at=NOW - timedelta(seconds=5),
-        old_image=from_item(item) if event_name == "REMOVE" else None,
-        new_image=None if event_name == "REMOVE" else from_item(item),
-        now=NOW,
-    )
-    assert event is not None
-    return event
-
-
-def message(item: dict[str, Any], event_id: str = "evt-1", **kwargs: Any) -> dict[str, Any]:
-    return sqs_record(encode_event(event_for(item, event_id)), **kwargs)
 
 
 def scan(aws: dict[str, Any], table: str) -> list[dict[str, Any]]:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from engagement.adapters.store.dynamo import from_item
-from tests.events import batch, client_values, sqs_record, to_image
 from tests.fakes.llm_server import FakeLLM, Reply, running
-from tests.integration.test_email_processor import message
+from tests.support.events import batch, client_values, message, sqs_record, to_image
 
 KEY = "sk-or-v1-handler-test-key-0123456789"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from localmode.pollers import BatchReport, QueuePoller, StreamPoller
 from localmode.runtime import Invocation
-from tests.events import client_values, to_image
+from tests.support.events import client_values, to_image
 
 
 class FakeFunction:

@@ -14,10 +14,10 @@ import pytest
 from engagement.clock import ShiftedClock, format_instant
 from engagement.domain.models import EngagementEvent
 from engagement.domain.sweep import SegmentTask
-from tests.conftest import LambdaContext
-from tests.events import client_values, to_image
 from tests.reliability.harness import Pipeline, scan
 from tests.support.clock import FixedClock
+from tests.support.events import client_values, to_image
+from tests.support.handlers import LambdaContext
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from engagement.adapters.aws import client as aws_client
 from engagement.bootstrap import Clients
 from engagement.errors import TransientFailure
-from tests.events import batch, client_values, load_fixture, stream_record
+from tests.support.events import batch, client_values, load_fixture, stream_record
 from tests.support.handlers import rebuild
 
 
@@ -41,7 +41,7 @@ def item(aws: dict[str, Any], user_id: str) -> dict[str, Any]:
 
 
 def put(aws: dict[str, Any], values: dict[str, Any]) -> None:
-    from tests.events import to_image
+    from tests.support.events import to_image
 
     aws["dynamodb"].put_item(TableName=aws["deployed"].tables["users"], Item=to_image(values))
 

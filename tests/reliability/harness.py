@@ -23,11 +23,10 @@ from botocore.exceptions import ClientError
 
 from engagement.adapters.store.decisions import DecisionRepository
 from engagement.adapters.store.dynamo import from_item
-from localmode import resources
 from localmode.pollers import BatchReport, QueuePoller, StreamPoller
 from localmode.runtime import Invocation
-from tests.conftest import LambdaContext
-from tests.support.handlers import rebuild
+from stack import resources
+from tests.support.handlers import LambdaContext, rebuild
 
 
 class Crash(BaseException):

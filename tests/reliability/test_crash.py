@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from engagement.adapters.store.decisions import DECIDED_PREFIX
-from tests.events import client_values, to_image
 from tests.reliability.conftest import Figures, scale
 from tests.reliability.harness import COUNTER_FAULTS, CounterWriteFaults, Crash, Pipeline, scan
+from tests.support.events import client_values, to_image
 
 # Where the process dies: after the slot is claimed (before the draft), after the draft (before lastEmailDate),
 # and after lastEmailDate (before the decision is recorded).

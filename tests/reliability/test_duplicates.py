@@ -18,11 +18,10 @@ import pytest
 
 from engagement.adapters.aws import client as aws_client
 from engagement.adapters.store.decisions import DECIDED_PREFIX
-from tests.conftest import LambdaContext
-from tests.events import batch, client_values, sqs_record, to_image
-from tests.integration.test_email_processor import message
 from tests.reliability.conftest import Figures, scale
 from tests.reliability.harness import InProcessFunction, Pipeline, atomic_requests, scan
+from tests.support.events import batch, client_values, message, sqs_record, to_image
+from tests.support.handlers import LambdaContext
 
 
 def at_risk_clients(count: int, prefix: str = "u") -> list[dict[str, Any]]:

@@ -42,11 +42,11 @@ from engagement.domain.jsontext import MAX_NESTING
 from engagement.domain.models import Band, Email, EmailStatus, StatusChange
 from engagement.services.ses_feedback import parse_notification
 from localmode.lambda_events import http_api_event
-from tests.events import RUNBOOK_TEST_USER_8, batch, client_values, sqs_record, stream_record, to_image
-from tests.integration.test_email_processor import message
 from tests.reliability.conftest import Figures, scale
+from tests.support.events import RUNBOOK_TEST_USER_8, batch, client_values, message, sqs_record, stream_record, to_image
+from tests.support.handlers import API_TOKEN
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = API_TOKEN
 FUZZ = settings(
     max_examples=scale(25, 300),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -34,10 +34,10 @@ from typing import Any
 import boto3
 import pytest
 
-from localmode import resources
 from localmode.app import LocalMode, Settings
 from localmode.pollers import StreamPoller
 from scripts.seed_users import generate_clients, write_clients
+from stack import resources
 from tests.e2e.conftest import free_port
 from tests.reliability.conftest import scale
 

@@ -14,12 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from engagement.adapters.aws import client as aws_client
-from tests.conftest import LambdaContext
-from tests.events import client_values, to_image
 from tests.fakes.llm_server import FakeLLM, Reply, running
 from tests.reliability.conftest import Figures, scale
 from tests.reliability.harness import Pipeline
 from tests.support.clock import FixedClock
+from tests.support.events import client_values, to_image
+from tests.support.handlers import LambdaContext
 
 KEY = "sk-or-v1-reliability-test-key-0123456789"
 DOWN = Reply(status=503, body={"error": {"message": "upstream unavailable"}})

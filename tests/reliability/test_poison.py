@@ -10,9 +10,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from tests.events import client_values, to_image
 from tests.reliability.conftest import Figures, scale
 from tests.reliability.harness import InProcessFunction, Pipeline, body_of
+from tests.support.events import client_values, to_image
 
 # Items an upstream writer may put in the users table, each breaking the data contract in its own way.
 BAD_ITEMS: dict[str, dict[str, Any]] = {

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from localmode.resources import sample_environment
 from scripts import package
+from stack.resources import sample_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = package.function_names()

@@ -1,6 +1,6 @@
 """One source of truth: what the local mode creates is what Terraform creates.
 
-The only differences allowed are the ones localmode.resources.LOCAL_OVERRIDES declares, and this test names
+The only differences allowed are the ones stack.resources.LOCAL_OVERRIDES declares, and this test names
 each of them.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from localmode import resources
+from stack import resources
 from tests.terraform import hcl
 
 TOPICS = {"engagement-events": "${aws_sns_topic.events.arn}", "ses-feedback": "${aws_sns_topic.ses_feedback.arn}"}

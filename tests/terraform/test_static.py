@@ -32,7 +32,7 @@ from engagement.http.routers import clients as clients_routes
 from engagement.http.routers import emails as emails_routes
 from engagement.http.routers import operations as operations_routes
 from engagement.http.routers import public as public_routes
-from localmode import resources
+from stack import resources
 from tests.terraform import hcl
 
 ROUTERS = (public_routes, clients_routes, emails_routes, operations_routes)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from engagement.domain.events import changed_facts, decode_event, encode_event, event_from_change, message_attributes
 from engagement.domain.models import Band, EventType
 from engagement.errors import InvalidRecord
-from tests.events import client_values
+from tests.support.events import client_values
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 WHEN = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)

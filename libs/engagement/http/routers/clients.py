@@ -13,6 +13,7 @@ from engagement.domain.models import Band
 from engagement.errors import NotFound
 from engagement.http.context import ApiServices
 from engagement.http.routers.params import Cursor, PageSize
+from engagement.http.schemas import ClientDetail, ClientPage, ClientView, Deleted, EmailPage, OrderRecorded, answers
 from engagement.http.views import client_detail, client_summary, email_view, matches_filter, page_view
 from engagement.services.clients import ClientChanges, NewClient, Order
 
@@ -23,7 +24,7 @@ Search = Annotated[str | None, Query(max_length=100, pattern=r"\S", description=
 def router(api: ApiServices) -> Router:
     routes = Router()
 
-    @routes.get("/api/users")
+    @routes.get("/api/users", responses=answers(ClientPage))
     def list_users(
         limit: PageSize = 25, cursor: Cursor = None, band: BandFilter = None, q: Search = None
     ) -> dict[str, Any]:
@@ -36,13 +37,13 @@ def router(api: ApiServices) -> Router:
         page = api.users.page(limit=limit, cursor=cursor, matches=matches if band or q else None)
         return page_view(page, lambda item: client_summary(item, now))
 
-    @routes.post("/api/users")
+    @routes.post("/api/users", responses=answers(ClientView, "Created", 201))
     def create_user(new: Annotated[NewClient, Body()]) -> Response[str]:
         item = api.clients.create(new)
         return Response(status_code=201, content_type=content_types.APPLICATION_JSON,
                         body=json.dumps(client_summary(item, api.clock.now())))  # fmt: skip
 
-    @routes.get("/api/users/<user_id>")
+    @routes.get("/api/users/<user_id>", responses=answers(ClientDetail))
     def get_user(user_id: str) -> dict[str, Any]:
         item = api.users.get_item(user_id, consistent=False)
         if item is None:
@@ -54,22 +55,22 @@ def router(api: ApiServices) -> Router:
             recent_emails=api.emails.for_user(user_id, limit=10).items,
         )
 
-    @routes.patch("/api/users/<user_id>")
+    @routes.patch("/api/users/<user_id>", responses=answers(ClientView))
     def change_user(user_id: str, changes: Annotated[ClientChanges, Body()]) -> dict[str, Any]:
         return client_summary(api.clients.change(user_id, changes), api.clock.now())
 
-    @routes.delete("/api/users/<user_id>")
+    @routes.delete("/api/users/<user_id>", responses=answers(Deleted))
     def delete_user(user_id: str) -> dict[str, Any]:
         api.clients.delete(user_id)
         return {"userId": user_id, "deleted": True}
 
-    @routes.post("/api/users/<user_id>/orders")
+    @routes.post("/api/users/<user_id>/orders", responses=answers(OrderRecorded))
     def record_order(user_id: str, order: Annotated[Order, Body()]) -> dict[str, Any]:
         """Count an order on the client (orderCount, averageOrderValue, lastOrderDate), and attribute it."""
         item, attributed_to = api.clients.record_order(user_id, order)
         return {"client": client_summary(item, api.clock.now()), "attributedTo": attributed_to}
 
-    @routes.get("/api/users/<user_id>/emails")
+    @routes.get("/api/users/<user_id>/emails", responses=answers(EmailPage))
     def list_user_emails(user_id: str, limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
         return page_view(api.emails.for_user(user_id, limit=limit, cursor=cursor), email_view)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from engagement.errors import NotFound
 from engagement.http import pages
 from engagement.http.context import ApiServices
+from engagement.http.schemas import ERRORS, ErrorBody, Health, answers
 
 ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}  # fmt: skip
@@ -22,6 +23,16 @@ DASHBOARD_POLICY = (
 PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+TEXT: dict[str, Any] = {"schema": {"type": "string"}}
+PAGE: dict[int, Any] = {
+    200: {"description": "A page", "content": {"text/html; charset=utf-8": TEXT}},
+    400: {"description": "The link is not one we signed", "content": {"text/html; charset=utf-8": TEXT}},
+    422: {"description": ERRORS[422], "content": {"application/json": {"model": ErrorBody}}},
+}
+ASSET: dict[int, Any] = {
+    200: {"description": "One of the dashboard's files", "content": dict.fromkeys(ASSET_TYPES.values(), TEXT)},
+    404: {"description": "No such file", "content": {"application/json": {"model": ErrorBody}}},
+}
 UnsubscribeQuery = Annotated[str, Query(min_length=1, max_length=512)]
 KeyId = Annotated[str | None, Query(max_length=64, description="The id of the key that signed the link")]
 
@@ -29,19 +40,19 @@ KeyId = Annotated[str | None, Query(max_length=64, description="The id of the ke
 def router(api: ApiServices) -> Router:
     routes = Router()
 
-    @routes.get("/health")
+    @routes.get("/health", responses=answers(Health))
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @routes.get("/")
+    @routes.get("/", responses=PAGE)
     def dashboard() -> Response[str]:
         return static(api, "index.html")
 
-    @routes.get("/assets/<name>")
+    @routes.get("/assets/<name>", responses=ASSET)
     def asset(name: str) -> Response[str]:
         return static(api, name)
 
-    @routes.get("/unsubscribe")
+    @routes.get("/unsubscribe", responses=PAGE)
     def unsubscribe_page(
         u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery, k: KeyId = None
     ) -> Response[str]:
@@ -50,7 +61,7 @@ def router(api: ApiServices) -> Router:
             return html(400, pages.invalid_link())
         return html(200, pages.confirm_unsubscribe(routes.current_event.raw_event.get("rawQueryString", "")))
 
-    @routes.post("/unsubscribe")
+    @routes.post("/unsubscribe", responses=PAGE)
     def unsubscribe(u: UnsubscribeQuery, e: UnsubscribeQuery, t: UnsubscribeQuery, k: KeyId = None) -> Response[str]:
         """The confirmation form, and RFC 8058 one-click (List-Unsubscribe-Post): opts the client out at once."""
         if not api.delivery.unsubscribe(u, e, t, k):

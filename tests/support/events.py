@@ -5,10 +5,15 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
+
+from engagement.adapters.store.dynamo import from_item
+from engagement.domain.events import encode_event, event_from_change
+from engagement.domain.models import EngagementEvent
 
 STREAM_ARN = (
     "arn:aws:dynamodb:us-east-1:123456789012:table/client-engagement-local-users/stream/2026-11-28T00:00:00.000"
@@ -120,3 +125,25 @@ def load_fixture(name: str) -> dict[str, Any]:
     from pathlib import Path
 
     return json.loads((Path(__file__).parent / "fixtures" / name).read_text())  # type: ignore[no-any-return]
+
+
+# ---- engagement events, as the stream processor publishes them ------------------------------------------------
+
+EVENT_TIME = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # when the tests' events are made (their "now")
+
+
+def event_for(item: dict[str, Any], event_id: str = "evt-1", event_name: str = "INSERT") -> EngagementEvent:
+    event = event_from_change(
+        event_name=event_name,
+        event_id=event_id,
+        occurred_at=EVENT_TIME - timedelta(seconds=5),
+        old_image=from_item(item) if event_name == "REMOVE" else None,
+        new_image=None if event_name == "REMOVE" else from_item(item),
+        now=EVENT_TIME,
+    )
+    assert event is not None
+    return event
+
+
+def message(item: dict[str, Any], event_id: str = "evt-1", **kwargs: Any) -> dict[str, Any]:
+    return sqs_record(encode_event(event_for(item, event_id)), **kwargs)

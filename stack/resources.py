@@ -480,16 +480,26 @@ def sample_environment(logical_name: str) -> dict[str, str]:
         queue_urls={q.logical_name: f"https://sqs.{REGION}.amazonaws.com/123456789012/{q.name}" for q in QUEUES},
     )
     function = next(f for f in FUNCTIONS if f.logical_name == logical_name)
-    environment = function_environment(function, deployed)
-    if function is API:
-        environment["API_TOKEN"] = "sample-token-0123456789abcdef"  # noqa: S105 - a placeholder, not a secret
-    if "SENDER_EMAIL" in environment:
-        environment |= LOCAL_SECRETS
-    return environment
+    placeholders = secrets_in_environment(
+        function,
+        api_token="sample-token-0123456789abcdef",  # noqa: S106 - a placeholder, not a secret
+        unsubscribe_secret="sample-unsubscribe-secret-0123456789",  # noqa: S106
+        public_base_url="https://api.example.com",
+    )
+    return function_environment(function, deployed) | placeholders
 
 
-# What the functions that send read from SSM in AWS, as placeholders: for cold-start checks and benchmarks.
-LOCAL_SECRETS = {
-    "UNSUBSCRIBE_SECRET": "sample-unsubscribe-secret-0123456789",
-    "PUBLIC_BASE_URL": "https://api.example.com",
-}
+def sends_email(function: Function) -> bool:
+    """The functions that send (the API on approval, the scheduler, the email processor in DELIVERY_MODE=auto)."""
+    return function in (API, SCHEDULED_SENDER, EMAIL_PROCESSOR)
+
+
+def secrets_in_environment(
+    function: Function, *, api_token: str, unsubscribe_secret: str, public_base_url: str
+) -> dict[str, str]:
+    """What a function reads from SSM in AWS, given in its environment where there is no SSM (the local mode, tests,
+    benchmarks): the API's token; for the functions that send, the unsubscribe key and where its links point."""
+    secrets = {"API_TOKEN": api_token} if function is API else {}
+    if sends_email(function):
+        secrets |= {"UNSUBSCRIBE_SECRET": unsubscribe_secret, "PUBLIC_BASE_URL": public_base_url}
+    return secrets

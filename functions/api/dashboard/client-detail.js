@@ -1,0 +1,232 @@
+// One client: score, timeline, orders, edits, emails, deletion.
+
+import { BAND_LABELS, FACTOR_LABELS, REASON_LABELS, STATUS_LABELS } from './constants.js';
+import { $, fill, h, uniqueId } from './dom.js';
+import { formatNumber, fromLocalInput, label, moneyFormat, scoreFormat, time } from './format.js';
+import { api, enc } from './api.js';
+import { clearErrors, errorBox, notify, showError, withBusy } from './notices.js';
+import { bandBadge, definitionList, emailDetails, pageHeader, scoreText, statusBadge } from './pieces.js';
+import { clientForm } from './clients.js';
+import { review } from './review.js';
+
+export async function renderClientDetail(ctx, userId) {
+  const root = h('section', { class: 'page', testid: 'client-detail' });
+  const orderSection = orderForm(userId, refresh);
+  const emailsSection = h('section', { class: 'card' }, h('h2', {}, 'Emails'), h('p', { class: 'loading' }, 'Loading\u2026'));
+
+  async function refresh() {
+    const client = await api('GET', `/api/users/${enc(userId)}`);
+    draw(client);
+    loadClientEmails(userId, client, emailsSection);
+    return client;
+  }
+
+  function draw(client) {
+    document.title = `${client.name || userId} \u00b7 Win-back console`;
+    fill(root,
+      h('p', { class: 'breadcrumb' }, h('a', { href: '#/clients' }, '\u2190 Clients')),
+      pageHeader(client.name ? String(client.name) : userId, client.score ? bandBadge(client.score.band) : null),
+      client.problem ? h('div', { class: 'warning-box', role: 'note', testid: 'problem' },
+        h('strong', {}, '\u26a0 This item breaks the data contract: '), String(client.problem),
+        h('p', {}, 'It has no score and the pipeline skips it until it is fixed.')) : null,
+      h('div', { class: 'detail-grid' },
+        h('div', { class: 'column' },
+          h('section', { class: 'card' }, h('h2', {}, 'Details'), clientFields(client)),
+          client.score ? scoreSection(client.score) : null,
+          h('section', { class: 'card' }, h('h2', {}, 'Edit'), clientForm(client, onSaved)),
+          deleteSection(client)),
+        h('div', { class: 'column' },
+          orderSection,
+          timelineSection(client),
+          emailsSection)),
+    );
+  }
+
+  function onSaved(client) {
+    notify('Changes saved.', 'success');
+    refresh().catch((error) => showError(null, error));
+    return client;
+  }
+
+  await refresh();
+  ctx.mount(root);
+}
+
+export function clientFields(client) {
+  const categories = Array.isArray(client.preferredCategories) ? client.preferredCategories.join(', ') : client.preferredCategories;
+  return definitionList([
+    ['Client id', h('code', {}, String(client.userId))],
+    ['Email', client.email != null ? String(client.email) : '\u2014'],
+    ['Orders', formatNumber(client.orderCount)],
+    ['Average order value', formatNumber(client.averageOrderValue, moneyFormat)],
+    ['Last order', time(client.lastOrderDate)],
+    ['Preferred categories', categories ? String(categories) : '\u2014'],
+    ['Time zone', client.timezone ? String(client.timezone) : '\u2014'],
+    ['Consent', client.optedOut === true ? 'Opted out' : 'Subscribed'],
+    ['Address', client.suppressed === true ? 'Suppressed (bounced or complained)' : 'Deliverable'],
+    ['Last emailed', time(client.lastEmailDate)],
+    ['Created', time(client.createdAt)],
+    ['Updated', time(client.updatedAt)],
+  ]);
+}
+
+export function scoreSection(score) {
+  const source = score.source === 'provided'
+    ? `Set by an override; the model gives ${formatNumber(score.computedValue, scoreFormat)}.`
+    : 'Computed by the model.';
+  const factors = Array.isArray(score.breakdown) ? score.breakdown : [];
+  return h('section', { class: 'card', testid: 'score' },
+    h('h2', {}, 'Score'),
+    h('p', { class: 'score-line' }, h('span', { class: 'score-value' }, scoreText(score)), ' ', bandBadge(score.band)),
+    h('p', { class: 'muted' }, source),
+    factors.length ? h('ul', { class: 'breakdown', testid: 'score-breakdown' }, factors.map(factorItem)) : null);
+}
+
+export function factorItem(factor) {
+  const max = typeof factor.maxPoints === 'number' && factor.maxPoints > 0 ? factor.maxPoints : 1;
+  const points = typeof factor.points === 'number' ? factor.points : 0;
+  const share = Math.min(100, Math.max(0, (points / max) * 100));
+  return h('li', {},
+    h('div', { class: 'factor-head' },
+      h('strong', {}, label(FACTOR_LABELS, factor.factor)),
+      h('span', {}, `${formatNumber(points, scoreFormat)} of ${formatNumber(factor.maxPoints, scoreFormat)} points`)),
+    h('span', { class: 'meter', 'aria-hidden': 'true' }, h('span', { class: 'meter-fill', style: { width: `${share}%` } })),
+    h('span', { class: 'muted' }, factor.explanation ? String(factor.explanation) : ''));
+}
+
+/** The timeline; from the older detail shape (recentDecisions, recentEmails) when there is none. */
+export function timelineOf(client) {
+  if (Array.isArray(client.timeline)) return client.timeline;
+  const decisions = (client.recentDecisions || []).map((d) => ({ ...d, kind: 'decision', at: d.decidedAt }));
+  const emails = (client.recentEmails || []).flatMap((email) => (email.transitions || []).map((step) => ({
+    ...step, kind: 'email', emailId: email.emailId, subject: email.subject,
+  })));
+  return [...decisions, ...emails].sort((a, b) => String(b.at).localeCompare(String(a.at)));
+}
+
+export function timelineSection(client) {
+  const entries = timelineOf(client);
+  return h('section', { class: 'card' },
+    h('h2', {}, 'Timeline'),
+    entries.length
+      ? h('ol', { class: 'timeline', testid: 'timeline' }, entries.map(timelineEntry))
+      : h('p', { class: 'muted' }, 'Nothing has happened to this client yet.'));
+}
+
+export function timelineEntry(entry) {
+  if (entry.kind === 'decision') {
+    const facts = [entry.eventType, typeof entry.score === 'number' ? `score ${scoreFormat.format(entry.score)}` : null,
+      entry.band ? label(BAND_LABELS, entry.band) : null].filter(Boolean).join(' \u00b7 ');
+    return h('li', { class: 'timeline-decision', 'data-kind': 'decision' },
+      time(entry.at),
+      h('div', {}, h('strong', {}, 'Decision: '), label(REASON_LABELS, entry.reason), entry.send ? ' \u2014 send' : ' \u2014 skip'),
+      facts ? h('div', { class: 'muted' }, facts) : null,
+      entry.emailId ? h('div', { class: 'muted' }, 'Email ', h('code', {}, String(entry.emailId))) : null);
+  }
+  if (entry.kind === 'email') {
+    return h('li', { class: 'timeline-email', 'data-kind': 'email' },
+      time(entry.at),
+      h('div', {}, h('strong', {}, 'Email: '), entry.subject ? `\u201c${entry.subject}\u201d ` : '',
+        entry.fromStatus ? label(STATUS_LABELS, entry.fromStatus) : 'created', ' \u2192 ', label(STATUS_LABELS, entry.toStatus)),
+      h('div', { class: 'muted' }, entry.by ? `by ${entry.by}` : '', entry.reason ? ` \u00b7 ${entry.reason}` : ''));
+  }
+  return h('li', {}, time(entry.at), h('div', {}, String(entry.kind || 'event')));
+}
+
+export function orderForm(userId, refresh) {
+  const amountId = uniqueId('amount');
+  const dateId = uniqueId('ordered-at');
+  const errorSlot = h('div');
+  const result = h('div', { class: 'result', testid: 'order-result', 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Record order');
+  const form = h('form', { class: 'form-grid', testid: 'order-form', onsubmit: onSubmit },
+    h('div', { class: 'field' }, h('label', { for: amountId }, 'Amount'),
+      h('input', { id: amountId, name: 'amount', type: 'number', min: 0, step: 0.01, required: true, inputmode: 'decimal' })),
+    h('div', { class: 'field' }, h('label', { for: dateId }, 'Ordered at'),
+      h('input', { id: dateId, name: 'orderedAt', type: 'datetime-local', 'aria-describedby': `${dateId}-hint` }),
+      h('small', { id: `${dateId}-hint`, class: 'hint' }, 'empty: now')),
+    h('div', { class: 'form-actions' }, submit),
+    errorSlot);
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    clearErrors(errorSlot, form);
+    result.replaceChildren();
+    const body = { amount: Number(form.elements.namedItem('amount').value) };
+    const orderedAt = form.elements.namedItem('orderedAt').value;
+    if (orderedAt) body.orderedAt = fromLocalInput(orderedAt);
+    await withBusy(submit, async () => {
+      try {
+        const outcome = await api('POST', `/api/users/${enc(userId)}/orders`, body);
+        const text = attributionText(outcome.attributedTo);
+        form.reset();
+        result.replaceChildren(h('p', {}, text));
+        notify(`Order recorded. ${text}`, 'success');
+        await refresh();
+      } catch (error) {
+        showError(errorSlot, error, form);
+      }
+    });
+  }
+  return h('section', { class: 'card' }, h('h2', {}, 'Record an order'), form, result);
+}
+
+export function attributionText(attributedTo) {
+  if (attributedTo === 'holdout') return 'It counts for the holdout: the client was held out, not emailed.';
+  if (attributedTo) return `It converts email ${attributedTo}.`;
+  return 'It converts nothing: no email or holdout decision within the conversion window.';
+}
+
+export function deleteSection(client) {
+  const button = h('button', { type: 'button', class: 'danger', testid: 'delete-client', onclick: onDelete }, 'Delete client');
+  const errorSlot = h('div');
+  async function onDelete() {
+    const name = client.name ? `${client.name} (${client.userId})` : client.userId;
+    if (!window.confirm(`Delete client ${name}? Their pending drafts are cancelled. This cannot be undone.`)) return;
+    await withBusy(button, async () => {
+      try {
+        await api('DELETE', `/api/users/${enc(client.userId)}`);
+        notify(`Client ${name} deleted.`, 'success');
+        location.hash = '#/clients';
+      } catch (error) {
+        showError(errorSlot, error);
+      }
+    });
+  }
+  return h('section', { class: 'card danger-zone' }, h('h2', {}, 'Delete'), button, errorSlot);
+}
+
+export async function loadClientEmails(userId, client, section) {
+  const heading = section.firstChild;
+  try {
+    const page = await api('GET', `/api/users/${enc(userId)}/emails?limit=10`);
+    section.replaceChildren(heading, emailList(page.items || []));
+  } catch (error) {
+    if (Array.isArray(client.recentEmails)) section.replaceChildren(heading, emailList(client.recentEmails));
+    else section.replaceChildren(heading, errorBox(error));
+  }
+}
+
+export function emailList(emails) {
+  if (!emails.length) return h('p', { class: 'muted' }, 'No emails yet.');
+  return h('ul', { class: 'email-list', testid: 'client-emails' }, emails.map((email) => h('li', {},
+    h('details', { ontoggle: (event) => fillEmailDetails(event.currentTarget, email) },
+      h('summary', {}, statusBadge(email.status), ' ', String(email.subject || '(no subject)'), ' \u00b7 ', time(email.createdAt))),
+    email.status === 'PENDING_REVIEW' ? h('a', { href: `#/review/${enc(email.emailId)}` }, 'Review it') : null)));
+}
+
+/** Fill a <details> with an email when it is first opened (fetching its HTML if the list left it out). */
+export async function fillEmailDetails(details, email) {
+  if (!details.open || details.dataset.filled) return;
+  details.dataset.filled = 'true';
+  let full = email;
+  if (typeof email.content !== 'string') {
+    try {
+      full = await api('GET', `/api/emails/${enc(email.emailId)}`);
+    } catch (error) {
+      details.append(errorBox(error));
+      return;
+    }
+  }
+  details.append(emailDetails(full));
+}

@@ -1,0 +1,23 @@
+// Settings and the labels the console shows for the API's values.
+
+export const TOKEN_KEY = 'engagement.apiToken';
+export const REVIEWER_KEY = 'engagement.reviewer';
+export const PAGE_SIZE = 25;
+export const REVIEW_PAGE_SIZE = 50;
+export const SEARCH_DELAY_MS = 300;
+export const REDRIVE_MAX = 100;
+
+export const BANDS = ['critical', 'at_risk', 'moderate', 'good'];
+export const BAND_COLOURS = { critical: '#c0392b', at_risk: '#e67e22', moderate: '#f1c40f', good: '#27ae60', unknown: '#95a5a6' };
+export const BAND_LABELS = { critical: 'Critical', at_risk: 'At risk', moderate: 'Moderate', good: 'Good', unknown: 'Unknown' };
+export const STATUS_LABELS = {
+  PENDING_REVIEW: 'Pending review', APPROVED: 'Approved', SCHEDULED: 'Scheduled', SENDING: 'Sending',
+  SENT: 'Sent', FAILED: 'Failed', REJECTED: 'Rejected', CANCELLED: 'Cancelled',
+};
+export const REASON_LABELS = {
+  eligible: 'Eligible (sent)', quiet_hours: 'Quiet hours (sent later)', not_at_risk: 'Not at risk',
+  cooldown: 'Cooldown', opted_out: 'Opted out', suppressed: 'Suppressed', frequency_cap: 'Frequency cap',
+  held_out: 'Held out (holdout)', client_missing: 'Client missing',
+};
+export const FACTOR_LABELS = { recency: 'Recency', frequency: 'Frequency', value: 'Order value' };
+export const SECTION_TITLES = { overview: 'Overview', clients: 'Clients', review: 'Review', outbox: 'Outbox', pipeline: 'Pipeline' };
