@@ -158,8 +158,8 @@ def llm_batch(latency: float, runs: int) -> None:
     from engagement.writer.prompt import RESPONSE_FORMAT, facts_message, system_prompt
     from localmode import emulator_dynamodb
     from stack import resources
-    from tests.support.events import client_values, sqs_record, to_image
     from tests.fakes.llm_server import GOOD_EMAIL, FakeLLM, running
+    from tests.support.events import client_values, sqs_record, to_image
 
     emulator_dynamodb.install()  # DynamoDB as the local mode emulates it: requests atomic, transactions cheap
     walls = []
