@@ -132,3 +132,25 @@ run "a_mock_apply_at_the_defaults" {
     error_message = "the API's URL is output"
   }
 }
+
+run "rates_and_counts_must_be_whole_numbers" {
+  command = plan
+
+  variables {
+    send_due_rate_minutes           = 2.5
+    email_cooldown_days             = 7.5
+    email_processor_max_concurrency = 4.5
+  }
+
+  expect_failures = [var.send_due_rate_minutes, var.email_cooldown_days, var.email_processor_max_concurrency]
+}
+
+run "offers_that_would_overflow_a_functions_environment_are_refused" {
+  command = plan
+
+  variables {
+    allowed_offers = [for i in range(40) : "offer ${i}: ten percent off everything in the autumn sale"]
+  }
+
+  expect_failures = [var.allowed_offers]
+}

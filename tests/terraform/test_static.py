@@ -137,6 +137,25 @@ def test_every_function_folder_has_a_lambda_a_log_group_and_a_role() -> None:
         assert root.locals["function_policies"][folder] == f"${{data.aws_iam_policy_document.{folder}.json}}"
 
 
+def test_role_names_carry_the_region_and_the_schedulers_trust_names_the_account() -> None:
+    """IAM is global: two regions of one environment must not share (and overwrite) a role; and only this account's
+    schedules may assume the scheduler's role (the confused deputy)."""
+    for module, role in (("function", "this"), ("send_due", "this")):
+        name = hcl.child(module).resource("aws_iam_role", role)["name"]
+        assert name.endswith("-${data.aws_region.current.name}"), f"{module}: {name}"
+    [trust] = hcl.child("send_due").data["aws_iam_policy_document"]["assume"]["statement"]
+    [condition] = trust["condition"]
+    assert (condition["test"], condition["variable"]) == ("StringEquals", "aws:SourceAccount")
+    assert condition["values"] == ["${data.aws_caller_identity.current.account_id}"]
+
+
+def test_the_backend_example_keys_each_environment_apart_and_needs_no_lock_table() -> None:
+    example = (REPO_ROOT / "terraform" / "backend.tf.example").read_text()
+    assert "workspace_key_prefix" in example
+    assert re.search(r"use_lockfile\s*=\s*true", example)
+    assert "dynamodb_table" not in example
+
+
 def _star_resource_lines() -> Iterator[tuple[Path, int, str]]:
     for tf in sorted((REPO_ROOT / "terraform").rglob("*.tf")):
         for number, line in enumerate(tf.read_text().splitlines(), start=1):
@@ -658,8 +677,9 @@ def _uncommented_tfvars_example() -> str:
 @needs_terraform
 @pytest.mark.parametrize("options", ["defaults", "every option of terraform.tfvars.example"])
 def test_terraform_test_plans_and_applies_the_root_module_on_a_mock_provider(options: str, tmp_path: Path) -> None:
-    """terraform/tests/*.tftest.hcl: plans at the defaults, with the JWT authorizer, as a second environment, and a
-    mock apply; here also with every line of the example uncommented."""
+    """terraform/tests/*.tftest.hcl: plans at the defaults, with the JWT authorizer, as a second environment, a mock
+    apply, and values AWS would refuse (fractional rates, offers too long for Lambda's environment) refused at plan;
+    here also with every line of the example uncommented."""
     if not Path(PLUGIN_DIR).is_dir():
         pytest.skip(f"SKIPPED: terraform test needs the AWS provider; no local mirror at {PLUGIN_DIR} (TF_PLUGIN_DIR)")
     environment = {**os.environ, "TF_DATA_DIR": str(tmp_path / "data"), "TF_IN_AUTOMATION": "1"}
@@ -682,7 +702,7 @@ def test_terraform_test_plans_and_applies_the_root_module_on_a_mock_provider(opt
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
     )  # fmt: skip
     assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-4000:]
-    assert "4 passed, 0 failed" in tested.stdout
+    assert "6 passed, 0 failed" in tested.stdout
 
 
 def _gateway_route(method: str, path: str, route_keys: Iterable[str]) -> str:
