@@ -124,7 +124,7 @@ def batch(*records: dict[str, Any]) -> dict[str, Any]:
 def load_fixture(name: str) -> dict[str, Any]:
     from pathlib import Path
 
-    return json.loads((Path(__file__).parent / "fixtures" / name).read_text())  # type: ignore[no-any-return]
+    return json.loads((Path(__file__).parent.parent / "fixtures" / name).read_text())  # type: ignore[no-any-return]
 
 
 # ---- engagement events, as the stream processor publishes them ------------------------------------------------
