@@ -1,5 +1,6 @@
 """The emulator's DynamoDB applies each request atomically and each transaction all or nothing, as DynamoDB does:
-what the local mode and the reliability suite measure is then the product, not moto's races."""
+what the local mode and the reliability suite measure is then the product, not moto's races; and a query on the
+table's key reads one partition, not the whole table."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from engagement.adapters.store.dynamo import from_item
@@ -92,3 +94,36 @@ def test_a_cancelled_transaction_writes_nothing_and_leaves_other_writes_alone(aw
     stored = {from_item(item)["userId"] for item in dynamodb.scan(TableName=table)["Items"]}
     written = {f"other-{index}-{step}" for index in range(1, THREADS, 2) for step in range(20)}
     assert written <= stored, f"{len(written - stored)} writes undone by a cancelled transaction"
+
+
+def test_a_query_on_the_tables_key_reads_only_its_partition_and_answers_as_before(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.table import Table
+
+    dynamodb, table = aws["dynamodb"], _table(aws)
+    for user in range(30):
+        for sort in ("a", "b1", "b2", "b3", "c"):
+            dynamodb.put_item(TableName=table, Item={**_key(f"u{user}", sort), "n": {"N": str(user)}})
+    whole_table_reads: list[str] = []
+    real_all_items = Table.all_items
+    monkeypatch.setattr(Table, "all_items", lambda self: whole_table_reads.append(self.name) or real_all_items(self))
+
+    def sorts(**request: Any) -> list[str]:
+        answer = dynamodb.query(TableName=table, KeyConditionExpression="userId = :u" + request.pop("and_", ""),
+                                **request)  # fmt: skip
+        return [item["decisionKey"]["S"] for item in answer["Items"]]
+
+    user = {":u": {"S": "u7"}}
+    assert sorts(ExpressionAttributeValues=user) == ["a", "b1", "b2", "b3", "c"]
+    assert sorts(ExpressionAttributeValues=user, ScanIndexForward=False) == ["c", "b3", "b2", "b1", "a"]
+    assert sorts(ExpressionAttributeValues={**user, ":p": {"S": "b"}}, and_=" AND begins_with(decisionKey, :p)") == [
+        "b1", "b2", "b3"
+    ]  # fmt: skip
+    first = dynamodb.query(TableName=table, KeyConditionExpression="userId = :u", ExpressionAttributeValues=user,
+                           Limit=2)  # fmt: skip
+    rest = dynamodb.query(TableName=table, KeyConditionExpression="userId = :u", ExpressionAttributeValues=user,
+                          ExclusiveStartKey=first["LastEvaluatedKey"])  # fmt: skip
+    assert [i["decisionKey"]["S"] for i in first["Items"] + rest["Items"]] == ["a", "b1", "b2", "b3", "c"]
+    assert sorts(ExpressionAttributeValues={":u": {"S": "nobody"}}) == []
+    assert whole_table_reads == []  # moto's own query sorted the whole table each time
