@@ -16,8 +16,7 @@ def rebuild(handler: ModuleType, **parts: Any) -> Any:
     if name == "api":
         parts.setdefault("assets", handler.services.assets)
     handler.services = getattr(bootstrap, name)(config, **parts)
-    if "config" in vars(handler):
-        handler.config = config
+    handler.config = config
     return handler.services
 
 

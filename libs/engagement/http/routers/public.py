@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -84,10 +84,6 @@ def html(status: int, body: str) -> Response[str]:
     return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=headers)
 
 
-def read_assets(folder: PurePath) -> dict[str, str]:
+def read_assets(folder: Path) -> dict[str, str]:
     """The dashboard's files (those of a type it serves), by name."""
-    from pathlib import Path
-
-    return {
-        path.name: path.read_text(encoding="utf-8") for path in Path(folder).glob("*") if path.suffix in ASSET_TYPES
-    }
+    return {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*") if path.suffix in ASSET_TYPES}
