@@ -347,7 +347,8 @@ class LocalMode:
         return depths
 
     def wait_until_drained(self, timeout: float, quiet_for: float = 1.5) -> bool:
-        """True once nothing is in flight: no poller busy, the email queue empty, no batch for quiet_for s."""
+        """True once nothing is in flight: no poller busy, every stream read to its end, every queue a function reads
+        empty, and no batch for quiet_for s."""
         assert self.activity is not None
         deadline = time.monotonic() + timeout
         last_changes, quiet_since = -1, time.monotonic()
@@ -355,7 +356,8 @@ class LocalMode:
             if self.failure() or self.stop_event.is_set():
                 return False
             changes = self.activity.changes
-            if changes != last_changes or any(poller.busy for poller in self.pollers):
+            behind = any(poller.busy or not poller.caught_up for poller in self.pollers)
+            if changes != last_changes or behind:
                 last_changes, quiet_since = changes, time.monotonic()
             elif time.monotonic() - quiet_since >= quiet_for and not any(
                 self.queue_depths()[source.queue] for source in resources.QUEUE_SOURCES

@@ -68,6 +68,7 @@ class Poller(threading.Thread):
             raise
 
     idle_wait = 0.2
+    caught_up = True  # nothing known to be waiting for it (a queue's depth says what waits on a queue)
 
     def poll_once(self) -> bool:
         raise NotImplementedError
@@ -121,6 +122,9 @@ class StreamPoller(Poller):
         self.on_failure_queue_url = on_failure_queue_url
         self._iterators: dict[str, str | None] = {}
         self.records_read = 0  # every record taken from the shards, whether or not the filter let it through
+        # Its last look at every shard found nothing new (an IteratorAge of zero, in Lambda's terms). Not busy is
+        # not enough to call the stream drained: a slow read of records still to deliver is neither.
+        self.caught_up = False
 
     def _refresh_shards(self) -> None:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
@@ -134,12 +138,14 @@ class StreamPoller(Poller):
     def poll_once(self) -> bool:
         if not self._iterators:
             self._refresh_shards()
-        delivered = False
+        delivered = found = False
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:
                 continue
             response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             self._iterators[shard_id] = response.get("NextShardIterator")
+            if response["Records"]:
+                found, self.caught_up = True, False
             self.records_read += len(response["Records"])
             records = [
                 lambda_events.stream_record(record, self.stream_arn, self.region) for record in response["Records"]
@@ -153,6 +159,8 @@ class StreamPoller(Poller):
                     self.busy = False
                     self.deliveries += 1
                 delivered = True
+        if not found:
+            self.caught_up = True
         return delivered
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]], attempt: int = 0) -> None:
