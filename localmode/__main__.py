@@ -123,7 +123,9 @@ def rescore(args: argparse.Namespace) -> int:
     offset_file = settings.state_dir / "clock-offset"
     if args.now:
         offset = parse_instant(args.now) - datetime.now(UTC)
-        offset_file.write_text(f"{offset.total_seconds():.3f}\n")
+        written = offset_file.with_suffix(".new")
+        written.write_text(f"{offset.total_seconds():.3f}\n")
+        written.replace(offset_file)  # all at once: a function never reads a half-written shift
     now = datetime.now(UTC) + read_offset(offset_file)
     sqs = boto3.client("sqs", endpoint_url=settings.endpoint_url, region_name=resources.REGION,
                        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],

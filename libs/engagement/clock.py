@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,19 +41,22 @@ class SystemClock:
 
 
 class ShiftedClock:
-    """The system clock moved by the number of seconds in a file (absent or empty: not moved). Read at most once
-    a second, so a shift written by one process reaches the others within a second."""
+    """The system clock moved by the number of seconds in a file (absent or empty: not moved). Read again whenever
+    the file changes (one stat a call), so a shift written by one process holds in every other from then on."""
 
-    def __init__(self, offset_file: Path, *, reread_after_s: float = 1.0) -> None:
+    def __init__(self, offset_file: Path) -> None:
         self.offset_file = offset_file
-        self.reread_after_s = reread_after_s
         self._offset = timedelta(0)
-        self._read_at = -math.inf
+        self._version: tuple[int, int, int] | None = None  # the file's (inode, mtime, size) when last read
 
     def now(self) -> datetime:
-        if time.monotonic() - self._read_at >= self.reread_after_s:
-            self._offset = read_offset(self.offset_file)
-            self._read_at = time.monotonic()
+        try:
+            status = self.offset_file.stat()
+            version: tuple[int, int, int] | None = (status.st_ino, status.st_mtime_ns, status.st_size)
+        except FileNotFoundError:
+            version = None
+        if version != self._version or version is None:
+            self._offset, self._version = read_offset(self.offset_file), version
         return datetime.now(UTC) + self._offset
 
 

@@ -204,9 +204,15 @@ def test_a_task_that_is_not_a_segment_task_goes_to_the_dlq_with_its_reason(pipel
     assert all(letter["attributes"]["reason"] and letter["receives"] == 1 for letter in dead)
 
 
-def test_the_shifted_clock_follows_its_file(tmp_path: Any) -> None:
+def test_the_shifted_clock_follows_its_file_from_the_next_reading(tmp_path: Any) -> None:
+    """`make rescore NOW=…` writes the shift and at once sends the sweep: a function that read the clock a moment
+    before must not judge the sweep's clients by the old time (it once decided a rescored client "not at risk")."""
     offset_file = tmp_path / "clock-offset"
-    clock = ShiftedClock(offset_file, reread_after_s=0)
+    clock = ShiftedClock(offset_file)
     assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 5  # no file: real time
     offset_file.write_text(f"{timedelta(days=200).total_seconds()}\n")
     assert (clock.now() - datetime.now(UTC)).days in (199, 200)
+    offset_file.write_text(f"{timedelta(days=30).total_seconds()}\n")
+    assert (clock.now() - datetime.now(UTC)).days in (29, 30)
+    offset_file.unlink()
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 5
