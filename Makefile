@@ -14,8 +14,11 @@ TF_VARS = -var environment=$(ENV) -var architecture=$(ARCH) $(if $(wildcard terr
 TF_PLUGIN_DIR ?= $(wildcard /opt/tf-plugins)
 TOOLS := .tools
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+# make test's processes (pytest-xdist); each test file runs whole in one of them
+TEST_WORKERS ?= 2
 
-.PHONY: help venv lock local demo seed test lint typecheck unit integration e2e test-reliability rescore bench clean \
+.PHONY: help venv lock local demo seed test test-deploy test-slow lint typecheck unit integration e2e test-reliability \
+	rescore bench clean \
 	package plan deploy destroy outputs logs smoke checkov test-aws
 
 help: ## list the targets
@@ -68,8 +71,14 @@ integration: $(STAMP) ## integration tests on moto
 e2e: $(STAMP) ## end-to-end tests: the real local mode in a subprocess
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck checkov ## what CI runs: lint, types, checkov, then every test (terraform fmt/validate included)
-	$(BIN)/pytest
+test: lint typecheck checkov ## lint, types, checkov, then every test but the deploy and slow ones, on TEST_WORKERS processes
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not deploy and not slow"
+
+test-deploy: $(STAMP) ## build the packages and import each handler on Python 3.12; terraform test with every option
+	$(BIN)/pytest -m deploy
+
+test-slow: $(STAMP) ## the long runs make test covers briefly: every benchmark at tiny sizes, the API fuzzer's coverage phase
+	$(BIN)/pytest -m slow
 
 test-reliability: $(STAMP) ## the whole reliability suite at full size (figures in .artifacts/reliability.json)
 	RELIABILITY_FULL=1 $(BIN)/pytest tests/reliability -p no:cacheprovider

@@ -51,6 +51,7 @@ def test_no_request_makes_the_api_fail(local_mode: RunningLocalMode) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_the_coverage_phase_finds_no_server_error_and_a_405_with_allow_for_every_undeclared_method(
     local_mode: RunningLocalMode,
 ) -> None:

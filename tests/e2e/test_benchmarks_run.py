@@ -1,5 +1,5 @@
-"""make bench is not part of make test (it takes minutes); this runs every benchmark at tiny sizes, so a change
-that breaks one is caught here rather than on the day someone wants the figures."""
+"""make bench is not part of make test (it takes minutes); this runs every benchmark at tiny sizes (make test-slow,
+which CI runs), so a change that breaks one is caught here rather than on the day someone wants the figures."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_every_benchmark_runs_at_tiny_sizes() -> None:
     finished = subprocess.run(

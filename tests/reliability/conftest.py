@@ -40,10 +40,19 @@ def figures(request: pytest.FixtureRequest) -> Figures:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # a worker of make test's processes: the controller gathers, writes and prints
+        worker_output["reliability_figures"] = _FIGURES
+        return
     if not _FIGURES:
         return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "reliability.json").write_text(json.dumps({"full": FULL, "figures": _FIGURES}, indent=2) + "\n")
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's, when the tests run in several processes
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _FIGURES.update(getattr(node, "workeroutput", {}).get("reliability_figures", {}))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

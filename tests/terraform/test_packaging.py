@@ -83,6 +83,7 @@ def test_the_layer_holds_engagement_and_its_dependencies_under_python(arm64: dic
     assert arm64["layer"].stat().st_size < 15 * 1024 * 1024
 
 
+@pytest.mark.deploy
 @needs_python312
 def test_building_the_same_tree_twice_gives_byte_identical_zips(arm64: dict[str, Path], tmp_path: Path) -> None:
     again = build(tmp_path, "arm64")
@@ -110,6 +111,7 @@ def python312_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin" / "python"
 
 
+@pytest.mark.deploy
 @needs_python312
 @pytest.mark.parametrize(
     ("function", "extra", "openai"),

@@ -675,7 +675,9 @@ def _uncommented_tfvars_example() -> str:
 
 
 @needs_terraform
-@pytest.mark.parametrize("options", ["defaults", "every option of terraform.tfvars.example"])
+@pytest.mark.parametrize(
+    "options", ["defaults", pytest.param("every option of terraform.tfvars.example", marks=pytest.mark.deploy)]
+)
 def test_terraform_test_plans_and_applies_the_root_module_on_a_mock_provider(options: str, tmp_path: Path) -> None:
     """terraform/tests/*.tftest.hcl: plans at the defaults, with the JWT authorizer, as a second environment, a mock
     apply, and values AWS would refuse (fractional rates, offers too long for Lambda's environment) refused at plan;
