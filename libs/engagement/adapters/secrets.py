@@ -6,6 +6,7 @@ within minutes, with no redeploy; `refresh=True` fetches at once (after a 401, s
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ class SecretSource:
         self._value = value
         self._parameter = parameter
         self._max_age = max_age
+        self._fetching = threading.Lock()  # a cold start's threads ask at once: one fetches, the rest read the cache
 
     @property
     def configured(self) -> bool:
@@ -28,9 +30,10 @@ class SecretSource:
         else:
             from aws_lambda_powertools.utilities import parameters
 
-            value = str(
-                parameters.get_parameter(self._parameter, decrypt=True, max_age=self._max_age, force_fetch=refresh)
-            )
+            with self._fetching:
+                value = str(
+                    parameters.get_parameter(self._parameter, decrypt=True, max_age=self._max_age, force_fetch=refresh)
+                )
         value = (value or "").strip()
         return None if value in NOT_SET else value
 
