@@ -126,6 +126,46 @@ def test_writes_of_the_systems_own_attributes_publish_nothing(
     assert calls == []
 
 
+def test_an_upstream_rewrite_that_erases_the_systems_attributes_gets_them_back_without_an_event(
+    handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+) -> None:
+    """The upstream writer puts the whole item, facts unchanged, without our score and email marks: left so, the
+    client would look unscored and the next sweep would publish it again."""
+    stamp = "2026-11-28T00:00:00.000Z"
+    facts = client_values("u-1", engagementScore=30)
+    ours = {"computedScore": 28, "band": "at_risk", "scoredAt": stamp, "lastEmailDate": stamp, "lastEmailId": "e-1"}
+    put(aws, facts)  # what the table holds after the upstream's put
+    calls = count_publish_calls(handler)
+
+    erased = stream_record("MODIFY", old={**facts, **ours}, new=facts)
+    assert handler.lambda_handler(batch(erased), lambda_context) == {"batchItemFailures": []}
+
+    stored = item(aws, "u-1")
+    assert {name: stored[name] for name in ours} == {
+        "computedScore": {"N": "28"}, "band": {"S": "at_risk"}, "scoredAt": {"S": stamp},
+        "lastEmailDate": {"S": stamp}, "lastEmailId": {"S": "e-1"},
+    }  # fmt: skip
+    assert calls == []  # no event: no fact changed
+    # The restore's own record changes nothing of ours or the upstream's: it is not restored again.
+    restored = stream_record("MODIFY", old=facts, new={**facts, **ours})
+    assert handler.lambda_handler(batch(restored), lambda_context) == {"batchItemFailures": []}
+    assert calls == []
+
+
+def test_a_restore_leaves_a_value_the_system_wrote_since_the_erasing_write(
+    handler: ModuleType, aws: dict[str, Any], lambda_context: Any
+) -> None:
+    facts = client_values("u-1", engagementScore=30)
+    put(aws, {**facts, "lastEmailDate": "2026-11-29T00:00:00.000Z", "lastEmailId": "e-2"})  # emailed again since
+
+    erased = stream_record("MODIFY", old={**facts, "lastEmailDate": "2026-11-01T00:00:00.000Z", "lastEmailId": "e-1"},
+                           new=facts)  # fmt: skip
+    handler.lambda_handler(batch(erased), lambda_context)
+
+    stored = item(aws, "u-1")
+    assert (stored["lastEmailDate"], stored["lastEmailId"]) == ({"S": "2026-11-29T00:00:00.000Z"}, {"S": "e-2"})
+
+
 def test_the_computed_score_is_stored_beside_the_facts_never_in_engagement_score(
     handler: ModuleType, aws: dict[str, Any], lambda_context: Any
 ) -> None:

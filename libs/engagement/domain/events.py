@@ -32,6 +32,20 @@ FACT_ATTRIBUTES: tuple[str, ...] = (
     "timezone",
 )
 
+# What the system writes on a client's item: never a fact, so writing it makes no event. An upstream writer that
+# puts the whole item without them erases them; the stream processor puts back what such a change erased.
+SYSTEM_ATTRIBUTES: tuple[str, ...] = (
+    "computedScore",
+    "band",
+    "scoredAt",
+    "lastEmailDate",
+    "lastEmailId",
+    "rescoredOn",
+    "winbackLapse",
+    "winbackAttempts",
+    "optedOutAt",
+)
+
 _EVENT_TYPES = {
     "INSERT": EventType.CLIENT_CREATED,
     "MODIFY": EventType.CLIENT_UPDATED,
@@ -42,6 +56,13 @@ _EVENT_TYPES = {
 def changed_facts(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> tuple[str, ...]:
     old, new = old or {}, new or {}
     return tuple(name for name in FACT_ATTRIBUTES if old.get(name) != new.get(name))
+
+
+def erased_system_attributes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The system's attributes the old image had and the new one lacks (both images present: a modification)."""
+    if not old or not new:
+        return {}
+    return {name: old[name] for name in SYSTEM_ATTRIBUTES if name in old and name not in new}
 
 
 def _validated(model: type[M], data: Any, subject: str) -> M:

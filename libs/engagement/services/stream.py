@@ -24,7 +24,7 @@ from engagement.adapters.messaging import (
 from engagement.adapters.store.dynamo import from_item
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
-from engagement.domain.events import event_from_change
+from engagement.domain.events import erased_system_attributes, event_from_change
 from engagement.domain.models import EngagementEvent, EventType
 from engagement.errors import InvalidRecord, Refused, TransientFailure
 from engagement.observability import count, logger
@@ -46,12 +46,13 @@ class StreamService:
         try:
             if not event_id:
                 raise InvalidRecord("record has no eventID", "eventID")
+            old_image, new_image = _image(change, "OldImage"), _image(change, "NewImage")
             event = event_from_change(
                 event_name=str(raw.get("eventName")),
                 event_id=event_id,
                 occurred_at=_creation_time(change, self.clock),
-                old_image=_image(change, "OldImage"),
-                new_image=_image(change, "NewImage"),
+                old_image=old_image,
+                new_image=new_image,
                 now=self.clock.now(),
             )
         except InvalidRecord as invalid:
@@ -64,7 +65,23 @@ class StreamService:
         if event is None:
             logger.debug("no fact changed; nothing to publish", extra={"eventId": event_id})
             count("RecordsWithoutFactChange")
+        if event is None or event.type is EventType.CLIENT_UPDATED:
+            self._restore_erased(old_image, new_image)
         return event
+
+    def _restore_erased(self, old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> None:
+        """An upstream put of the whole item erased the system's attributes: put them back (one write, no event),
+        rather than leave the client unscored for the sweep to republish. TransientFailure retries the record."""
+        erased = erased_system_attributes(old_image, new_image)
+        if not erased or new_image is None:
+            return
+        try:
+            self.users.restore(str(new_image.get("userId")), erased)
+        except Refused as exc:  # the item at its size limit, say: the next score write sets them again
+            logger.error("erased attributes not restored", extra={"attributes": sorted(erased), "error": str(exc)})
+            return
+        logger.info("erased attributes restored", extra={"attributes": sorted(erased)})
+        count("SystemAttributesRestored")
 
     def publish(self, pending: list[tuple[Any, EngagementEvent]]) -> list[tuple[Any, Exception]]:
         if not pending:

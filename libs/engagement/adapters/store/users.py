@@ -70,6 +70,17 @@ class UserRepository:
             },
         )
 
+    def restore(self, user_id: str, attributes: Mapping[str, Any]) -> None:
+        """Put back the system's attributes an upstream write erased, each only if still absent (a newer value the
+        system wrote meanwhile stays). No fact changes, so no event follows."""
+        names = sorted(attributes)
+        self._update_existing(
+            user_id,
+            "SET " + ", ".join(f"#a{i} = if_not_exists(#a{i}, :a{i})" for i in range(len(names))),
+            {f":a{i}": to_attribute(attributes[name]) for i, name in enumerate(names)},
+            names={f"#a{i}": name for i, name in enumerate(names)},
+        )
+
     def record_rescore(
         self,
         user_id: str,
@@ -121,18 +132,23 @@ class UserRepository:
             response = self._dynamodb.scan(**request)
         return [from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
 
-    def _update_existing(self, user_id: str, expression: str, values: dict[str, Any]) -> None:
+    def _update_existing(
+        self, user_id: str, expression: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> None:
         """Update the system's own attributes of a client; a client deleted meanwhile is not brought back. Raises
         TransientFailure, or Refused when DynamoDB will never accept the write."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"userId": {"S": user_id}},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(userId)",
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
         try:
             with translated_errors(f"update {user_id}"):
-                self._dynamodb.update_item(
-                    TableName=self.table_name,
-                    Key={"userId": {"S": user_id}},
-                    UpdateExpression=expression,
-                    ConditionExpression="attribute_exists(userId)",
-                    ExpressionAttributeValues=values,
-                )
+                self._dynamodb.update_item(**request)
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise Refused(f"update {user_id}: {exc}") from exc
