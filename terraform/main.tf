@@ -502,6 +502,7 @@ module "function" {
   kms_key_arn          = module.data.kms_key_arn
   log_retention_days   = var.log_retention_days
   log_level            = var.log_level
+  xray_tracing         = var.xray_tracing
   environment          = local.function_environment[each.key]
   tags                 = local.tags
 }

@@ -132,7 +132,11 @@ def test_every_function_folder_has_a_lambda_a_log_group_and_a_role() -> None:
     assert function_module.resource("aws_lambda_function", "this")["role"] == "${aws_iam_role.this.arn}"
     assert function_module.resource("aws_cloudwatch_log_group", "this")["name"] == "/aws/lambda/${var.name}"
     assert function_module.resource("aws_iam_role_policy", "this")["role"] == "${aws_iam_role.this.id}"
-    assert function_module.resource("aws_lambda_function", "this")["tracing_config"][0]["mode"] == "Active"
+    # Traced with X-Ray unless xray_tracing = false, which also tells the function not to load the tracer
+    tracing = function_module.resource("aws_lambda_function", "this")["tracing_config"][0]["mode"]
+    assert tracing == '${var.xray_tracing ? "Active" : "PassThrough"}'
+    assert root.variables["xray_tracing"]["default"] is True
+    assert call["xray_tracing"] == "${var.xray_tracing}"
     for folder in FUNCTION_FOLDERS:
         assert root.locals["function_policies"][folder] == f"${{data.aws_iam_policy_document.{folder}.json}}"
 

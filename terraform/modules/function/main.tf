@@ -20,6 +20,7 @@ locals {
       # addresses, email bodies): those stay in the logs, under the project's key and retention.
       POWERTOOLS_TRACER_CAPTURE_RESPONSE = "false"
       POWERTOOLS_TRACER_CAPTURE_ERROR    = "false"
+      POWERTOOLS_TRACE_DISABLED          = var.xray_tracing ? "false" : "true"
     },
     var.environment,
   )
@@ -41,10 +42,13 @@ data "aws_iam_policy_document" "runtime" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
-  statement {
-    sid       = "SendTraces"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["*"] # X-Ray has no resource-level permissions for these actions
+  dynamic "statement" {
+    for_each = var.xray_tracing ? [1] : []
+    content {
+      sid       = "SendTraces"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"] # X-Ray has no resource-level permissions for these actions
+    }
   }
 }
 
@@ -92,7 +96,7 @@ resource "aws_lambda_function" "this" {
   }
 
   tracing_config {
-    mode = "Active"
+    mode = var.xray_tracing ? "Active" : "PassThrough"
   }
 
   logging_config {
