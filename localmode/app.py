@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -23,7 +22,7 @@ from localmode.gateway import HttpApi
 from localmode.pollers import Poller, QueuePoller, SchedulePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
 from stack import resources
-from stack.local import written_environment
+from stack.local import running_port
 
 # Settings a user may change for the local mode from their shell (the functions see them as in AWS).
 PASSTHROUGH = (
@@ -85,12 +84,10 @@ class Settings:
         as from_env, but a port not given (flag or LOCAL_*_PORT) is the one the running local mode wrote into its
         .local/env, so it is found whatever port it was started on."""
         settings = cls.from_env(**overrides)
-        written = written_environment(settings.state_dir)
         for name, variable, url in (("aws_port", "LOCAL_AWS_PORT", "AWS_ENDPOINT_URL"),
                                     ("app_port", "LOCAL_APP_PORT", "API_URL")):  # fmt: skip
-            port = urlsplit(written.get(url, "")).port
-            if overrides.get(name) is None and variable not in os.environ and port:
-                setattr(settings, name, port)
+            if overrides.get(name) is None:
+                setattr(settings, name, running_port(variable, url, getattr(settings, name), settings.state_dir))
         return settings
 
     @property

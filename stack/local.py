@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AWS_PORT = 4566
@@ -23,8 +24,14 @@ def written_environment(directory: Path | None = None) -> dict[str, str]:
     return dict(line.removeprefix("export ").split("=", 1) for line in lines if "=" in line)
 
 
+def running_port(variable: str, written_url: str, default: int, directory: Path | None = None) -> int:
+    """A port of the running local mode: the variable (LOCAL_AWS_PORT, LOCAL_APP_PORT) when set, else the port of
+    the URL it wrote into its env file (AWS_ENDPOINT_URL, API_URL), else the default."""
+    if port := os.environ.get(variable):
+        return int(port)
+    return urlsplit(written_environment(directory).get(written_url, "")).port or default
+
+
 def running_endpoint() -> str:
-    """The local mode's AWS endpoint: LOCAL_AWS_PORT when set, else the running local mode's, else the default."""
-    if port := os.environ.get("LOCAL_AWS_PORT"):
-        return f"http://127.0.0.1:{port}"
-    return written_environment().get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{DEFAULT_AWS_PORT}"
+    """The running local mode's AWS endpoint."""
+    return f"http://127.0.0.1:{running_port('LOCAL_AWS_PORT', 'AWS_ENDPOINT_URL', DEFAULT_AWS_PORT)}"
