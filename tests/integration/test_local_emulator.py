@@ -1,6 +1,6 @@
 """The emulator's DynamoDB applies each request atomically and each transaction all or nothing, as DynamoDB does:
-what the local mode and the reliability suite measure is then the product, not moto's races; and a query on the
-table's key reads one partition, not the whole table."""
+what the local mode and the reliability suite measure is then the product, not moto's races; and a query, on the
+table's key or an index's, reads one partition, not the whole table."""
 
 from __future__ import annotations
 
@@ -127,3 +127,62 @@ def test_a_query_on_the_tables_key_reads_only_its_partition_and_answers_as_befor
     assert [i["decisionKey"]["S"] for i in first["Items"] + rest["Items"]] == ["a", "b1", "b2", "b3", "c"]
     assert sorts(ExpressionAttributeValues={":u": {"S": "nobody"}}) == []
     assert whole_table_reads == []  # moto's own query sorted the whole table each time
+
+
+def test_an_index_query_reads_only_its_partition_and_follows_every_kind_of_write(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emails table's indexes (byUser, byStatus) after puts, in-place updates of the indexed attribute, deletes,
+    a transaction and a cancelled one: every query answers what a scan says, without reading the whole table."""
+    from moto.dynamodb.models.table import Table
+
+    dynamodb, table = aws["dynamodb"], str(aws["deployed"].tables["emails"])
+
+    def email(number: int, user: str, status: str) -> dict[str, Any]:
+        return {"emailId": {"S": f"e{number:02d}"}, "userId": {"S": user}, "status": {"S": status},
+                "createdAt": {"S": f"2026-11-{1 + number % 28:02d}T00:{number:02d}:00Z"}}  # fmt: skip
+
+    for number in range(40):
+        dynamodb.put_item(TableName=table, Item=email(number, f"u{number % 5}", "PENDING_REVIEW"))
+    dynamodb.query(TableName=table, IndexName="byUser", KeyConditionExpression="userId = :u",
+                   ExpressionAttributeValues={":u": {"S": "u0"}})  # fmt: skip  # the keys beside the table exist now
+    for number in range(0, 40, 3):  # approved and sent: the status changes in place
+        dynamodb.update_item(TableName=table, Key={"emailId": {"S": f"e{number:02d}"}},
+                             UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+                             ExpressionAttributeValues={":s": {"S": "SENT"}})  # fmt: skip
+    for number in range(1, 40, 7):
+        dynamodb.delete_item(TableName=table, Key={"emailId": {"S": f"e{number:02d}"}})
+    dynamodb.put_item(TableName=table, Item=email(2, "u9", "CANCELLED"))  # replaced: another client, another status
+    dynamodb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": email(40, "u1", "SENT")}},
+        {"Update": {"TableName": table, "Key": {"emailId": {"S": "e04"}}, "UpdateExpression": "REMOVE #s",
+                    "ExpressionAttributeNames": {"#s": "status"}}},
+    ])  # fmt: skip
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": email(41, "u1", "SENT")}},
+            {"Delete": {"TableName": table, "Key": {"emailId": {"S": "e05"}},
+                        "ConditionExpression": "attribute_not_exists(emailId)"}},
+        ])  # fmt: skip
+    scanned = [from_item(item) for item in dynamodb.scan(TableName=table)["Items"]]
+    whole_table_reads: list[str] = []
+    real_all_items = Table.all_items
+    monkeypatch.setattr(Table, "all_items", lambda self: whole_table_reads.append(self.name) or real_all_items(self))
+
+    def ids(index: str, attribute: str, value: str, **request: Any) -> list[str]:
+        answer = dynamodb.query(TableName=table, IndexName=index, KeyConditionExpression="#k = :v",
+                                ExpressionAttributeNames={"#k": attribute},
+                                ExpressionAttributeValues={":v": {"S": value}}, **request)  # fmt: skip
+        return [item["emailId"]["S"] for item in answer["Items"]]
+
+    def expected(attribute: str, value: str) -> list[str]:
+        found = [item for item in scanned if item.get(attribute) == value]
+        return [item["emailId"] for item in sorted(found, key=lambda item: (item["createdAt"], item["emailId"]))]
+
+    for user in ("u0", "u1", "u2", "u3", "u4", "u9", "nobody"):
+        assert ids("byUser", "userId", user) == expected("userId", user), user
+    for status in ("PENDING_REVIEW", "SENT", "CANCELLED", "FAILED"):
+        assert ids("byStatus", "status", status) == expected("status", status), status
+    assert ids("byStatus", "status", "SENT", ScanIndexForward=False) == expected("status", "SENT")[::-1]
+    assert "e41" not in ids("byUser", "userId", "u1")  # the cancelled transaction wrote nothing
+    assert whole_table_reads == []  # moto's own index query read every item of the table

@@ -47,8 +47,8 @@ SEED_CHUNK = 250  # clients a write_clients call: the sampler sees the seeding p
 
 
 def drain_timeout(clients: int) -> float:
-    """Generous: 2 clients/s. 10,000 clients drained here at 5 to 8 clients/s on average (a few hundred at 35): the
-    emulator slows as its tables grow (moto answers an index query by scanning the whole table)."""
+    """Generous: 2 clients/s. 10,000 clients drained here at 5 to 8 clients/s on average while moto answered every
+    query by reading the whole table (the emulator now reads one partition)."""
     return 60 + clients * 0.5
 
 
