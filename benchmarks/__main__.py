@@ -1,7 +1,8 @@
 """make bench: measured figures for this machine.
 
 1. Cold-start import cost: each handler module imported in a fresh process (config, clients, everything its
-   init does), next to a bare `import boto3` plus one client.
+   init does), next to a bare `import boto3` plus one client; then again as Lambda runs it: Python 3.12, the
+   function's zip and the layer (3.12 bytecode), in a runtime holding only what Lambda's provides.
 2. Stream processor: records per second through the real handler on in-process moto, and SNS calls per 100
    records.
 3. The LLM writer: wall time of a batch of 10 against a local OpenAI-compatible server answering in 300 ms (the
@@ -18,11 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,12 +50,20 @@ print(elapsed * 1000, int("openai" in sys.modules))
 """
 
 
-def _import_ms(statement: str, cwd: Path, environment: dict[str, str], runs: int) -> tuple[float, bool]:
+def _import_ms(
+    statement: str,
+    cwd: Path,
+    environment: dict[str, str],
+    runs: int,
+    *,
+    interpreter: list[str] | None = None,
+    prelude: str = "",
+) -> tuple[float, bool]:
     times, imported_openai = [], False
     for _ in range(runs):
         env = {**os.environ, **FAKE_AWS, **environment, "PYTHONDONTWRITEBYTECODE": "1"}
         output = subprocess.run(
-            [sys.executable, "-c", IMPORT_PROBE.format(statement=statement)],
+            [*(interpreter or [sys.executable]), "-c", prelude + IMPORT_PROBE.format(statement=statement)],
             cwd=cwd, env=env, capture_output=True, text=True, check=True,
         ).stdout.split()  # fmt: skip
         times.append(float(output[0]))
@@ -66,7 +77,40 @@ def import_times(runs: int) -> None:
     print(f"   {'import boto3 + one client':<34} {baseline:7.0f} ms")
     for name in ("stream_processor", "email_processor", "api"):
         elapsed, openai = _import_ms("import handler", REPO_ROOT / "functions" / name, sample_environment(name), runs)
-        print(f"   {name + ' handler':<34} {elapsed:7.0f} ms   imports openai: {'yes' if openai else 'no'}")
+        print(f"   {name + ' handler':<34} {elapsed:7.0f} ms   {elapsed / baseline:4.1f} times the baseline   "
+              f"imports openai: {'yes' if openai else 'no'}")  # fmt: skip
+
+
+def packaged_import_times(runs: int) -> None:
+    """Each handler as Lambda loads it: from its zip and the layer (3.12 bytecode), in a clean Python 3.12 that
+    holds only what the runtime provides, next to the same runtime's `import boto3` plus one client."""
+    from scripts import package
+
+    print(f"\n   As Lambda runs them: Python 3.12, the function's zip and the layer, isolated (median of {runs})")
+    try:
+        python312 = package.find_python312()
+    except package.PackagingError as exc:
+        print(f"   skipped: {exc}")
+        return
+    architecture = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    with tempfile.TemporaryDirectory(prefix="bench-runtime-") as temporary:
+        root = Path(temporary)
+        runtime = package.lambda_runtime(root, python312)
+        with zipfile.ZipFile(package.package_layer(architecture, root / "dist", python312)) as layer:
+            layer.extractall(root / "opt")
+
+        def probe(statement: str, task: Path, environment: dict[str, str]) -> tuple[float, bool]:
+            code = f"import sys; sys.path[:0] = [{str(task)!r}, {str(root / 'opt' / 'python')!r}]\n"
+            return _import_ms(statement, task, environment, runs, interpreter=[str(runtime), "-I"], prelude=code)
+
+        baseline, _ = probe("import boto3; boto3.client('dynamodb')", root, {})
+        print(f"   {'import boto3 + one client':<34} {baseline:7.0f} ms")
+        for name in ("stream_processor", "email_processor", "api"):
+            task = root / "task" / name
+            with zipfile.ZipFile(package.package_function(name, root / "dist")) as function:
+                function.extractall(task)
+            elapsed, _ = probe("import handler", task, sample_environment(name))
+            print(f"   {name + ' handler':<34} {elapsed:7.0f} ms   {elapsed / baseline:4.1f} times the baseline")
 
 
 def _drain(sqs: Any, queue_url: str) -> None:
@@ -336,6 +380,10 @@ def main() -> None:
         args.rescore_clients = 200
     print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     import_times(args.import_runs)
+    if args.quick:
+        print("\n   As Lambda runs them: skipped with --quick (it builds the layer and a Python 3.12 runtime)")
+    else:
+        packaged_import_times(args.import_runs)
     with own_environment():
         stream_throughput(args.stream_batches)
     with own_environment():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,24 @@ def package_layer(architecture: str, dist: Path, python312: str) -> Path:
         site = build_layer_tree(architecture, Path(temporary) / "layer", python312)
         write_zip(target, ((f"python/{path.relative_to(site)}", path) for path in _files(site, bytecode=True)))
     return target
+
+
+# What Lambda's python3.12 runtime provides beside the standard library (so neither the layer nor a zip ships them).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+
+
+def lambda_runtime(directory: Path, python312: str) -> Path:
+    """A clean Python 3.12 in directory with only what the Lambda runtime provides, at the versions the project
+    pins (requirements/dev.lock); returns its interpreter."""
+    venv = directory / "venv"
+    subprocess.run([python312, "-m", "venv", str(venv)], check=True)  # noqa: S603 - our own interpreter
+    lock = (REPO_ROOT / "requirements" / "dev.lock").read_text()
+    pins = [f"{p}=={v}" for p in RUNTIME_PACKAGES for v in re.findall(rf"^{p}==([\w.]+)", lock, re.MULTILINE)]
+    subprocess.run(  # noqa: S603 - our own interpreter
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins],
+        check=True,
+    )
+    return venv / "bin" / "python"
 
 
 def function_names() -> list[str]:

@@ -17,7 +17,6 @@ from stack.resources import sample_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = package.function_names()
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 
 try:
     PYTHON312: str | None = package.find_python312()
@@ -100,15 +99,7 @@ def test_building_the_same_tree_twice_gives_byte_identical_zips(arm64: dict[str,
 def python312_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean Python 3.12 with only what the Lambda runtime provides (boto3 and its dependencies)."""
     assert PYTHON312 is not None
-    venv = tmp_path_factory.mktemp("runtime") / "venv"
-    subprocess.run([PYTHON312, "-m", "venv", str(venv)], check=True)
-    lock = (REPO_ROOT / "requirements" / "dev.lock").read_text()
-    pins = [f"{p}=={v}" for p in RUNTIME_PACKAGES for v in re.findall(rf"^{p}==([\w.]+)", lock, re.MULTILINE)]
-    subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins],
-        check=True,
-    )
-    return venv / "bin" / "python"
+    return package.lambda_runtime(tmp_path_factory.mktemp("runtime"), PYTHON312)
 
 
 @pytest.mark.deploy
