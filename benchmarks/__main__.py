@@ -181,6 +181,43 @@ def stream_throughput(batches: int) -> None:
     print(f"   {len(calls) / batches:7.1f} SNS PublishBatch calls per 100 records")
 
 
+class _EmulatorMeter:
+    """CPU time moto's in-process emulator spends answering the AWS calls made inside `with meter:`, summed over
+    threads (under one GIL they cannot overlap), and how many calls."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.cpu_s, self.calls = 0.0, 0
+        self._saved: Any = None
+
+    def reset(self) -> None:
+        self.cpu_s, self.calls = 0.0, 0
+
+    def __enter__(self) -> None:
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        self._saved = real = BotocoreStubber.process_request
+        meter = self
+
+        def timed(stubber: Any, request: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return real(stubber, request)
+            finally:
+                with meter._lock:
+                    meter.cpu_s += time.thread_time() - started
+                    meter.calls += 1
+
+        BotocoreStubber.process_request = timed  # type: ignore[method-assign]
+
+    def __exit__(self, *exc: object) -> None:
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        BotocoreStubber.process_request = self._saved  # type: ignore[method-assign]
+
+
 def llm_batch(latency: float, runs: int) -> None:
     """A batch of 10 through the email processor, the LLM answering after `latency` s; and tokens and cost."""
     os.environ.update(FAKE_AWS)
@@ -206,7 +243,8 @@ def llm_batch(latency: float, runs: int) -> None:
     from tests.support.events import client_values, sqs_record, to_image
 
     emulator_dynamodb.install()  # DynamoDB as the local mode emulates it: requests atomic, transactions cheap
-    walls = []
+    emulated = _EmulatorMeter()
+    walls, emulator_cpu, calls = [], [], []
     with running(FakeLLM(latency=latency)) as fake, mock_aws():
         clients = {name: boto3.client(name) for name in resources.SERVICES}
         deployed = resources.create_all(clients, endpoint_url="")
@@ -230,9 +268,13 @@ def llm_batch(latency: float, runs: int) -> None:
                                           old_image=None, new_image=from_item(image), now=now)  # fmt: skip
                 assert event is not None
                 records.append(sqs_record(encode_event(event)))
+            emulated.reset()
             started = time.perf_counter()
-            assert handler.lambda_handler({"Records": records}, context) == {"batchItemFailures": []}
+            with emulated:
+                assert handler.lambda_handler({"Records": records}, context) == {"batchItemFailures": []}
             walls.append(time.perf_counter() - started)
+            emulator_cpu.append(emulated.cpu_s)
+            calls.append(emulated.calls)
     wall = statistics.median(walls)
     print(
         f"\n3. LLM writer: a batch of 10 messages, the LLM answering after {latency * 1000:.0f} ms (median of {runs})"
@@ -241,6 +283,13 @@ def llm_batch(latency: float, runs: int) -> None:
     print(
         f"           (one after the other: {10 * latency * 1000:.0f} ms); at most {fake.most_in_flight} calls at once"
     )
+    cpu, answered = statistics.median(emulator_cpu), statistics.median(calls)
+    print(
+        f"   of which the in-process emulator answering {answered:.0f} AWS calls ({answered / 10:.0f} an email): "
+        f"{cpu * 1000:.0f} ms of CPU under the process's one GIL;"
+    )
+    print(f"           less that, {(wall - cpu) * 1000:.0f} ms = {(wall - cpu) / latency:.1f} LLM latencies "
+          "(in AWS those calls are network waits, a few ms each, made while other threads run)")  # fmt: skip
 
     # Tokens: the real prompt for a typical client, and a typical answer, at ~4 characters per token.
     client = Client.model_validate({**client_values("typical"), "engagementScore": 30})
