@@ -7,8 +7,8 @@
    records.
 3. The LLM writer: wall time of a batch of 10 against a local OpenAI-compatible server answering in 300 ms (the
    messages are written concurrently), and tokens and estimated cost per 1,000 emails at the default model's prices.
-4. Local end to end: clients per second from seeding 1,000 clients until the pipeline has drained, next to the
-   emulator's raw sequential put_item rate measured in the same run (the ceiling here).
+4. Local end to end: clients per second from seeding 1,000 (then 10,000) clients until the pipeline has drained,
+   next to the emulator's raw sequential put_item rate measured in the same run (the ceiling here).
 5. The rescoring sweep: the CPU cost per client of reading, scoring and deciding (in process), and clients
    rescored per second for 100,000 clients in the local mode (bulk-loaded, already scored, with the stream poller
    paused, so the figure is the sweep's, not the seeding's), swept 30 days later so some bands change.
@@ -330,7 +330,7 @@ def local_end_to_end(clients: int, put_items: int) -> None:
             seeded = generate_clients(clients, seed=1)
             started = time.monotonic()
             write_clients(dynamodb, mode.deployed.tables["users"], seeded, progress=False)  # type: ignore[union-attr]
-            drained = mode.wait_until_drained(timeout=600)
+            drained = mode.wait_until_drained(timeout=60 + clients * 0.5)
             assert mode.activity is not None
             elapsed = mode.activity.last_change_at - started
             summary = mode.summary()
@@ -417,7 +417,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--import-runs", type=int, default=5)
     parser.add_argument("--stream-batches", type=int, default=20)
-    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument(
+        "--clients",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1000, 10000],
+        help="seeded clients for the local end-to-end runs, one run each (default 1000,10000)",
+    )
     parser.add_argument("--put-items", type=int, default=1000)
     parser.add_argument("--llm-latency", type=float, default=0.3)
     parser.add_argument("--llm-runs", type=int, default=3)
@@ -425,7 +430,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every benchmark still runs")
     args = parser.parse_args()
     if args.quick:
-        args.import_runs, args.stream_batches, args.clients, args.put_items, args.llm_runs = 1, 1, 20, 20, 1
+        args.import_runs, args.stream_batches, args.clients, args.put_items, args.llm_runs = 1, 1, [20], 20, 1
         args.rescore_clients = 200
     print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     import_times(args.import_runs)
@@ -437,7 +442,8 @@ def main() -> None:
         stream_throughput(args.stream_batches)
     with own_environment():
         llm_batch(args.llm_latency, runs=args.llm_runs)
-    local_end_to_end(args.clients, args.put_items)
+    for clients in args.clients:
+        local_end_to_end(clients, args.put_items)
     rescore_sweep(args.rescore_clients)
 
 
