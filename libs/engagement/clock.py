@@ -55,7 +55,7 @@ class ShiftedClock:
             version: tuple[int, int, int] | None = (status.st_ino, status.st_mtime_ns, status.st_size)
         except FileNotFoundError:
             version = None
-        if version != self._version or version is None:
+        if version != self._version:  # absent from the start: never read, the offset stays zero
             self._offset, self._version = read_offset(self.offset_file), version
         return datetime.now(UTC) + self._offset
 
