@@ -7,9 +7,11 @@
    records.
 3. The LLM writer: wall time of a batch of 10 against a local OpenAI-compatible server answering in 300 ms (the
    messages are written concurrently), and tokens and estimated cost per 1,000 emails at the default model's prices.
-4. Local end to end: clients per second from seeding 1,000 (then 10,000) clients until the pipeline has drained,
+4. DynamoDB request units per drafted and per sent email, priced by benchmarks/capacity.py from the items each call
+   reads and writes (moto charges nothing), and their cost per 1,000 at on-demand prices.
+5. Local end to end: clients per second from seeding 1,000 (then 10,000) clients until the pipeline has drained,
    next to the emulator's raw sequential put_item rate measured in the same run (the ceiling here).
-5. The rescoring sweep: the CPU cost per client of reading, scoring and deciding (in process), and clients
+6. The rescoring sweep: the CPU cost per client of reading, scoring and deciding (in process), and clients
    rescored per second for 100,000 clients in the local mode (bulk-loaded, already scored, with the stream poller
    paused, so the figure is the sweep's, not the seeding's), swept 30 days later so some bands change.
 """
@@ -305,6 +307,85 @@ def llm_batch(latency: float, runs: int) -> None:
     print("           (estimated at 4 characters a token; a repair or a regeneration adds a call)")
 
 
+def request_units(emails: int) -> None:
+    """DynamoDB request units per drafted and per sent email (benchmarks/capacity.py prices every call from the
+    items it reads and writes), and the cost per 1,000 at on-demand prices."""
+    os.environ.update(FAKE_AWS)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    import importlib
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+    from moto import mock_aws
+
+    from benchmarks.capacity import PRICES_SOURCE, CapacityMeter, Tally
+    from engagement import bootstrap
+    from engagement.adapters import aws as engagement_aws
+    from engagement.adapters.store.dynamo import from_item
+    from engagement.config import ApiConfig
+    from engagement.domain.events import encode_event, event_from_change
+    from engagement.domain.models import EmailStatus
+    from localmode import emulator_dynamodb
+    from stack import resources
+    from tests.fakes.llm_server import FakeLLM, running
+    from tests.support.clock import FixedClock
+    from tests.support.events import client_values, sqs_record, to_image
+
+    emulator_dynamodb.install()  # requests atomic, as in DynamoDB: the email processor writes from ten threads
+    with running(FakeLLM(latency=0)) as fake, mock_aws():
+        clients = {name: boto3.client(name) for name in resources.SERVICES}
+        deployed = resources.create_all(clients, endpoint_url="")
+        secrets = {"api_token": "bench-token-0123456789abcdef0123456789", "public_base_url": "https://api.example.com",
+                   "unsubscribe_secret": "bench-unsubscribe-secret-0123456789"}  # fmt: skip
+        for function in (resources.API, resources.EMAIL_PROCESSOR):
+            os.environ.update(resources.function_environment(function, deployed))
+            os.environ.update(resources.secrets_in_environment(function, **secrets))
+        os.environ.update(OPENROUTER_API_KEY="bench-key", LLM_BASE_URL=fake.base_url)
+        handler = importlib.import_module("functions.email_processor.handler")
+        meter = CapacityMeter(engagement_aws.client("dynamodb"), reader=clients["dynamodb"])
+        context = type("Context", (), {"function_name": "bench", "memory_limit_in_mb": 512, "aws_request_id": "r",
+                                       "invoked_function_arn": "arn:aws:lambda:us-east-1:1:function:bench",
+                                       "get_remaining_time_in_millis": lambda self: 60_000})()  # fmt: skip
+        now = datetime.now(UTC)
+        records = []
+        for i in range(emails):
+            image = to_image(client_values(f"units-{i}", engagementScore=20))
+            clients["dynamodb"].put_item(TableName=deployed.tables["users"], Item=image)
+            event = event_from_change(event_name="INSERT", event_id=f"units-{i}", occurred_at=now,
+                                      old_image=None, new_image=from_item(image), now=now)  # fmt: skip
+            assert event is not None
+            records.append(sqs_record(encode_event(event)))
+        with meter.counting("draft") as drafting:
+            for start in range(0, emails, 10):
+                answer = handler.lambda_handler({"Records": records[start : start + 10]}, context)
+                assert answer == {"batchItemFailures": []}, answer
+        services = bootstrap.api(ApiConfig.from_env(), assets={}, clock=FixedClock(now + timedelta(hours=1)))
+        drafted = services.delivery.emails.in_status(EmailStatus.PENDING_REVIEW)
+        with meter.counting("send") as sending:
+            sent = [services.delivery.approve(email.email_id, by="bench") for email in drafted]
+    assert len(drafted) == emails, f"{len(drafted)} of {emails} drafted"
+    assert all(email.status is EmailStatus.SENT for email in sent), "not all went out"
+
+    def line(what: str, tally: Tally) -> None:
+        writes, reads = tally.write_units / emails, tally.read_units / emails
+        where = ", ".join(f"{name.split('-')[-1]} {units / emails:.1f}"
+                          for name, units in sorted(tally.writes.items(), key=lambda pair: -pair[1]))  # fmt: skip
+        print(f"   {what:<20} {writes:5.1f} write units, {reads:4.1f} read units; "
+              f"${tally.cost_usd() / emails * 1000:.4f} per 1,000")  # fmt: skip
+        print(f"   {'':<20} writes by table/index: {where}")
+
+    print(f"\n4. DynamoDB request units per email ({emails} drafted by the email processor, then approved and sent)")
+    line("drafting an email", drafting)
+    line("approving, sending", sending)
+    both = Tally()
+    both.writes.update({"all": drafting.write_units + sending.write_units})
+    both.reads.update({"all": drafting.read_units + sending.read_units})
+    print(f"   {'both':<20} {both.write_units / emails:5.1f} write units, {both.read_units / emails:4.1f} read units; "
+          f"${both.cost_usd() / emails * 1000:.4f} per 1,000 drafted and sent")  # fmt: skip
+    print(f"   ({PRICES_SOURCE}: $0.625 per million write units, $0.125 per million read units)")
+
+
 def local_end_to_end(clients: int, put_items: int) -> None:
     from localmode.app import LocalMode, Settings
     from scripts.seed_users import generate_clients, write_clients
@@ -338,7 +419,7 @@ def local_end_to_end(clients: int, put_items: int) -> None:
             mode.stop()
     drafts = sum(summary["drafts_by_writer"].values())
     print(
-        f"\n4. Local end to end ({clients} seeded clients: stream → SNS → SQS → drafts, then the system's own writes)"
+        f"\n5. Local end to end ({clients} seeded clients: stream → SNS → SQS → drafts, then the system's own writes)"
     )
     print(f"   {raw_rate:7.0f} put_item/s   the emulator's raw sequential rate (the ceiling here)")
     print(f"   {clients / elapsed:7.1f} clients/s   seeding start to last batch: {elapsed:.1f} s"
@@ -395,7 +476,7 @@ def rescore_sweep(clients: int) -> None:
             swept_s = time.monotonic() - sweeping
         finally:
             mode.stop()
-    print(f"\n5. Rescoring sweep ({clients:,} clients, {segments} segments, swept 30 days after they were scored)")
+    print(f"\n6. Rescoring sweep ({clients:,} clients, {segments} segments, swept 30 days after they were scored)")
     print(f"   {cpu_us:7.1f} µs CPU per client to read, score and decide (in process; {due:,} would publish)")
     print(f"   {clients / swept_s:7.0f} clients/s rescored in the local mode: {swept_s:.1f} s "
           f"(bulk load {loaded_s:.1f} s, stream poller paused)")  # fmt: skip
@@ -427,11 +508,12 @@ def main() -> None:
     parser.add_argument("--llm-latency", type=float, default=0.3)
     parser.add_argument("--llm-runs", type=int, default=3)
     parser.add_argument("--rescore-clients", type=int, default=100_000)
+    parser.add_argument("--unit-emails", type=int, default=50, help="emails drafted and sent to meter request units")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every benchmark still runs")
     args = parser.parse_args()
     if args.quick:
         args.import_runs, args.stream_batches, args.clients, args.put_items, args.llm_runs = 1, 1, [20], 20, 1
-        args.rescore_clients = 200
+        args.rescore_clients, args.unit_emails = 200, 10
     print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     import_times(args.import_runs)
     if args.quick:
@@ -442,6 +524,8 @@ def main() -> None:
         stream_throughput(args.stream_batches)
     with own_environment():
         llm_batch(args.llm_latency, runs=args.llm_runs)
+    with own_environment():
+        request_units(args.unit_emails)
     for clients in args.clients:
         local_end_to_end(clients, args.put_items)
     rescore_sweep(args.rescore_clients)

@@ -23,6 +23,13 @@ class Index:
     name: str
     hash_key: str
     range_key: str
+    include: tuple[str, ...] = ()  # the non-key attributes projected (INCLUDE); none: the whole item (ALL)
+
+    @property
+    def projection(self) -> dict[str, Any]:
+        if not self.include:
+            return {"ProjectionType": "ALL"}
+        return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(self.include)}
 
 
 @dataclass(frozen=True)
@@ -111,11 +118,15 @@ class Function:
         return f"{PREFIX}-{self.logical_name}"
 
 
+_EMAIL_SUMMARY = ("statusChangedAt", "sendAt", "sentAt", "convertedAt", "deliveryUncertain")
 USERS = Table("users", hash_key="userId", stream_view_type="NEW_AND_OLD_IMAGES")
 EMAILS = Table(
     "emails",
     hash_key="emailId",
-    indexes=(Index("byUser", "userId", "createdAt"), Index("byStatus", "status", "createdAt")),
+    indexes=(  # what EmailSummary needs besides each index's keys (engagement.adapters.store.emails)
+        Index("byUser", "userId", "createdAt", include=("status", *_EMAIL_SUMMARY)),
+        Index("byStatus", "status", "createdAt", include=("userId", *_EMAIL_SUMMARY)),
+    ),
 )
 DECISIONS = Table("decisions", hash_key="userId", range_key="decisionKey", ttl_attribute="expiresAt")
 SUPPRESSIONS = Table("suppressions", hash_key="address")
@@ -322,7 +333,7 @@ def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
                         {"AttributeName": index.hash_key, "KeyType": "HASH"},
                         {"AttributeName": index.range_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": index.projection,
                 }
                 for index in table.indexes
             ]

@@ -267,6 +267,11 @@ data "aws_iam_policy_document" "api" {
     resources = [module.data.users_table_arn]
   }
   statement {
+    sid       = "ReadPagesOfEmailsByKey" # the indexes list a page; the whole emails are read from the table
+    actions   = ["dynamodb:BatchGetItem"]
+    resources = [module.data.emails_table_arn]
+  }
+  statement {
     sid       = "RecordUnsubscribesOnTheSuppressionList"
     actions   = ["dynamodb:UpdateItem"]
     resources = [module.data.suppressions_table_arn]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from engagement.adapters.store.emails import BY_STATUS_INDEX, BY_USER_INDEX, projected_attributes
 from stack import resources
 from tests.terraform import hcl
 
@@ -34,10 +35,18 @@ def test_tables_keys_indexes_streams_and_ttl_match(local: resources.Table) -> No
     assert bool(terraform.get("stream_enabled")) == (local.stream_view_type is not None)
     assert terraform.get("stream_view_type") == local.stream_view_type
     indexes = {
-        index["name"]: (index["hash_key"], index["range_key"], index["projection_type"])
+        index["name"]: (
+            index["hash_key"],
+            index["range_key"],
+            index["projection_type"],
+            frozenset(index.get("non_key_attributes", ())),
+        )
         for index in terraform.get("global_secondary_index", [])
     }
-    assert indexes == {index.name: (index.hash_key, index.range_key, "ALL") for index in local.indexes}
+    assert indexes == {
+        index.name: (index.hash_key, index.range_key, index.projection["ProjectionType"], frozenset(index.include))
+        for index in local.indexes
+    }
     ttl = terraform.get("ttl", [{}])[0]
     assert (ttl.get("attribute_name") if ttl.get("enabled") else None) == local.ttl_attribute
 
@@ -347,3 +356,9 @@ def test_each_alarm_on_our_own_metrics_watches_a_metric_the_code_counts_under_a_
     for alarm in ours.values():
         assert alarm["metric_name"] in counted
         assert monitoring.value(alarm["dimensions"])["service"] in {f.logical_name for f in resources.FUNCTIONS}
+
+
+def test_the_email_indexes_carry_what_the_email_store_reads_from_them() -> None:
+    assert {index.name: set(index.include) for index in resources.EMAILS.indexes} == {
+        name: set(projected_attributes(name)) for name in (BY_USER_INDEX, BY_STATUS_INDEX)
+    }

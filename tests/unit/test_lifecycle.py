@@ -11,7 +11,7 @@ from engagement.domain.models import EmailStatus as S
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 EXPECTED = {
     (S.PENDING_REVIEW, S.PENDING_REVIEW), (S.PENDING_REVIEW, S.APPROVED), (S.PENDING_REVIEW, S.REJECTED),
-    (S.PENDING_REVIEW, S.CANCELLED),
+    (S.PENDING_REVIEW, S.CANCELLED), (S.PENDING_REVIEW, S.SENDING), (S.PENDING_REVIEW, S.SCHEDULED),
     (S.APPROVED, S.SENDING), (S.APPROVED, S.SCHEDULED), (S.APPROVED, S.CANCELLED),
     (S.SCHEDULED, S.SENDING), (S.SCHEDULED, S.SCHEDULED), (S.SCHEDULED, S.CANCELLED),
     (S.SENDING, S.SENT), (S.SENDING, S.FAILED), (S.SENDING, S.SCHEDULED), (S.SENDING, S.CANCELLED),
@@ -33,3 +33,4 @@ def test_sent_rejected_failed_and_cancelled_are_final_and_pending_ones_can_be_ca
     assert all(S.CANCELLED in ALLOWED[status] for status in PENDING)
     assert S.SENDING not in PENDING  # a send in flight is not cancelled underneath SES...
     assert S.APPROVED not in ALLOWED[S.SENDING]  # ...nor approved again (that would be a second send)
+    assert S.PENDING_REVIEW not in ALLOWED[S.SENDING]

@@ -1,17 +1,21 @@
 """An email's lifecycle: which status may follow which, who moved it and when. Pure.
 
-    PENDING_REVIEW ──approve──▶ APPROVED ──claim──▶ SENDING ──▶ SENT
-          │                        │                  │ ├───▶ FAILED (refused, or the outcome is unknown)
-          │                        │                  │ └───▶ CANCELLED (unsubscribed or bounced meanwhile)
-          │                        │                  └── SES deferred it ──▶ SCHEDULED
-          │                        └──quiet hours──▶ SCHEDULED ──due──▶ SENDING   (or SCHEDULED again: later)
+    PENDING_REVIEW ──approve: claim──▶ SENDING ──▶ SENT
+          │    │                         │ ├───▶ FAILED (refused, or the outcome is unknown)
+          │    │                         │ └───▶ CANCELLED (unsubscribed or bounced meanwhile)
+          │    │                         └── SES deferred it ──▶ SCHEDULED
+          │    ├──approve: quiet hours──▶ SCHEDULED ──due──▶ SENDING   (or SCHEDULED again: later)
+          │    └──approve, not sendable yet──▶ APPROVED ──the scheduled sender──▶ SENDING or SCHEDULED
           ├──edit──▶ PENDING_REVIEW (re-rendered, guardrails checked again)
           ├──reject──▶ REJECTED
           └── (opt-out, suppression, deletion) ──▶ CANCELLED   (also from APPROVED and SCHEDULED)
 
-SENDING is the claim that makes sending idempotent: only the one who moved APPROVED or SCHEDULED to SENDING
-calls SES, and nothing leads back to APPROVED, so a retried approval or a second scheduler run never sends
-twice.
+An approval is one conditional write: the claim itself (to SENDING), or SCHEDULED for the client's window. APPROVED
+records an approval that could not go on at once (the signing key or the client could not be read) so that it is
+not lost: the scheduled sender carries it on.
+
+SENDING is the claim that makes sending idempotent: only the one who moved an email to SENDING calls SES, and
+nothing leads back to PENDING_REVIEW or APPROVED, so a retried approval or a second scheduler run never sends twice.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from engagement.domain.models import EmailStatus, StatusChange
 
 S = EmailStatus
 ALLOWED: dict[EmailStatus, frozenset[EmailStatus]] = {
-    S.PENDING_REVIEW: frozenset({S.PENDING_REVIEW, S.APPROVED, S.REJECTED, S.CANCELLED}),  # itself: an edit
+    S.PENDING_REVIEW: frozenset(  # itself: an edit
+        {S.PENDING_REVIEW, S.SENDING, S.SCHEDULED, S.APPROVED, S.REJECTED, S.CANCELLED}
+    ),
     S.APPROVED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED}),
     S.SCHEDULED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED}),
     S.SENDING: frozenset({S.SENT, S.FAILED, S.SCHEDULED, S.CANCELLED}),

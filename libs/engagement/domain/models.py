@@ -284,6 +284,21 @@ class EmailChanges(CamelModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class EmailSummary(CamelModel):
+    """What the emails table's indexes hold of an email: enough to count, cap, attribute and find what is due. The
+    rest (content, history) is read from the table, so a status change rewrites a small index entry, not the email."""
+
+    email_id: str
+    user_id: str
+    status: EmailStatus
+    created_at: Instant
+    status_changed_at: Instant | None = None
+    send_at: Instant | None = None
+    sent_at: Instant | None = None
+    converted_at: Instant | None = None
+    delivery_uncertain: bool = False
+
+
 class Email(CamelModel):
     """A win-back email in the emails table (the original fields first)."""
 

@@ -11,6 +11,7 @@ becomes FAILED with deliveryUncertain, counted as sent for the caps, and never s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -26,9 +27,9 @@ from engagement.clock import Clock, TimeLeft, unlimited
 from engagement.domain.consent import UnsubscribeTokens
 from engagement.domain.lifecycle import PENDING, InvalidTransition, change
 from engagement.domain.mime import build_message, visible_headers
-from engagement.domain.models import Client, Email, EmailChanges, EmailStatus
+from engagement.domain.models import Client, Email, EmailChanges, EmailStatus, EmailSummary
 from engagement.domain.sending_window import SendingWindow, is_known_zone, next_send_time
-from engagement.errors import NotFound, TransientFailure
+from engagement.errors import Conflict, NotFound, TransientFailure
 from engagement.observability import count, logger
 
 S = EmailStatus
@@ -90,10 +91,22 @@ class Delivery:
     # ---- operator actions -------------------------------------------------------------------------------------
 
     def approve(self, email_id: str, *, by: str, version: int | None = None) -> Email:
-        """version: the number of steps the reviewer saw; the approval fails (Conflict) if the email changed since."""
+        """Send a draft under review now (one write: the claim), or schedule it for the client's window, or cancel
+        it if it may no longer go. version: the number of steps the reviewer saw; the approval fails (Conflict) if
+        the email changed since. If it cannot go on now for a passing reason (the signing key or the client could
+        not be read), the approval is recorded (APPROVED) for the scheduled sender to carry on, and the error
+        raised."""
         email = self._get(email_id)
-        approved = self._move(email, S.APPROVED, by=by, expected_version=version)
-        return self.dispatch(approved, by=by)
+        if email.status is not S.PENDING_REVIEW:
+            raise InvalidTransition(email_id, email.status, S.APPROVED)
+        try:
+            return self.dispatch(email, by=by, expected_version=version)
+        except InvalidTransition as moved:  # another approval claimed it first
+            raise InvalidTransition(email_id, moved.current, S.APPROVED) from moved
+        except TransientFailure:
+            with contextlib.suppress(InvalidTransition, Conflict):  # it moved after all: nothing to keep
+                self._move(email, S.APPROVED, by=by, expected_version=version)
+            raise
 
     def reject(self, email_id: str, *, by: str, reason: str | None = None, version: int | None = None) -> Email:
         email = self._get(email_id)
@@ -126,14 +139,14 @@ class Delivery:
 
     # ---- sending ----------------------------------------------------------------------------------------------
 
-    def dispatch(self, email: Email, *, by: str) -> Email:
-        """An APPROVED or due SCHEDULED email: cancelled if it may no longer go, (re)scheduled for the client's
-        window, or sent now."""
+    def dispatch(self, email: Email, *, by: str, expected_version: int | None = None) -> Email:
+        """An email being approved, an APPROVED or a due SCHEDULED one: cancelled if it may no longer go,
+        (re)scheduled for the client's window, or sent now."""
         now = self.clock.now()
         client = self.users.get(email.user_id, consistent=True)
         blocked = self._blocked(client)
         if blocked:
-            return self._move(email, S.CANCELLED, by=by, reason=blocked)
+            return self._move(email, S.CANCELLED, by=by, reason=blocked, expected_version=expected_version)
         assert client is not None
         if client.timezone and not is_known_zone(client.timezone):
             count("UnknownTimeZones")
@@ -147,8 +160,9 @@ class Delivery:
                 by=by,
                 reason=f"quiet hours ({client.timezone})",
                 changes=EmailChanges(send_at=send_at),
+                expected_version=expected_version,
             )
-        return self._send(email, client, by=by)
+        return self._send(email, client, by=by, expected_version=expected_version)
 
     def send_due(self, time_left: TimeLeft = unlimited) -> list[Email]:
         """The scheduled sender: send the SCHEDULED emails that are due (checking the window again: a late run or a
@@ -159,25 +173,34 @@ class Delivery:
         due = [e for e in self.emails.in_status(S.SCHEDULED) if e.send_at is None or e.send_at <= now]
         left_behind = [e for e in self.emails.in_status(S.APPROVED)
                        if now - (e.status_changed_at or e.created_at) >= APPROVED_GRACE]  # fmt: skip
-        for email in [*due, *left_behind]:
+        for listed in [*due, *left_behind]:
             if time_left() < SWEEP_RESERVE_S:
                 logger.info("out of time; the rest is left for the next run", extra={"handled": len(handled)})
                 break
+            email = self.emails.get(listed.email_id, consistent=True)  # the index lists it; the table holds it
+            if email is None or email.status is not listed.status or email.send_at != listed.send_at:
+                continue  # it moved, or was put off, since the index saw it
             try:
                 handled.append(self.dispatch(email, by="system:scheduler"))
             except InvalidTransition:
                 continue  # another sender took it
-        for email in self.emails.in_status(S.SENDING):
-            changed = email.status_changed_at or email.created_at
-            if now - changed >= self.settings.stuck_after:
+        for listed in self.emails.in_status(S.SENDING):
+            if now - (listed.status_changed_at or listed.created_at) < self.settings.stuck_after:
+                continue
+            stuck = self.emails.get(listed.email_id, consistent=True)  # not claimed again since the index saw it
+            if (
+                stuck is not None
+                and stuck.status is S.SENDING
+                and now - (stuck.status_changed_at or stuck.created_at) >= self.settings.stuck_after
+            ):
                 reason = "delivery outcome unknown: the sender stopped between SES and SENT; not resent"
                 try:
-                    handled.append(self._uncertain(email, reason, by="system:scheduler"))
+                    handled.append(self._uncertain(stuck, reason, by="system:scheduler"))
                 except InvalidTransition:
                     continue
         return handled
 
-    def _send(self, email: Email, client: Client, *, by: str) -> Email:
+    def _send(self, email: Email, client: Client, *, by: str, expected_version: int | None = None) -> Email:
         now = self.clock.now()
         message = build_message(  # before the claim: if the signing key cannot be read, nothing has moved
             email,
@@ -187,7 +210,8 @@ class Delivery:
             unsubscribe_url=self._tokens().url(client.user_id, email.email_id),
             now=now,
         )
-        sending = self._move(email, S.SENDING, by=by)  # the claim: only one sender gets past this line
+        # The claim: only one sender gets past this line.
+        sending = self._move(email, S.SENDING, by=by, expected_version=expected_version)
         try:
             listed = self.suppressions.reason_for(client.email)  # an unsubscribe or a bounce since the first check
         except TransientFailure as unavailable:
@@ -253,7 +277,7 @@ class Delivery:
 
     def _move(
         self,
-        email: Email,
+        email: Email | EmailSummary,
         to: EmailStatus,
         *,
         by: str,

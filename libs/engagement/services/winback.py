@@ -28,6 +28,7 @@ from engagement.domain.models import (
     Email,
     EmailHistory,
     EmailStatus,
+    EmailSummary,
     EngagementEvent,
     EventType,
     Score,
@@ -44,7 +45,7 @@ from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, re
 NOT_COUNTED = frozenset({EmailStatus.REJECTED, EmailStatus.CANCELLED, EmailStatus.FAILED})
 
 
-def counts_towards_cap(email: Email) -> bool:
+def counts_towards_cap(email: EmailSummary) -> bool:
     return email.status not in NOT_COUNTED or email.delivery_uncertain
 
 

@@ -148,18 +148,22 @@ resource "aws_dynamodb_table" "emails" {
     type = "S"
   }
 
+  # The indexes carry an email's summary, not the email (engagement.adapters.store.emails): a status change rewrites
+  # a small entry in each instead of the whole email, and pages read whole emails back from the table by key.
   global_secondary_index {
-    name            = "byUser"
-    hash_key        = "userId"
-    range_key       = "createdAt"
-    projection_type = "ALL"
+    name               = "byUser"
+    hash_key           = "userId"
+    range_key          = "createdAt"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["status", "statusChangedAt", "sendAt", "sentAt", "convertedAt", "deliveryUncertain"]
   }
 
   global_secondary_index {
-    name            = "byStatus"
-    hash_key        = "status"
-    range_key       = "createdAt"
-    projection_type = "ALL"
+    name               = "byStatus"
+    hash_key           = "status"
+    range_key          = "createdAt"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["userId", "statusChangedAt", "sendAt", "sentAt", "convertedAt", "deliveryUncertain"]
   }
 
   point_in_time_recovery {

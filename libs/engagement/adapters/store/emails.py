@@ -1,4 +1,9 @@
-"""The emails table: one item per win-back email, with GSIs by user and by status (newest first)."""
+"""The emails table: one item per win-back email, with GSIs by user and by status (newest first).
+
+The indexes project only EmailSummary's attributes (INCLUDE): a status change rewrites a small entry in each, not
+the whole email twice over, and an email's content is written once, to the table. What lists need (caps, cooldowns,
+attribution, what is due) reads the summaries; a page of whole emails is read back from the table by key.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import base64
 import binascii
 import heapq
 import json
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +39,8 @@ from engagement.adapters.store.pagination import (
 from engagement.clock import format_instant
 from engagement.domain import jsontext
 from engagement.domain.lifecycle import InvalidTransition
-from engagement.domain.models import Email, EmailChanges, EmailStatus, StatusChange
-from engagement.errors import Conflict
+from engagement.domain.models import Email, EmailChanges, EmailStatus, EmailSummary, StatusChange
+from engagement.errors import Conflict, TransientFailure
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
@@ -43,6 +49,14 @@ if TYPE_CHECKING:
 BY_USER_INDEX = "byUser"
 BY_STATUS_INDEX = "byStatus"
 _INDEX_KEYS = {BY_USER_INDEX: ("userId", "createdAt"), BY_STATUS_INDEX: ("status", "createdAt")}
+SUMMARY_ATTRIBUTES = tuple(field.alias or name for name, field in EmailSummary.model_fields.items())
+_BATCH_GET_LIMIT = 100
+_BATCH_GET_ATTEMPTS = 5
+
+
+def projected_attributes(index: str) -> tuple[str, ...]:
+    """What an index carries besides its keys and the table's: its non-key attributes (Terraform says the same)."""
+    return tuple(name for name in SUMMARY_ATTRIBUTES if name not in ("emailId", *_INDEX_KEYS[index]))
 
 
 class EmailRepository:
@@ -129,9 +143,9 @@ class EmailRepository:
                 ) from exc
             raise InvalidTransition(email_id, current.status if current else None, step.to_status) from exc
 
-    def for_user_since(self, user_id: str, since: datetime) -> list[Email]:
+    def for_user_since(self, user_id: str, since: datetime) -> list[EmailSummary]:
         """The client's emails created since a time, newest first (all pages)."""
-        emails: list[Email] = []
+        emails: list[EmailSummary] = []
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": BY_USER_INDEX,
@@ -142,7 +156,7 @@ class EmailRepository:
         while True:
             with translated_errors(f"list emails of {user_id}"):
                 response = self._dynamodb.query(**request)
-            emails += [Email.model_validate(from_item(item)) for item in response.get("Items", [])]
+            emails += [EmailSummary.model_validate(from_item(item)) for item in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 return emails
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -166,9 +180,9 @@ class EmailRepository:
                 return total
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def in_status(self, status: EmailStatus) -> list[Email]:
-        """Every email in a status (for the few, short-lived ones: SCHEDULED and SENDING)."""
-        emails: list[Email] = []
+    def in_status(self, status: EmailStatus) -> list[EmailSummary]:
+        """Every email in a status (for the few, short-lived ones: SCHEDULED and SENDING), as the index saw them."""
+        emails: list[EmailSummary] = []
         start: dict[str, Any] | None = None
         while True:
             page = self._query_raw(BY_STATUS_INDEX, status.value, limit=MAX_PAGE_SIZE, start=start)
@@ -192,10 +206,10 @@ class EmailRepository:
         return Email.model_validate(from_item(item)) if item else None
 
     def for_user(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[Email]:
-        return self._query(BY_USER_INDEX, user_id, limit=limit, cursor=cursor)
+        return self._whole_page(self._query(BY_USER_INDEX, user_id, limit=limit, cursor=cursor))
 
     def with_status(self, status: EmailStatus, *, limit: int, cursor: str | None = None) -> Page[Email]:
-        return self._query(BY_STATUS_INDEX, status.value, limit=limit, cursor=cursor)
+        return self._whole_page(self._query(BY_STATUS_INDEX, status.value, limit=limit, cursor=cursor))
 
     def newest(self, *, limit: int, cursor: str | None = None) -> Page[Email]:
         """All emails, newest first: the by-status partitions merged.
@@ -204,7 +218,7 @@ class EmailRepository:
         holds per status where its next page starts (a key, or None once exhausted), never skips or repeats one.
         """
         starts = _decode_merge_cursor(cursor)
-        fetched: dict[str, tuple[list[Email], bool]] = {}
+        fetched: dict[str, tuple[list[EmailSummary], bool]] = {}
         for status in EmailStatus:
             if status.value in starts and starts[status.value] is None:
                 continue
@@ -224,14 +238,42 @@ class EmailRepository:
             elif name in starts:
                 next_starts[name] = starts[name]
         finished = len(next_starts) == len(EmailStatus) and all(v is None for v in next_starts.values())
-        return Page(items=[email for email, _ in merged], next_cursor=None if finished else _encode(next_starts))
+        return self._whole_page(
+            Page(items=[email for email, _ in merged], next_cursor=None if finished else _encode(next_starts))
+        )
 
-    def _query(self, index: str, value: str, *, limit: int, cursor: str | None) -> Page[Email]:
+    def whole(self, summaries: list[EmailSummary]) -> list[Email]:
+        """The emails listed, read from the table in the same order (BatchGetItem, 100 at a time); one deleted since
+        it was listed is left out."""
+        found: dict[str, Email] = {}
+        wanted = list(dict.fromkeys(summary.email_id for summary in summaries))
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            request: Any = {
+                self.table_name: {"Keys": [{"emailId": {"S": i}} for i in wanted[start : start + _BATCH_GET_LIMIT]]}
+            }
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                with translated_errors("read emails"):
+                    response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    email = Email.model_validate(from_item(item))
+                    found[email.email_id] = email
+                request = response.get("UnprocessedKeys")
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)  # DynamoDB left some unread (throttled): back off, then the rest
+            else:
+                raise TransientFailure("read emails: DynamoDB kept leaving some unread; try again")
+        return [found[summary.email_id] for summary in summaries if summary.email_id in found]
+
+    def _whole_page(self, page: Page[EmailSummary]) -> Page[Email]:
+        return Page(items=self.whole(page.items), next_cursor=page.next_cursor)
+
+    def _query(self, index: str, value: str, *, limit: int, cursor: str | None) -> Page[EmailSummary]:
         partition_key = _INDEX_KEYS[index][0]
         start = decode_cursor(cursor, {"emailId", *_INDEX_KEYS[index]}, partition=(partition_key, value))
         return self._query_raw(index, value, limit=limit, start=start)
 
-    def _query_raw(self, index: str, value: str, *, limit: int, start: dict[str, Any] | None) -> Page[Email]:
+    def _query_raw(self, index: str, value: str, *, limit: int, start: dict[str, Any] | None) -> Page[EmailSummary]:
         partition_key = _INDEX_KEYS[index][0]
         request: dict[str, Any] = {
             "TableName": self.table_name,
@@ -247,12 +289,12 @@ class EmailRepository:
         with cursor_refusals(start), translated_errors(f"list emails by {partition_key}"):
             response = self._dynamodb.query(**request)
         return Page(
-            items=[Email.model_validate(from_item(item)) for item in response.get("Items", [])],
+            items=[EmailSummary.model_validate(from_item(item)) for item in response.get("Items", [])],
             next_cursor=encode_cursor(response.get("LastEvaluatedKey")),
         )
 
 
-def _index_key(index: str, email: Email) -> dict[str, Any]:
+def _index_key(index: str, email: EmailSummary) -> dict[str, Any]:
     stored = to_item(email.model_dump(mode="json", by_alias=True))
     return {name: stored[name] for name in ("emailId", *_INDEX_KEYS[index])}
 
