@@ -25,7 +25,7 @@ from engagement.writer.render import Brand
 
 
 class FunctionConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False, defer_build=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -6,6 +6,7 @@ emulator. boto3 is imported here and in the adapters only, never by pure logic.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -56,8 +57,15 @@ def client(service: Literal["sqs"], *, attempts: int = 3) -> SQSClient: ...
 @overload
 def client(service: Literal["ssm"], *, attempts: int = 3) -> SSMClient: ...
 def client(service: Service, *, attempts: int = 3) -> Any:
-    """attempts=1 for calls that must not be repeated blindly (a send whose answer was lost may have happened)."""
-    return _client(service, attempts)
+    """attempts=1 for calls that must not be repeated blindly (a send whose answer was lost may have happened).
+
+    One at a time: rarely used clients are made at first use, which may be in several threads at once, and boto3's
+    default session is not safe to make clients from concurrently."""
+    with _MAKING:
+        return _client(service, attempts)
+
+
+_MAKING = threading.Lock()
 
 
 @cache

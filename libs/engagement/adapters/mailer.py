@@ -53,7 +53,11 @@ class MailOutcomeUnknown(Exception):
 class Mailer:
     def __init__(self, configuration_set: str | None, ses: SESV2Client | None = None) -> None:
         self.configuration_set = configuration_set
-        self._ses = ses or aws.client("sesv2", attempts=1)
+        self._given_ses = ses
+
+    @property
+    def _ses(self) -> SESV2Client:  # made at first use, not at cold start: most invocations send nothing
+        return self._given_ses or aws.client("sesv2", attempts=1)
 
     def send(self, message: EmailMessage, *, sender: str, recipient: str, email_id: str) -> str:
         """Send; return SES's message id, or raise MailRefused, MailDeferred or MailOutcomeUnknown."""

@@ -112,7 +112,11 @@ class DeadLetterQueue:
     def __init__(self, queue_url: str, source: str, sqs: SQSClient | None = None) -> None:
         self.queue_url = queue_url
         self.source = source
-        self._sqs = sqs or aws.client("sqs")
+        self._given_sqs = sqs
+
+    @property
+    def _sqs(self) -> SQSClient:  # made at first use, not at cold start: most batches dead-letter nothing
+        return self._given_sqs or aws.client("sqs")
 
     def send(self, body: str, *, reason: str, field: str | None, failed_at: datetime) -> None:
         attributes: dict[str, MessageAttributeValueTypeDef] = {

@@ -53,8 +53,16 @@ class PipelineMonitor:
         self, queues: tuple[WatchedQueue, ...], sqs: SQSClient | None = None, cloudwatch: CloudWatchClient | None = None
     ) -> None:
         self.queues = {queue.name: queue for queue in queues}
-        self._sqs = sqs or aws.client("sqs")
-        self._cloudwatch = cloudwatch or aws.client("cloudwatch")
+        self._given_sqs = sqs
+        self._given_cloudwatch = cloudwatch
+
+    @property
+    def _cloudwatch(self) -> CloudWatchClient:  # made at first use, not at cold start
+        return self._given_cloudwatch or aws.client("cloudwatch")
+
+    @property
+    def _sqs(self) -> SQSClient:  # made at first use, not at cold start: the API's pages mostly do not watch queues
+        return self._given_sqs or aws.client("sqs")
 
     def health(self, now: datetime) -> list[dict[str, Any]]:
         report = []

@@ -19,7 +19,11 @@ class SegmentQueue:
 
     def __init__(self, queue_url: str, sqs: SQSClient | None = None) -> None:
         self.queue_url = queue_url
-        self._sqs = sqs or aws.client("sqs")
+        self._given_sqs = sqs
+
+    @property
+    def _sqs(self) -> SQSClient:  # made at first use, not at cold start
+        return self._given_sqs or aws.client("sqs")
 
     def send(self, tasks: list[SegmentTask]) -> None:
         bodies = [task.model_dump_json(by_alias=True) for task in tasks]

@@ -82,7 +82,7 @@ EventId = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_fi
 
 
 class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
 
 
 class Band(StrEnum):
