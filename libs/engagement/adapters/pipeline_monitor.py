@@ -40,7 +40,7 @@ REDRIVE_RESERVE_S = 2.0  # stop redriving with this much of the invocation left,
 class WatchedQueue(BaseModel):
     """A queue the API reports on; a dead-letter queue names the queue its messages are redriven to."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
 
     name: str = Field(min_length=1)
     url: str = Field(pattern=r"^https?://")
