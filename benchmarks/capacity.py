@@ -226,29 +226,23 @@ class CapacityMeter:
             return
         failed = "Error" in parsed
         spent: dict[str, float] = defaultdict(float)
-        if model.name in _WRITES:
+        writing = model.name in _WRITES
+        if writing:
             for table, key, before, transactional in context["capacity.writes"]:
                 if failed:  # refused by a condition (or the transaction was): the item found is what was read
                     spent[table.name] += write_units_for(item_size(before)) * (2 if transactional else 1)
                     continue
-                for where, units in table.write_units(
-                    before, self._current(table, key), transactional=transactional
-                ).items():
+                after = self._current(table, key)
+                for where, units in table.write_units(before, after, transactional=transactional).items():
                     spent[where] += units
-            with self._lock:
-                tally = self.tallies[activity]
-                tally.calls[model.name] += 1
-                for where, units in spent.items():
-                    tally.writes[where] += units
-            return
-        if not failed:
-            for where, units in self._read(model.name, context["capacity.params"], parsed).items():
-                spent[where] += units
+        elif not failed:
+            spent.update(self._read(model.name, context["capacity.params"], parsed))
         with self._lock:
             tally = self.tallies[activity]
             tally.calls[model.name] += 1
+            counted = tally.writes if writing else tally.reads
             for where, units in spent.items():
-                tally.reads[where] += units
+                counted[where] += units
 
     # ---- pricing ------------------------------------------------------------------------------------------------
 
