@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engagement.adapters.aws import client as aws_client
 from engagement.domain.models import Band, Email, EmailStatus
 from engagement.errors import TransientFailure
 from tests.support.api import Answer, api_request
@@ -144,6 +145,31 @@ def test_a_clients_emails_come_newest_first_with_cursors(call: Callable[..., Any
     assert status == 200
     assert [e["emailId"] for e in first["items"] + second["items"]] == [f"email-u-1-{m}" for m in (9, 5, 3, 1)]
     assert second["nextCursor"] is None
+
+
+def test_a_page_shows_whole_emails_read_back_by_key_even_when_dynamodb_leaves_some_unread(
+    call: Callable[..., Any], api: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for minutes in (1, 3, 2):
+        add_email(api, "u-1", minutes)
+    dynamodb = aws_client("dynamodb")  # the process's client, which the API reads through
+    real, calls = dynamodb.batch_get_item, []
+
+    def batch_get_item(**request: Any) -> Any:
+        calls.append(request)
+        if len(calls) > 1:
+            return real(**request)
+        ((table, wanted),) = request["RequestItems"].items()  # part answered, the rest handed back (throttled)
+        answer = real(RequestItems={table: {"Keys": wanted["Keys"][:1]}})
+        return answer | {"UnprocessedKeys": {table: {"Keys": wanted["Keys"][1:]}}}
+
+    monkeypatch.setattr(dynamodb, "batch_get_item", batch_get_item)
+    status, page, _ = call("/api/users/u-1/emails")
+
+    assert status == 200
+    assert [email["emailId"] for email in page["items"]] == [f"email-u-1-{m}" for m in (3, 2, 1)]
+    assert {email["content"] for email in page["items"]} == {"<p>Hi</p>"}  # the index holds no content
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("query", ["", "status=PENDING_REVIEW&"])

@@ -242,7 +242,7 @@ class EmailRepository:
             Page(items=[email for email, _ in merged], next_cursor=None if finished else _encode(next_starts))
         )
 
-    def whole(self, summaries: list[EmailSummary]) -> list[Email]:
+    def _whole(self, summaries: list[EmailSummary]) -> list[Email]:
         """The emails listed, read from the table in the same order (BatchGetItem, 100 at a time); one deleted since
         it was listed is left out."""
         found: dict[str, Email] = {}
@@ -266,7 +266,7 @@ class EmailRepository:
         return [found[summary.email_id] for summary in summaries if summary.email_id in found]
 
     def _whole_page(self, page: Page[EmailSummary]) -> Page[Email]:
-        return Page(items=self.whole(page.items), next_cursor=page.next_cursor)
+        return Page(items=self._whole(page.items), next_cursor=page.next_cursor)
 
     def _query(self, index: str, value: str, *, limit: int, cursor: str | None) -> Page[EmailSummary]:
         partition_key = _INDEX_KEYS[index][0]
