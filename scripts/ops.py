@@ -166,7 +166,8 @@ def smoke(dynamodb: Any, environment: Environment, *, timeout: float, keep: bool
             )["Items"]
             if emails:
                 stages[3].done_at = time.monotonic()
-                email = emails[0]
+                listed = {"emailId": emails[0]["emailId"]}  # the index holds a summary; the email is in the table
+                email = dynamodb.get_item(TableName=environment.emails_table, Key=listed)["Item"]
                 print(f"draft {email['emailId']['S']}: {email['subject']['S']!r} ({email['writer']['S']})", file=out)
 
     while time.monotonic() - started < timeout and stages[-1].done_at is None:

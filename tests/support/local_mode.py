@@ -21,12 +21,15 @@ def wait_for(condition: Any, timeout: float = 30) -> Any:
 
 
 def emails_of(local_mode: Any, user_id: str) -> list[dict[str, Any]]:
-    return local_mode.client("dynamodb").query(
+    """The client's emails, whole: listed by the byUser index (which holds summaries), read from the table."""
+    dynamodb = local_mode.client("dynamodb")
+    listed = dynamodb.query(
         TableName=resources.EMAILS.name,
         IndexName="byUser",
         KeyConditionExpression="userId = :u",
         ExpressionAttributeValues={":u": {"S": user_id}},
     )["Items"]
+    return [dynamodb.get_item(TableName=resources.EMAILS.name, Key={"emailId": e["emailId"]})["Item"] for e in listed]
 
 
 def api_get(local_mode: Any, path: str) -> Any:
