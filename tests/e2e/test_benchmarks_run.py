@@ -20,6 +20,8 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         [sys.executable, "-m", "benchmarks", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=280
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
-    for section in ("1. Cold-start", "2. Stream processor", "3. LLM writer", "4. Local end to end"):
+    sections = ("1. Cold-start", "2. Stream processor", "3. LLM writer", "4. DynamoDB request units",
+                "5. Local end to end", "6. Rescoring sweep")  # fmt: skip
+    for section in sections:
         assert section in finished.stdout
     assert "DID NOT DRAIN" not in finished.stdout
