@@ -217,6 +217,27 @@ def test_ses_throttling_reschedules_and_the_email_still_goes_exactly_once(
     assert sum(1 for t in final["transitions"] if t["toStatus"] == "SENDING") == 2  # one refused, one sent
 
 
+def test_the_scheduled_sender_goes_by_the_email_not_by_an_index_entry_that_lags_behind_it(
+    handlers: dict[str, ModuleType], aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The byStatus index is eventually consistent: its entry may still show a deferred email's earlier send time."""
+    from engagement.domain.models import EmailStatus
+
+    email_id = draft(handlers, aws, LONDON_CLIENT)
+    throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
+    handlers["ses"].answer(throttled)  # type: ignore[attr-defined]
+    call(handlers["api"], "POST", f"/api/emails/{email_id}/approve")  # deferred: SCHEDULED, due in 2 minutes
+    emails_seen = handlers["scheduled_sender"].services.delivery.emails
+    lagging = [summary.model_copy(update={"send_at": NOON_UTC - timedelta(minutes=1)})
+               for summary in emails_seen.in_status(EmailStatus.SCHEDULED)]  # fmt: skip
+    monkeypatch.setattr(emails_seen, "in_status", lambda status: lagging if status is EmailStatus.SCHEDULED else [])
+    calls = _ses_calls(handlers)
+
+    handlers["scheduled_sender"].lambda_handler({"action": "send-due"}, _Context())
+
+    assert (stored(aws, email_id)["status"], calls) == ("SCHEDULED", [])  # not sent before its time
+
+
 def test_a_message_ses_refuses_fails_with_its_reason(handlers: dict[str, ModuleType], aws: dict[str, Any]) -> None:
     sender = handlers["api"].config.sender_email
     unverified = handlers["api"].config.model_copy(update={"sender_email": "x@unverified.example.org"})
