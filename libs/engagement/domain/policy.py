@@ -11,7 +11,7 @@ from engagement.domain.models import Client, Decision, DecisionReason, EmailHist
 
 
 class EligibilityRules(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     cooldown: timedelta = timedelta(days=7)
     frequency_window: timedelta = timedelta(days=30)

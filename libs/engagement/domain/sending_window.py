@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 class SendingWindow(BaseModel):
     """Local wall-clock hours in which email may be sent, [start, end)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     start: time = time(9, 0)
     end: time = time(20, 0)

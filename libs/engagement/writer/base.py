@@ -15,7 +15,7 @@ Paragraph = Annotated[str, Field(max_length=PARAGRAPH_MAX)]
 
 
 class CallToAction(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     label: str = Field(min_length=1, max_length=LABEL_MAX)
     url: str = Field(min_length=1, max_length=500)
@@ -24,7 +24,7 @@ class CallToAction(BaseModel):
 class EmailContent(BaseModel):
     """The fields of a win-back email: plain text only, rendered and escaped by our own template."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
     preheader: str = Field(max_length=PREHEADER_MAX)
@@ -56,7 +56,7 @@ class EmailContent(BaseModel):
 
 
 class WriteRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     client: Client
     score: Score
@@ -70,7 +70,7 @@ class WriteRequest(BaseModel):
 class ModelPrice(BaseModel):
     """What a model costs, in USD per million tokens."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     prompt: float = Field(ge=0)
     completion: float = Field(ge=0)
@@ -79,7 +79,7 @@ class ModelPrice(BaseModel):
 class Usage(BaseModel):
     """What producing the email cost."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -100,7 +100,7 @@ class Usage(BaseModel):
 class WrittenEmail(BaseModel):
     """What a writer produced and how: the provenance is stored on the email."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     content: EmailContent
     writer: str

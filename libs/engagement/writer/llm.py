@@ -87,7 +87,7 @@ def _said(error: Exception) -> str:
 
 
 class LLMSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     base_url: str
     model: str

@@ -16,7 +16,7 @@ from engagement.writer.base import EmailContent
 
 
 class Brand(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     postal_address: str
@@ -24,7 +24,7 @@ class Brand(BaseModel):
 
 
 class RenderedEmail(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     subject: str
     preheader: str
