@@ -184,15 +184,15 @@ class Delivery:
                 handled.append(self.dispatch(email, by="system:scheduler"))
             except InvalidTransition:
                 continue  # another sender took it
+
+        def stuck_too_long(email: Email | EmailSummary) -> bool:
+            return now - (email.status_changed_at or email.created_at) >= self.settings.stuck_after
+
         for listed in self.emails.in_status(S.SENDING):
-            if now - (listed.status_changed_at or listed.created_at) < self.settings.stuck_after:
+            if not stuck_too_long(listed):
                 continue
             stuck = self.emails.get(listed.email_id, consistent=True)  # not claimed again since the index saw it
-            if (
-                stuck is not None
-                and stuck.status is S.SENDING
-                and now - (stuck.status_changed_at or stuck.created_at) >= self.settings.stuck_after
-            ):
+            if stuck is not None and stuck.status is S.SENDING and stuck_too_long(stuck):
                 reason = "delivery outcome unknown: the sender stopped between SES and SENT; not resent"
                 try:
                     handled.append(self._uncertain(stuck, reason, by="system:scheduler"))
