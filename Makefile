@@ -19,7 +19,7 @@ TEST_WORKERS ?= 2
 
 .PHONY: help venv lock local demo seed test test-deploy test-slow lint typecheck unit integration e2e test-reliability \
 	rescore bench clean \
-	package plan deploy destroy outputs logs smoke checkov test-aws
+	package plan deploy destroy outputs logs smoke checkov test-aws deploy-local destroy-local
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,7 +74,7 @@ e2e: $(STAMP) ## end-to-end tests: the real local mode in a subprocess
 test: lint typecheck checkov ## lint, types, checkov, then every test but the deploy and slow ones, on TEST_WORKERS processes
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not deploy and not slow"
 
-test-deploy: $(STAMP) ## build the packages and import each handler on Python 3.12; terraform test with every option
+test-deploy: $(STAMP) ## packages on Python 3.12; terraform test with every option; terraform apply to the emulator
 	$(BIN)/pytest -m deploy
 
 test-slow: $(STAMP) ## the long runs make test covers briefly: every benchmark at tiny sizes, the API fuzzer's coverage phase
@@ -88,6 +88,12 @@ bench: $(STAMP) ## benchmarks: import times, stream throughput, local end-to-end
 
 package: $(STAMP) ## build dist/: a zip per function and the layer (ARCH=arm64|x86_64), reproducibly
 	$(BIN)/python scripts/package.py --arch $(ARCH)
+
+deploy-local: package ## apply terraform/ itself to the emulator (make local's, or one started), then a second plan
+	$(BIN)/python -m localmode.deploy apply
+
+destroy-local: $(STAMP) ## remove what deploy-local made (and stop the emulator it started)
+	$(BIN)/python -m localmode.deploy destroy
 
 terraform/.terraform/$(ENV).init:
 	@command -v terraform >/dev/null || { echo "terraform is not installed: https://developer.hashicorp.com/terraform/install"; exit 1; }

@@ -57,6 +57,10 @@ class Emulator:
         self.stop()
         raise EmulatorError(f"moto server did not answer on {self.url} within {timeout:.0f} s; see {self.log_path}")
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

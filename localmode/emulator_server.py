@@ -1,4 +1,5 @@
-"""moto server, with SES's mailbox simulator and DynamoDB's transactions made faithful for the local mode.
+"""moto server, with SES's mailbox simulator and DynamoDB's transactions made faithful for the local mode, and
+the answers the Terraform reads back made as AWS gives them (localmode/emulator_fidelity.py).
 
 Sending to bounce@simulator.amazonses.com or complaint@simulator.amazonses.com makes SES publish a notification to
 the identity's topic. moto publishes a fixed template (naming recipient1@example.com) as a Python dict, which an
@@ -17,7 +18,7 @@ from typing import Any
 from moto.ses.models import SESBackend, SESFeedback
 from moto.sns.models import sns_backends
 
-from localmode import emulator_dynamodb
+from localmode import emulator_dynamodb, emulator_fidelity
 
 
 def _process_sns_feedback(self: SESBackend, source: str, destinations: Any) -> None:
@@ -48,6 +49,7 @@ def _process_sns_feedback(self: SESBackend, source: str, destinations: Any) -> N
 
 SESBackend.__process_sns_feedback__ = _process_sns_feedback  # type: ignore[method-assign]
 emulator_dynamodb.install()
+emulator_fidelity.install()  # answers as AWS does where the Terraform reads back what it wrote
 
 if __name__ == "__main__":
     import signal

@@ -281,9 +281,9 @@ LOCAL_OVERRIDES: dict[str, tuple[Any, str]] = {
     "rescore-segments.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
     "ses.feedback": (
         "identity notifications",
-        "moto has no configuration-set event destinations; identity notifications send the same bounces and "
-        "complaints (in SES's notificationType shape) to the same topic, and the mailbox simulator's addresses "
-        "(bounce@simulator.amazonses.com, complaint@simulator.amazonses.com) produce them",
+        "moto's SES sends nothing through configuration-set event destinations; identity notifications send the "
+        "same bounces and complaints (in SES's notificationType shape) to the same topic, and the mailbox "
+        "simulator's addresses (bounce@simulator.amazonses.com, complaint@simulator.amazonses.com) produce them",
     ),
 }
 

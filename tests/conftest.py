@@ -41,10 +41,11 @@ def aws() -> Iterator[dict[str, Any]]:
     from moto import mock_aws
 
     from engagement.adapters import aws as engagement_aws
-    from localmode import emulator_dynamodb
+    from localmode import emulator_dynamodb, emulator_fidelity
     from stack import resources
 
     emulator_dynamodb.install()  # as in the local mode: each request atomic, as DynamoDB applies it
+    emulator_fidelity.install()  # and answering as AWS does where moto differs
     engagement_aws.reset_clients()
     with mock_aws():
         clients = {name: boto3.client(name) for name in resources.SERVICES}

@@ -48,7 +48,11 @@ needs_terraform = pytest.mark.skipif(TERRAFORM is None, reason="SKIPPED: terrafo
 # validate, with its own lock file, so `make test-aws` and a deploy both start from configurations that work.
 MODULES = {path.parent for path in (REPO_ROOT / "terraform" / "modules").rglob("*.tf")}
 ROOTS = sorted(
-    {path.parent for path in REPO_ROOT.rglob("*.tf") if not {".terraform", ".venv", ".tools"} & set(path.parts)}
+    {
+        path.parent
+        for path in REPO_ROOT.rglob("*.tf")
+        if not {".terraform", ".venv", ".tools", ".local"} & set(path.parts)
+    }
     - MODULES
 )
 

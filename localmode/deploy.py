@@ -1,0 +1,266 @@
+"""Apply the project's own terraform/ root module to the emulator: `make deploy-local`, `make destroy-local`.
+
+The local mode's resources (localmode/resources.py via stack/resources.py) are a hand-written description of what
+the Terraform makes, kept equal by a parity test. This applies the Terraform itself, to moto server:
+
+- the module is copied to .local/deploy/terraform, where its state stays (apart from any real environment's), and
+  a provider override is written beside it at run time (every service's endpoint the emulator; never committed
+  beside the real providers);
+- moto answers as AWS does where the provider reads back what it wrote (localmode/emulator_fidelity.py);
+- what moto cannot serve is left out by the module's own switches, each named in EXCLUSIONS with why;
+- a second plan must then report no changes: what moto answers is what the Terraform wrote.
+
+The environment is named `tf` (resources `client-engagement-tf-*`), so it sits beside a running `make local`
+(`client-engagement-local-*`) in the same emulator without a clash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from localmode.emulator import Emulator, EmulatorError, port_in_use
+from stack.local import DEFAULT_AWS_PORT, REPO_ROOT, running_port, state_dir
+
+ENVIRONMENT = "tf"
+# Every service the module's resources and data sources call.
+SERVICES = ("apigatewayv2", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "logs", "scheduler", "sesv2", "sns",
+            "sqs", "ssm", "sts", "xray")  # fmt: skip
+# What moto cannot serve, each left out by a variable the module already has: variable → (value, why).
+EXCLUSIONS: dict[str, tuple[str, str]] = {
+    "manage_xray_encryption": (
+        "false",
+        "aws_xray_encryption_config: moto has no X-Ray PutEncryptionConfig (it answers 404); the module's switch "
+        "for every environment but one leaves it out",
+    ),
+}
+# The module's required variables, as a local shop would set them.
+VARIABLES = {
+    "environment": ENVIRONMENT,
+    "brand_name": "Northwind Apparel",
+    "shop_url": "https://shop.example.com/",
+    "postal_address": "100 Example Street, Springfield, 00000",
+    "sender_email": "winback@tf.shop.example.com",  # its own SES identity, apart from make local's
+    "deletion_protection": "false",  # destroy-local removes the tables
+}
+OVERRIDE = "local_override.tf"
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+@dataclass
+class Outcome:
+    resources: int
+    seconds: float
+    log: Path
+
+
+def work_dir(state: Path) -> Path:
+    return state / "deploy" / "terraform"
+
+
+def copy_module(target: Path) -> None:
+    """terraform/'s configuration (not its state, variables file, tests or providers' cache) into target, whose own
+    state and .terraform are kept: a re-run applies what changed."""
+    source = REPO_ROOT / "terraform"
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.rglob("*.tf"):
+        old.unlink()
+    shutil.rmtree(target / "modules", ignore_errors=True)
+    for path in source.rglob("*"):
+        relative = path.relative_to(source)
+        if relative.parts[0] in (".terraform", "tests") or not path.is_file():
+            continue
+        if path.suffix in (".tf", ".hcl") or relative.parts[0] == "modules":
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / relative)
+
+
+def provider_override(endpoint: str) -> str:
+    """The provider pointed at the emulator: every service's endpoint, the emulator's credentials."""
+    endpoints = "\n".join(f'    {service:<12} = "{endpoint}"' for service in SERVICES)
+    return f"""# Written by `make deploy-local` ({__name__}): the provider talks to the emulator at {endpoint}.
+provider "aws" {{
+  region                      = var.region
+  access_key                  = "local"
+  secret_key                  = "local"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
+def variables(dist: Path, work: Path) -> list[str]:
+    architecture = (dist / "ARCH").read_text().strip() if (dist / "ARCH").exists() else "arm64"
+    values = {**VARIABLES, "architecture": architecture, "dist_dir": os.path.relpath(dist, work)}
+    values |= {name: value for name, (value, _) in EXCLUSIONS.items()}
+    return [argument for name, value in values.items() for argument in ("-var", f"{name}={value}")]
+
+
+def _terraform() -> str:
+    found = shutil.which("terraform")
+    if found is None:
+        raise DeployError("terraform is not installed: https://developer.hashicorp.com/terraform/install")
+    return found
+
+
+def _plugin_dir() -> list[str]:
+    directory = os.environ.get("TF_PLUGIN_DIR") or ("/opt/tf-plugins" if Path("/opt/tf-plugins").is_dir() else "")
+    return [f"-plugin-dir={directory}"] if directory else []
+
+
+class LocalDeployment:
+    def __init__(self, endpoint: str, state: Path | None = None, dist: Path | None = None) -> None:
+        self.endpoint = endpoint
+        self.work = work_dir(state or state_dir())
+        self.dist = dist or REPO_ROOT / "dist"
+        self.logs = self.work.parent
+
+    def _run(self, name: str, *arguments: str) -> tuple[int, str]:
+        """terraform <arguments> in the working copy; its output goes to <name>.log, and is returned."""
+        log = self.logs / f"{name}.log"
+        environment = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "NO_COLOR": "1"}
+        with log.open("w") as output:
+            finished = subprocess.run(  # noqa: S603 - terraform, with our own arguments
+                [_terraform(), *arguments], cwd=self.work, env=environment, stdout=output, stderr=subprocess.STDOUT,
+                check=False,
+            )  # fmt: skip
+        return finished.returncode, log.read_text()
+
+    def prepare(self) -> None:
+        if not (self.dist / "layer.zip").exists():
+            raise DeployError(f"no packages in {self.dist}: run make package first")
+        copy_module(self.work)
+        (self.work / OVERRIDE).write_text(provider_override(self.endpoint))
+        status, output = self._run("init", "init", "-input=false", "-no-color", *_plugin_dir())
+        if status:
+            raise DeployError(f"terraform init failed:\n{_errors(output)}")
+
+    def apply(self) -> Outcome:
+        self.prepare()
+        started = time.monotonic()
+        status, output = self._run("apply", "apply", "-input=false", "-no-color", "-auto-approve",
+                                   "-parallelism=20", *variables(self.dist, self.work))  # fmt: skip
+        if status:
+            raise DeployError(f"terraform apply failed (log: {self.logs / 'apply.log'}):\n{_errors(output)}")
+        return Outcome(self.resource_count(), time.monotonic() - started, self.logs / "apply.log")
+
+    def plan_changes(self) -> list[str]:
+        """What a second plan would change (nothing, if the emulator answers what the Terraform wrote)."""
+        status, output = self._run("plan", "plan", "-input=false", "-no-color", "-detailed-exitcode", "-lock=false",
+                                   *variables(self.dist, self.work))  # fmt: skip
+        if status == 0:
+            return []
+        if status == 2:
+            return re.findall(r"^  # (\S+ will be .+)$", output, flags=re.MULTILINE)
+        raise DeployError(f"terraform plan failed (log: {self.logs / 'plan.log'}):\n{_errors(output)}")
+
+    def resource_count(self) -> int:
+        """The managed resources in the state (not the data sources)."""
+        status, output = self._run("state", "state", "list")
+        return 0 if status else len([line for line in output.splitlines() if line and ".data." not in f".{line}"])
+
+    def destroy(self) -> Outcome:
+        started = time.monotonic()
+        if not (self.work / "terraform.tfstate").exists():
+            return Outcome(0, 0.0, self.logs / "destroy.log")
+        count = self.resource_count()
+        status, output = self._run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve",
+                                   "-parallelism=20", *variables(self.dist, self.work))  # fmt: skip
+        if status:
+            raise DeployError(f"terraform destroy failed (log: {self.logs / 'destroy.log'}):\n{_errors(output)}")
+        return Outcome(count, time.monotonic() - started, self.logs / "destroy.log")
+
+
+def _errors(output: str) -> str:
+    """The Error blocks of terraform's output (or its last lines)."""
+    blocks = re.findall(r"^Error: .*?(?=^Error: |\Z)", output, flags=re.MULTILINE | re.DOTALL)
+    return "\n".join(block.strip() for block in blocks) if blocks else "\n".join(output.splitlines()[-20:])
+
+
+# ---- the emulator: the running local mode's, or one started for the deployment ---------------------------------
+
+
+def _pid_file(state: Path) -> Path:
+    return state / "deploy" / "emulator.pid"
+
+
+def emulator_endpoint(state: Path) -> tuple[str, bool]:
+    """The running local mode's emulator, else one started here and left running (its pid in .local/deploy) for
+    destroy-local to stop. Returns the endpoint and whether it was started here."""
+    port = running_port("LOCAL_AWS_PORT", "AWS_ENDPOINT_URL", DEFAULT_AWS_PORT)
+    if port_in_use("127.0.0.1", port):
+        return f"http://127.0.0.1:{port}", False
+    (state / "deploy").mkdir(parents=True, exist_ok=True)
+    emulator = Emulator("127.0.0.1", port, state / "deploy" / "moto.log")
+    emulator.start()
+    _pid_file(state).write_text(f"{emulator.pid}\n")
+    return emulator.url, True
+
+
+def stop_started_emulator(state: Path) -> bool:
+    pid_file = _pid_file(state)
+    if not pid_file.exists():
+        return False
+    with contextlib.suppress(ProcessLookupError, ValueError):  # already gone
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    pid_file.unlink()
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localmode.deploy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("command", choices=("apply", "plan", "destroy"))
+    parser.add_argument("--endpoint", help="the emulator (default: the running local mode's, else one started)")
+    args = parser.parse_args(argv)
+    state = state_dir()
+    try:
+        if args.command == "destroy":
+            port = running_port("LOCAL_AWS_PORT", "AWS_ENDPOINT_URL", DEFAULT_AWS_PORT)
+            endpoint = args.endpoint or f"http://127.0.0.1:{port}"
+            deployment = LocalDeployment(endpoint, state)
+            done = deployment.destroy()
+            print(f"destroyed {done.resources} resources in {done.seconds:.0f} s")
+            if stop_started_emulator(state):
+                print("stopped the emulator deploy-local had started")
+            return 0
+        endpoint, started = (args.endpoint, False) if args.endpoint else emulator_endpoint(state)
+        deployment = LocalDeployment(endpoint, state)
+        if args.command == "apply":
+            print(f"applying terraform/ to the emulator at {endpoint}" + (" (started for it)" if started else ""))
+            for name, (value, why) in EXCLUSIONS.items():
+                print(f"  left out: {name} = {value}: {why}")
+            done = deployment.apply()
+            print(f"applied: {done.resources} resources in {done.seconds:.0f} s (log: {done.log})", flush=True)
+        else:
+            deployment.prepare()
+        changes = deployment.plan_changes()
+        if changes:
+            print(f"the second plan is not clean: {len(changes)} changes\n  " + "\n  ".join(changes), file=sys.stderr)
+            return 1
+        print("second plan: no changes")
+        return 0
+    except (DeployError, EmulatorError) as exc:
+        print(f"deploy-local: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
