@@ -121,8 +121,8 @@ logs: $(STAMP) ## follow a function's logs: make logs FN=email_processor [CID=<c
 	@test -n "$(FN)" || { echo "usage: make logs FN=stream_processor|email_processor|api [CID=...] [SINCE=10m]"; exit 2; }
 	$(BIN)/python scripts/ops.py logs --env $(ENV) --function $(FN) $(if $(CID),--correlation-id $(CID)) $(if $(SINCE),--since $(SINCE))
 
-smoke: $(STAMP) ## after a deploy: the runbook's test-user-8 through the deployed pipeline to its draft
-	$(BIN)/python scripts/ops.py smoke --env $(ENV)
+smoke: $(STAMP) ## after a deploy: the runbook's test through the pipeline (ENV=local: what make deploy-local made)
+	$(if $(filter local,$(ENV)),$(BIN)/python -m localmode.deploy smoke,$(BIN)/python scripts/ops.py smoke --env $(ENV))
 
 $(CHECKOV):
 	@# checkov pins old boto3/openai: it gets an environment of its own, never the project's

@@ -1,7 +1,8 @@
-"""python -m localmode run | demo | rescore
+"""python -m localmode run [--terraform] | demo | rescore
 
 run      start the emulator, create the resources, run the functions behind local event sources and serve the
-         HTTP API until Ctrl-C or SIGTERM.
+         HTTP API until Ctrl-C or SIGTERM. --terraform: run what `make deploy-local` made instead, in its emulator,
+         each function and event source as the Terraform configured it.
 demo     start it all, seed clients, wait until the pipeline has drained, print a summary and stop.
 rescore  (with `run` going) sweep now, as the daily schedule does; --now moves every function's clock first.
 """
@@ -17,8 +18,10 @@ from types import FrameType
 from typing import Any
 
 from localmode.app import LOCAL_CREDENTIALS, LocalMode, Settings
+from localmode.deploy import ENVIRONMENT as DEPLOYED_ENVIRONMENT
 from localmode.emulator import EmulatorError
 from localmode.runtime import FunctionInitError
+from stack import resources
 
 
 def _stop_on_signals(mode: LocalMode) -> None:
@@ -30,7 +33,10 @@ def _stop_on_signals(mode: LocalMode) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    mode = LocalMode(Settings.from_env(aws_port=args.aws_port, app_port=args.app_port, verbose=args.verbose))
+    prefix = f"{resources.PROJECT}-{DEPLOYED_ENVIRONMENT}" if args.terraform else None
+    settings = Settings.from_env(aws_port=args.aws_port, app_port=args.app_port, verbose=args.verbose,
+                                 terraform_prefix=prefix)  # fmt: skip
+    mode = LocalMode(settings)
     _stop_on_signals(mode)
     mode.start()
     print(mode.banner(), flush=True)
@@ -160,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-port", type=int, help="HTTP API port (default LOCAL_APP_PORT or 8080)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every batch, even idle ones")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run until Ctrl-C")
+    run_parser = commands.add_parser("run", help="run until Ctrl-C")
+    run_parser.add_argument(
+        "--terraform",
+        action="store_true",
+        help="run what make deploy-local made in the running emulator, as Terraform configured it",
+    )
     demo_parser = commands.add_parser("demo", help="seed, drain, summarise, stop")
     demo_parser.add_argument("--count", type=int, default=20, help="clients to seed (default 20)")
     demo_parser.add_argument("--seed", type=int, default=7, help="random seed for reproducible clients")

@@ -17,10 +17,11 @@ import boto3
 from botocore.config import Config
 
 from localmode.activity import Activity
-from localmode.emulator import Emulator, EmulatorError
+from localmode.emulator import Emulator, EmulatorError, port_in_use
 from localmode.gateway import HttpApi
 from localmode.pollers import Poller, QueuePoller, SchedulePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
+from localmode.topology import FunctionSpec, Topology, from_emulator, from_stack
 from stack import resources
 from stack.local import running_port
 
@@ -64,6 +65,9 @@ class Settings:
     api_token: str = ""
     verbose: bool = False
     queue_wait_seconds: int = 1
+    # Run what the Terraform made in the running emulator (make deploy-local: resources named <prefix>-*) instead of
+    # starting an emulator and creating the hand-written stack in it.
+    terraform_prefix: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -102,13 +106,16 @@ class LocalMode:
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.logs = self.settings.state_dir / "logs"
+        # A Terraform-made run keeps its logs beside its state, apart from make local's
+        here = self.settings.state_dir if self.settings.terraform_prefix is None else self.settings.state_dir / "deploy"
+        self.logs = here / "logs"
         self.clock_offset_file = self.settings.state_dir / "clock-offset"  # seconds the functions' clock is ahead
         self.emulator = Emulator(self.settings.host, self.settings.aws_port, self.logs / "emulator.log")
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Poller] = []
         self.api: HttpApi | None = None
         self.deployed: resources.Deployed | None = None
+        self.topology: Topology | None = None
         self.activity: Activity | None = None
         self.api_token = self.settings.api_token or secrets.token_urlsafe(24)
         self.token_generated = not self.settings.api_token
@@ -151,54 +158,62 @@ class LocalMode:
         self.clock_offset_file.unlink(missing_ok=True)  # every run starts at real time
         os.environ.update(LOCAL_CREDENTIALS)
         try:
-            self.emulator.start()
+            if self.settings.terraform_prefix is None:
+                self.emulator.start()
+            elif not port_in_use(self.settings.host, self.settings.aws_port):
+                raise EmulatorError(f"no emulator answers on {self.endpoint_url}: run make deploy-local first")
             self._start_inside()
         except BaseException:
             self.stop()
             raise
 
     def _start_inside(self) -> None:
-        clients = {name: self.client(name) for name in resources.SERVICES}
-        deployed = self.deployed = resources.create_all(clients, self.endpoint_url)
+        if self.settings.terraform_prefix is None:
+            clients = {name: self.client(name) for name in resources.SERVICES}
+            topology = from_stack(resources.create_all(clients, self.endpoint_url))
+        else:
+            readers = {name: self.client(name) for name in ("lambda", "scheduler", "dynamodb", "sns", "sqs")}
+            topology = from_emulator(readers, self.settings.terraform_prefix, self.endpoint_url)
+        self.topology, deployed = topology, topology.deployed
+        self.deployed = deployed
         self.activity = Activity(
             emails_table=deployed.tables["emails"],
             queue_names={url: name for name, url in deployed.queue_urls.items()},
             write=self.write,
             verbose=self.settings.verbose,
         )
-        specs = [self._worker_spec(function, deployed) for function in resources.FUNCTIONS]
+        specs = [self._worker_spec(function) for function in topology.functions]
         with ThreadPoolExecutor(len(specs)) as pool:  # cold starts in parallel
             started = list(pool.map(self._start_function, specs))
         self.functions = {function.label: function for function in started}
 
-        stream = resources.USERS_STREAM_SOURCE
         self.pollers = [
             StreamPoller(
                 function=self.functions[stream.function],
-                streams=clients["dynamodbstreams"],
+                streams=self.client("dynamodbstreams"),
                 sqs=self.client("sqs"),
-                stream_arn=deployed.stream_arn,
+                stream_arn=stream.stream_arn,
                 region=resources.REGION,
                 batch_size=stream.batch_size,
-                starting_position=resources.local_value("users-stream.starting_position", stream.starting_position),
+                starting_position=stream.starting_position,
                 maximum_retry_attempts=stream.maximum_retry_attempts,
-                bisect_on_error=stream.bisect_batch_on_function_error,
-                maximum_record_age=stream.maximum_record_age_seconds,
-                on_failure_queue_url=deployed.queue_urls[stream.on_failure_queue],
+                bisect_on_error=stream.bisect_on_error,
+                maximum_record_age=stream.maximum_record_age,
+                on_failure_queue_url=stream.on_failure_queue_url,
                 stop=self.stop_event,
                 report=self.activity.on_batch,
                 filter_patterns=stream.filter_patterns,
             )
+            for stream in topology.streams
         ]
-        for source in resources.QUEUE_SOURCES:
-            workers = resources.local_value(f"{source.queue}.maximum_concurrency", source.maximum_concurrency)
-            for _ in range(workers):
+        for source in topology.queues:
+            for _ in range(source.workers):
                 self.pollers.append(
                     QueuePoller(
                         function=self.functions[source.function],
                         sqs=self.client("sqs"),
-                        queue_url=deployed.queue_urls[source.queue],
-                        queue_arn=deployed.queue_arns[source.queue],
+                        queue_url=source.queue_url,
+                        queue_arn=source.queue_arn,
                         region=resources.REGION,
                         batch_size=source.batch_size,
                         wait_seconds=self.settings.queue_wait_seconds,
@@ -206,12 +221,11 @@ class LocalMode:
                         report=self.activity.on_batch,
                     )
                 )
-        for schedule in resources.SCHEDULES:
-            minutes = resources.local_value(f"{schedule.logical_name}.rate_minutes", schedule.rate_minutes)
+        for schedule in topology.schedules:
             self.pollers.append(
                 SchedulePoller(
                     function=self.functions[schedule.function],
-                    interval_seconds=minutes * 60,
+                    interval_seconds=schedule.interval_seconds,
                     payload=schedule.payload,
                     stop=self.stop_event,
                     report=self.activity.on_batch,
@@ -219,6 +233,9 @@ class LocalMode:
             )
         for poller in self.pollers:
             poller.start()
+        for poller in self.pollers:  # a stream read from LATEST: positioned before anything is written
+            if isinstance(poller, StreamPoller) and not poller.positioned.wait(timeout=30):
+                raise EmulatorError(f"{poller.name} could not read the stream's shards: {poller.error}")
         assert self.api is not None
         self.api.start(self.functions[resources.API.logical_name])
         self._write_env_file()
@@ -228,7 +245,7 @@ class LocalMode:
         function.start()
         return function
 
-    def _worker_spec(self, function: resources.Function, deployed: resources.Deployed) -> WorkerSpec:
+    def _worker_spec(self, function: FunctionSpec) -> WorkerSpec:
         environment = {
             **LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -236,22 +253,26 @@ class LocalMode:
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "CLOCK_OFFSET_FILE": str(self.clock_offset_file),  # simulated time (make rescore NOW=…), one for all
-            **resources.function_environment(function, deployed),
+            **function.environment,
         }
-        environment |= resources.secrets_in_environment(
-            function, api_token=self.api_token, unsubscribe_secret=self.unsubscribe_secret,
-            public_base_url=f"http://{self.settings.host}:{self.settings.app_port}",
-        )  # fmt: skip
-        environment.update({name: os.environ[name] for name in PASSTHROUGH if name in os.environ})
+        if self.settings.terraform_prefix is None:
+            # The hand-written stack's secrets are this run's, in the environment; the Terraform-made functions
+            # read theirs from the emulator's SSM, as in AWS, and take nothing from the shell.
+            stack_function = next(f for f in resources.FUNCTIONS if f.logical_name == function.label)
+            environment |= resources.secrets_in_environment(
+                stack_function, api_token=self.api_token, unsubscribe_secret=self.unsubscribe_secret,
+                public_base_url=f"http://{self.settings.host}:{self.settings.app_port}",
+            )  # fmt: skip
+            environment.update({name: os.environ[name] for name in PASSTHROUGH if name in os.environ})
         return WorkerSpec(
-            label=function.logical_name,
+            label=function.label,
             function_name=function.name,
-            code_dir=str(REPO_ROOT / "functions" / function.logical_name),
-            handler="handler.lambda_handler",
+            code_dir=str(REPO_ROOT / "functions" / function.label),
+            handler=function.handler,
             environment=environment,
             timeout=function.timeout,
             memory=function.memory,
-            log_path=str(self.logs / f"{function.logical_name}.log"),
+            log_path=str(self.logs / f"{function.label}.log"),
             region=resources.REGION,
         )
 
@@ -269,9 +290,16 @@ class LocalMode:
             "EMAILS_TABLE": self.deployed.tables["emails"],
             "DECISIONS_TABLE": self.deployed.tables["decisions"],
         }
-        path = self.settings.state_dir / "env"
+        path = self.env_file
         path.write_text("".join(f"export {name}={value}\n" for name, value in lines.items()))
         path.chmod(0o600)
+
+    @property
+    def env_file(self) -> Path:
+        """Exports for the AWS CLI and scripts (make local's in .local/env, a Terraform-made run's beside its state)."""
+        if self.settings.terraform_prefix is None:
+            return self.settings.state_dir / "env"
+        return self.settings.state_dir / "deploy" / "env"
 
     def banner(self) -> str:
         assert self.deployed is not None
@@ -300,7 +328,7 @@ class LocalMode:
         listing = "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
         return (
             f"Client engagement, local mode: running in {time.monotonic() - self.started_at:.1f} s\n{listing}\n\n"
-            f"For the AWS CLI and scripts:  source {self.settings.state_dir / 'env'}\n"
+            f"For the AWS CLI and scripts:  source {self.env_file}\n"
             f"  aws dynamodb list-tables --endpoint-url {self.endpoint_url}\n"
             f'  curl -H "Authorization: Bearer $API_TOKEN" {self.api.url}/api/emails\n'
             "Ctrl-C to stop."
@@ -322,7 +350,7 @@ class LocalMode:
 
     def failure(self) -> str | None:
         """Why the local mode can no longer work, if it cannot."""
-        if not self.emulator.running():
+        if self.settings.terraform_prefix is None and not self.emulator.running():
             return "the AWS emulator stopped; see " + str(self.emulator.log_path)
         for poller in self.pollers:
             if poller.error is not None:
@@ -347,6 +375,7 @@ class LocalMode:
         """True once nothing is in flight: no poller busy, every stream read to its end, every queue a function reads
         empty, and no batch for quiet_for s."""
         assert self.activity is not None
+        assert self.topology is not None
         deadline = time.monotonic() + timeout
         last_changes, quiet_since = -1, time.monotonic()
         while time.monotonic() < deadline:
@@ -357,7 +386,7 @@ class LocalMode:
             if changes != last_changes or behind:
                 last_changes, quiet_since = changes, time.monotonic()
             elif time.monotonic() - quiet_since >= quiet_for and not any(
-                self.queue_depths()[source.queue] for source in resources.QUEUE_SOURCES
+                self.queue_depths()[source.queue] for source in self.topology.queues
             ):
                 return True
             time.sleep(0.1)

@@ -22,16 +22,20 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from localmode.emulator import Emulator, EmulatorError, port_in_use
 from stack.local import DEFAULT_AWS_PORT, REPO_ROOT, running_port, state_dir
 
 ENVIRONMENT = "tf"
+PREFIX = f"client-engagement-{ENVIRONMENT}"
 # Every service the module's resources and data sources call.
 SERVICES = ("apigatewayv2", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "logs", "scheduler", "sesv2", "sns",
             "sqs", "ssm", "sts", "xray")  # fmt: skip
@@ -224,10 +228,30 @@ def stop_started_emulator(state: Path) -> bool:
     return True
 
 
+def smoke(endpoint_port: int, *, timeout: float, out: Any = sys.stdout) -> bool:
+    """The runbook's test (test-user-8: one draft; test-user-1: none) through what the Terraform made: its
+    functions run by the local runtime as Terraform configured them, for the length of the test."""
+    from localmode.app import LocalMode, Settings
+    from scripts import ops
+
+    with socket.socket() as probe:  # the API's port: any free one, beside a running make local
+        probe.bind(("127.0.0.1", 0))
+        app_port = int(probe.getsockname()[1])
+    settings = Settings.from_env(aws_port=endpoint_port, app_port=app_port, terraform_prefix=PREFIX)
+    mode = LocalMode(settings, write=None)
+    mode.start()
+    try:
+        print(f"running the {len(mode.functions)} functions as Terraform configured them "
+              f"({len(mode.pollers)} pollers; logs: {mode.logs})", file=out)  # fmt: skip
+        return ops.smoke(mode.client("dynamodb"), ops.local_environment(PREFIX), timeout=timeout, keep=False, out=out)
+    finally:
+        mode.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localmode.deploy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=("apply", "plan", "destroy"))
+    parser.add_argument("command", choices=("apply", "plan", "smoke", "destroy"))
     parser.add_argument("--endpoint", help="the emulator (default: the running local mode's, else one started)")
     args = parser.parse_args(argv)
     state = state_dir()
@@ -241,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             if stop_started_emulator(state):
                 print("stopped the emulator deploy-local had started")
             return 0
+        if args.command == "smoke":
+            port = running_port("LOCAL_AWS_PORT", "AWS_ENDPOINT_URL", DEFAULT_AWS_PORT)
+            return 0 if smoke(urlsplit(args.endpoint).port or port if args.endpoint else port, timeout=90) else 1
         endpoint, started = (args.endpoint, False) if args.endpoint else emulator_endpoint(state)
         deployment = LocalDeployment(endpoint, state)
         if args.command == "apply":
@@ -257,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print("second plan: no changes")
         return 0
-    except (DeployError, EmulatorError) as exc:
+    except (DeployError, EmulatorError, LookupError) as exc:
         print(f"deploy-local: {exc}", file=sys.stderr)
         return 1
 

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.dynamodb.models.table import Table
 from moto.ses.models import ConfigurationSet
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.models import SESV2Backend
@@ -39,6 +40,9 @@ FIXES: dict[str, str] = {
     "provider lists tags for) is identity/<name>",
     "sesv2.event-destinations": "moto has no configuration-set event destinations in SESv2; here they are "
     "stored and read back as AWS does (the local mode's bounces still come from identity notifications)",
+    "lambda.mappings-polled-by-the-runtime": "moto delivers an event source mapping's records itself, by running "
+    "the function in Docker (absent here): it receives the queue's messages and empties the stream's shard; in AWS "
+    "Lambda's pollers do that, and here the local runtime's pollers are them, so moto's are switched off",
     "lambda.logging-config": "moto drops a function's LoggingConfig; AWS returns it (Text format and the "
     "/aws/lambda/<name> log group unless set)",
 }
@@ -176,6 +180,10 @@ def _lambda() -> None:
             self.logging_config = _logging_config(self.function_name, config_updates["LoggingConfig"])  # type: ignore[attr-defined]
         return update_configuration(self, config_updates)
 
+    # A registry that stays empty: moto finds no mapping to deliver to, and the local runtime's pollers read.
+    no_mappings = property(lambda self: {}, lambda self, value: None)
+    Queue.lambda_event_source_mappings = no_mappings  # type: ignore[assignment]
+    Table.lambda_event_source_mappings = no_mappings  # type: ignore[assignment]
     LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
     LambdaFunction.get_configuration = _get_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = _update_configuration  # type: ignore[method-assign]

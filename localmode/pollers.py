@@ -125,6 +125,8 @@ class StreamPoller(Poller):
         # Its last look at every shard found nothing new (an IteratorAge of zero, in Lambda's terms). Not busy is
         # not enough to call the stream drained: a slow read of records still to deliver is neither.
         self.caught_up = False
+        # Set once every shard has its iterator: from then on, nothing written can be missed (LATEST).
+        self.positioned = threading.Event()
 
     def _refresh_shards(self) -> None:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
@@ -134,6 +136,7 @@ class StreamPoller(Poller):
                 self._iterators[shard_id] = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.starting_position
                 )["ShardIterator"]
+        self.positioned.set()
 
     def poll_once(self) -> bool:
         if not self._iterators:

@@ -32,6 +32,13 @@ RUNBOOK_TEST_USER_8 = {
     "updatedAt": {"S": "2025-03-21T16:18:00.000Z"},
     "engagementScore": {"N": "30"},
 }
+# The runbook's other client: engagementScore 50, so an event and a decision, and no email.
+RUNBOOK_TEST_USER_1 = {
+    **RUNBOOK_TEST_USER_8,
+    "email": {"S": "test1@example.com"},
+    "name": {"S": "Test User 1"},
+    "engagementScore": {"N": "50"},
+}
 
 
 class OpsError(RuntimeError):
@@ -133,42 +140,28 @@ class Stage:
 
 
 def smoke(dynamodb: Any, environment: Environment, *, timeout: float, keep: bool, out: Any = sys.stdout) -> bool:
-    """The runbook's test-user-8 through the pipeline: written, scored, decided, drafted. Says where it stopped."""
-    user_id = f"smoke-test-user-8-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
-    key = {"userId": {"S": user_id}}
+    """The runbook's test: test-user-8 through the pipeline (written, scored, decided, one draft), then test-user-1
+    (scored and decided, no email). Says where it stopped."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    user_8, user_1 = f"smoke-test-user-8-{stamp}", f"smoke-test-user-1-{stamp}"
     stages = [Stage("client written"), Stage("scored by stream_processor"), Stage("decision by email_processor"),
               Stage("draft stored")]  # fmt: skip
     started = time.monotonic()
-    dynamodb.put_item(TableName=environment.users_table, Item={**key, **RUNBOOK_TEST_USER_8})
+    dynamodb.put_item(TableName=environment.users_table, Item={"userId": {"S": user_8}, **RUNBOOK_TEST_USER_8})
     stages[0].done_at = time.monotonic()
-    print(f"put {user_id} (the runbook's test-user-8, engagementScore 30) into {environment.users_table}", file=out)
+    print(f"put {user_8} (the runbook's test-user-8, engagementScore 30) into {environment.users_table}", file=out)
 
     def check() -> None:
-        if stages[1].done_at is None:
-            item = dynamodb.get_item(TableName=environment.users_table, Key=key, ConsistentRead=True).get("Item", {})
-            if "band" in item:
-                stages[1].done_at = time.monotonic()
-        if stages[2].done_at is None:
-            decisions = dynamodb.query(
-                TableName=environment.decisions_table,
-                KeyConditionExpression="userId = :u AND begins_with(decisionKey, :d)",
-                ExpressionAttributeValues={":u": {"S": user_id}, ":d": {"S": "decision#"}},
-            )["Items"]
-            if decisions:
-                stages[2].done_at = time.monotonic()
-                print(f"decision: {decisions[0]['reason']['S']}", file=out)
-        if stages[3].done_at is None:
-            emails = dynamodb.query(
-                TableName=environment.emails_table,
-                IndexName="byUser",
-                KeyConditionExpression="userId = :u",
-                ExpressionAttributeValues={":u": {"S": user_id}},
-            )["Items"]
-            if emails:
-                stages[3].done_at = time.monotonic()
-                listed = {"emailId": emails[0]["emailId"]}  # the index holds a summary; the email is in the table
-                email = dynamodb.get_item(TableName=environment.emails_table, Key=listed)["Item"]
-                print(f"draft {email['emailId']['S']}: {email['subject']['S']!r} ({email['writer']['S']})", file=out)
+        if stages[1].done_at is None and "band" in _client_item(dynamodb, environment, user_8):
+            stages[1].done_at = time.monotonic()
+        if stages[2].done_at is None and (decisions := _decisions(dynamodb, environment, user_8)):
+            stages[2].done_at = time.monotonic()
+            print(f"decision: {decisions[0]['reason']['S']}", file=out)
+        if stages[3].done_at is None and (emails := _emails(dynamodb, environment, user_8)):
+            stages[3].done_at = time.monotonic()
+            listed = {"emailId": emails[0]["emailId"]}  # the index holds a summary; the email is in the table
+            email = dynamodb.get_item(TableName=environment.emails_table, Key=listed)["Item"]
+            print(f"draft {email['emailId']['S']}: {email['subject']['S']!r} ({email['writer']['S']})", file=out)
 
     while time.monotonic() - started < timeout and stages[-1].done_at is None:
         check()
@@ -176,17 +169,72 @@ def smoke(dynamodb: Any, environment: Environment, *, timeout: float, keep: bool
     for stage in stages:
         took = "not reached" if stage.done_at is None else f"{stage.done_at - started:5.1f} s"
         print(f"  {stage.name:<30} {took}", file=out)
-    succeeded = stages[-1].done_at is not None
-    if succeeded:
-        print(f"smoke test passed in {stages[-1].done_at - started:.1f} s", file=out)  # type: ignore[operator]
-        if not keep:
-            dynamodb.delete_item(TableName=environment.users_table, Key=key)
-    else:
+    if stages[-1].done_at is None:
         stopped = next(stage for stage in stages if stage.done_at is None)
         function = "stream_processor" if stopped is stages[1] else "email_processor"
         print(f"smoke test FAILED: stopped before '{stopped.name}' (waited {timeout:.0f} s); "
               f"look at: make logs FN={function} SINCE=5m", file=out)  # fmt: skip
+        return False
+    succeeded = _no_email_for_test_user_1(dynamodb, environment, user_1, timeout=timeout, out=out)
+    drafts = len(_emails(dynamodb, environment, user_8))
+    if drafts != 1:
+        print(f"smoke test FAILED: {drafts} drafts for {user_8}, where the runbook expects exactly one", file=out)
+        succeeded = False
+    if succeeded:
+        print(f"smoke test passed in {time.monotonic() - started:.1f} s", file=out)
+        if not keep:
+            for user_id in (user_8, user_1):
+                dynamodb.delete_item(TableName=environment.users_table, Key={"userId": {"S": user_id}})
     return succeeded
+
+
+def _no_email_for_test_user_1(dynamodb: Any, environment: Environment, user_id: str, *, timeout: float,
+                              out: Any, settle_s: float = 5.0) -> bool:  # fmt: skip
+    """test-user-1: scored (its event published) and, once the pipeline has had settle_s to act on it, no email."""
+    dynamodb.put_item(TableName=environment.users_table, Item={"userId": {"S": user_id}, **RUNBOOK_TEST_USER_1})
+    print(f"put {user_id} (the runbook's test-user-1, engagementScore 50)", file=out)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and "band" not in (item := _client_item(dynamodb, environment, user_id)):
+        time.sleep(1)
+    if "band" not in item:
+        print(f"smoke test FAILED: {user_id} was not scored within {timeout:.0f} s; "
+              "look at: make logs FN=stream_processor SINCE=5m", file=out)  # fmt: skip
+        return False
+    time.sleep(settle_s)
+    decisions, emails = _decisions(dynamodb, environment, user_id), _emails(dynamodb, environment, user_id)
+    decided = decisions[0]["reason"]["S"] if decisions else "none (its event is not one the email processor takes)"
+    print(f"  test-user-1: scored {item['band']['S']}, decision {decided}, {len(emails)} emails", file=out)
+    if emails or any(decision["send"]["BOOL"] for decision in decisions):
+        print(f"smoke test FAILED: {user_id} should get no email", file=out)
+        return False
+    return True
+
+
+def _client_item(dynamodb: Any, environment: Environment, user_id: str) -> dict[str, Any]:
+    key = {"userId": {"S": user_id}}
+    item: dict[str, Any] = dynamodb.get_item(TableName=environment.users_table, Key=key, ConsistentRead=True).get(
+        "Item", {}
+    )
+    return item
+
+
+def _decisions(dynamodb: Any, environment: Environment, user_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = dynamodb.query(
+        TableName=environment.decisions_table,
+        KeyConditionExpression="userId = :u AND begins_with(decisionKey, :d)",
+        ExpressionAttributeValues={":u": {"S": user_id}, ":d": {"S": "decision#"}},
+    )["Items"]
+    return items
+
+
+def _emails(dynamodb: Any, environment: Environment, user_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = dynamodb.query(
+        TableName=environment.emails_table,
+        IndexName="byUser",
+        KeyConditionExpression="userId = :u",
+        ExpressionAttributeValues={":u": {"S": user_id}},
+    )["Items"]
+    return items
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,3 +149,31 @@ def test_a_function_answers_its_logging_config(moto: None) -> None:
     assert plain == {"LogFormat": "Text", "LogGroup": "/aws/lambda/plain"}
     assert updated == {"LogFormat": "JSON", "LogGroup": "/aws/lambda/plain", "ApplicationLogLevel": "INFO",
                        "SystemLogLevel": "INFO"}  # fmt: skip
+
+
+def test_a_mapped_queue_and_stream_keep_their_records_for_the_local_runtimes_pollers(moto: None) -> None:
+    sqs, dynamodb = boto3.client("sqs", region_name="us-east-1"), boto3.client("dynamodb", region_name="us-east-1")
+    functions = boto3.client("lambda", region_name="us-east-1")
+    _function("consumer")
+    queue = sqs.create_queue(QueueName="work")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    table = dynamodb.create_table(
+        TableName="users", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]  # fmt: skip
+    for source in (queue_arn, table["LatestStreamArn"]):
+        functions.create_event_source_mapping(FunctionName="consumer", EventSourceArn=source, BatchSize=10,
+                                              StartingPosition="TRIM_HORIZON")  # fmt: skip
+
+    sqs.send_message(QueueUrl=queue, MessageBody="hello")
+    dynamodb.put_item(TableName="users", Item={"userId": {"S": "u1"}})
+
+    received = sqs.receive_message(QueueUrl=queue, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    shard = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=table["LatestStreamArn"], ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]  # fmt: skip
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in received] == [("hello", "1")]
+    assert [record["eventName"] for record in records] == ["INSERT"]
