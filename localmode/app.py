@@ -68,6 +68,7 @@ class Settings:
     # Run what the Terraform made in the running emulator (make deploy-local: resources named <prefix>-*) instead of
     # starting an emulator and creating the hand-written stack in it.
     terraform_prefix: str | None = None
+    audit: bool = False  # record every AWS call each function makes (the IAM audit's input)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -274,6 +275,7 @@ class LocalMode:
             memory=function.memory,
             log_path=str(self.logs / f"{function.label}.log"),
             region=resources.REGION,
+            record_calls=self.settings.audit,
         )
 
     def _write_env_file(self) -> None:

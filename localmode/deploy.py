@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import json
 import os
 import re
 import shutil
@@ -26,11 +28,15 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+import urllib.request
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from botocore.exceptions import ClientError
+
+from localmode import iam_audit
 from localmode.emulator import Emulator, EmulatorError, port_in_use
 from stack.local import DEFAULT_AWS_PORT, REPO_ROOT, running_port, state_dir
 
@@ -228,24 +234,151 @@ def stop_started_emulator(state: Path) -> bool:
     return True
 
 
-def smoke(endpoint_port: int, *, timeout: float, out: Any = sys.stdout) -> bool:
-    """The runbook's test (test-user-8: one draft; test-user-1: none) through what the Terraform made: its
-    functions run by the local runtime as Terraform configured them, for the length of the test."""
+def smoke(endpoint_port: int, *, timeout: float, out: Any = sys.stdout, state: Path | None = None) -> bool:
+    """The runbook's test (test-user-8: one draft; test-user-1: none) through what the Terraform made, its
+    functions run by the local runtime as Terraform configured them; then the IAM audit of every call they made.
+    Passes if the test does and the audit denies nothing."""
     from localmode.app import LocalMode, Settings
     from scripts import ops
 
     with socket.socket() as probe:  # the API's port: any free one, beside a running make local
         probe.bind(("127.0.0.1", 0))
         app_port = int(probe.getsockname()[1])
-    settings = Settings.from_env(aws_port=endpoint_port, app_port=app_port, terraform_prefix=PREFIX)
+    settings = Settings.from_env(aws_port=endpoint_port, app_port=app_port, terraform_prefix=PREFIX, audit=True,
+                                 state_dir=state)  # fmt: skip
     mode = LocalMode(settings, write=None)
     mode.start()
     try:
         print(f"running the {len(mode.functions)} functions as Terraform configured them "
               f"({len(mode.pollers)} pollers; logs: {mode.logs})", file=out)  # fmt: skip
-        return ops.smoke(mode.client("dynamodb"), ops.local_environment(PREFIX), timeout=timeout, keep=False, out=out)
+        stamp, environment = time.strftime("%Y%m%dT%H%M%S"), ops.local_environment(PREFIX)
+        dynamodb = mode.client("dynamodb")
+        passed = ops.smoke(dynamodb, environment, timeout=timeout, keep=True, out=out, stamp=stamp)
+        if passed:  # and the runbook's review: the draft read through the API, approved and sent
+            passed = review_and_send(mode, ops.smoke_users(stamp)[0], out=out)
+        for user_id in ops.smoke_users(stamp):
+            dynamodb.delete_item(TableName=environment.users_table, Key={"userId": {"S": user_id}})
     finally:
         mode.stop()
+    report = audit_run(mode)
+    print("\n".join(report.lines()), file=out)
+    return passed and not report.denied
+
+
+def review_and_send(mode: Any, user_id: str, *, out: Any) -> bool:
+    """The draft through the Terraform-made API, with the token the Terraform put in SSM: listed, approved, sent
+    (or scheduled, outside the client's sending window)."""
+    token = mode.client("ssm").get_parameter(Name=f"/{PREFIX}/api-token", WithDecryption=True)["Parameter"]["Value"]
+
+    def call(method: str, path: str) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - the local API
+            mode.api.url + path, method=method, data=b"{}" if method == "POST" else None,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    try:
+        listed = call("GET", f"/api/users/{user_id}/emails")
+        drafts = [
+            e
+            for e in listed.get("items", listed if isinstance(listed, list) else [])
+            if e["status"] == "PENDING_REVIEW"
+        ]
+        approved = call("POST", f"/api/emails/{drafts[0]['emailId']}/approve")
+    except (OSError, KeyError, IndexError, ValueError) as exc:
+        print(f"smoke test FAILED: the API did not list and approve the draft: {exc}", file=out)
+        return False
+    print(f"  approved through the API: {approved['status']}", file=out)
+    if approved["status"] not in ("SENT", "SCHEDULED"):
+        print("smoke test FAILED: the approved draft was neither sent nor scheduled", file=out)
+        return False
+    return True
+
+
+def audit_run(mode: Any) -> iam_audit.Report:
+    """Every call the run's functions made (and what Lambda did with their roles), against their roles' policies
+    as the emulator's IAM holds them."""
+    assert mode.topology is not None
+    topology = mode.topology
+    place = _place(mode.client, topology.functions[0].arn)
+    needs: dict[str, list[iam_audit.Request]] = {}
+    for spec in topology.functions:
+        calls = mode.functions[spec.label].aws_calls
+        requests = [r for c in calls for r in iam_audit.requests_for(c["service"], c["operation"], c["params"], place)]
+        needs[spec.label] = requests + _lambda_needs(spec, topology, place)
+    policies = {spec.label: _role_statements(mode.client("iam"), spec.role) for spec in topology.functions}
+    return iam_audit.audit(needs, policies)
+
+
+def _lambda_needs(spec: Any, topology: Any, place: iam_audit.Place) -> list[iam_audit.Request]:
+    """What Lambda does with the function's role: write its log stream, and run its event source mappings."""
+    group = place.arn("logs", f"log-group:{spec.log_group}:log-stream:local")
+    needs = [iam_audit.Request(f"logs:{action}", group, origin="Lambda's logs")
+             for action in ("CreateLogStream", "PutLogEvents")]  # fmt: skip
+    if spec.tracing == "Active":  # X-Ray has no resource-level permissions for these
+        needs += [iam_audit.Request(f"xray:{action}", "*", origin="Lambda's active tracing")
+                  for action in ("PutTraceSegments", "PutTelemetryRecords")]  # fmt: skip
+    mapping = "event source mapping"
+    for stream in (s for s in topology.streams if s.function == spec.label):
+        needs += [iam_audit.Request(f"dynamodb:{action}", stream.stream_arn, origin=mapping)
+                  for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")]  # fmt: skip
+        if stream.on_failure_queue_url:
+            needs += [replace(r, origin=mapping) for r in iam_audit.requests_for(
+                "sqs", "SendMessage", {"QueueUrl": stream.on_failure_queue_url}, place)]  # fmt: skip
+    for queue in (q for q in topology.queues if q.function == spec.label):
+        for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes"):
+            needs += [replace(r, origin=mapping) for r in iam_audit.requests_for(
+                "sqs", action, {"QueueUrl": queue.queue_url}, place)]  # fmt: skip
+    return needs
+
+
+def _role_statements(iam: Any, role_arn: str) -> list[iam_audit.Statement]:
+    """The role's inline and attached policies, as IAM holds them."""
+    role = role_arn.rsplit("/", 1)[-1]
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        statements += iam_audit.statements_of(document, policy=name)
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]
+        statements += iam_audit.statements_of(document["Document"], policy=attached["PolicyName"])
+    return statements
+
+
+def _place(client: Any, function_arn: str) -> iam_audit.Place:
+    """The region and account of the functions, and what the audit looks up about the resources they name."""
+    _, _, _, region, account, *_ = function_arn.split(":")
+
+    @functools.cache
+    def hash_key(table: str) -> str:
+        try:
+            schema = client("dynamodb").describe_table(TableName=table)["Table"]["KeySchema"]
+        except ClientError:  # a table that does not exist (a wrong name): the call names no partition
+            return ""
+        return str(next(key["AttributeName"] for key in schema if key["KeyType"] == "HASH"))
+
+    @functools.cache
+    def kms_key_of(arn: str) -> str | None:
+        service, name = arn.split(":")[2], arn.split(":", 5)[5]
+        if service == "sqs":
+            url = client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+            key = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])["Attributes"]
+            key_id = key.get("KmsMasterKeyId")
+        elif service == "sns":
+            key_id = client("sns").get_topic_attributes(TopicArn=arn)["Attributes"].get("KmsMasterKeyId")
+        elif service == "ssm":
+            parameter = "/" + name.removeprefix("parameter/")
+            found = client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [parameter]}])
+            key_id = next((p.get("KeyId") for p in found["Parameters"] if p.get("Type") == "SecureString"), None)
+        else:
+            return None
+        if not key_id or key_id.startswith("alias/aws/"):
+            return None  # no key, or an AWS managed one: its key policy lets the service use it for the caller
+        return str(client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
+
+    return iam_audit.Place(region=region, account=account, hash_key=hash_key, kms_key_of=kms_key_of)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,7 @@ class WorkerSpec:
     memory: int
     log_path: str
     region: str
+    record_calls: bool = False  # every AWS call's essentials, for the IAM audit
 
 
 @dataclass
@@ -77,13 +78,27 @@ def _attribute(entry: dict[str, Any], name: str) -> str | None:
     return str(value["StringValue"]) if "StringValue" in value else None
 
 
-def install_activity_hooks(sink: list[dict[str, Any]]) -> None:
-    """Record successful publishes, item writes and queue sends made through boto3's default session."""
+def install_activity_hooks(sink: list[dict[str, Any]], *, record_calls: bool = False) -> None:
+    """Record successful publishes, item writes and queue sends made through boto3's default session; with
+    record_calls, every call's service, operation and the parameters that name its resources (the IAM audit's)."""
     import boto3
 
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
     events = boto3.DEFAULT_SESSION.events
+    if record_calls:  # every client's calls, whatever session made it (powertools' parameters make their own)
+        from botocore.client import BaseClient
+
+        from localmode.iam_audit import essentials
+
+        make_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]
+
+        def recorded(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+            sink.append({"kind": "aws_call", "service": client.meta.service_model.service_name,
+                         "operation": operation_name, "params": essentials(api_params)})  # fmt: skip
+            return make_api_call(client, operation_name, api_params)
+
+        BaseClient._make_api_call = recorded  # type: ignore[attr-defined]
 
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["local_params"] = params
@@ -139,13 +154,13 @@ def _worker(conn: Connection, spec: WorkerSpec) -> None:  # pragma: no cover - r
     activity: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
-        install_activity_hooks(activity)
+        install_activity_hooks(activity, record_calls=spec.record_calls)
         handler = getattr(importlib.import_module(module_name), function_name)
     except BaseException as exc:
         traceback.print_exc()
         conn.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
-    conn.send({"ready": True, "initMs": (time.perf_counter() - started) * 1000})
+    conn.send({"ready": True, "initMs": (time.perf_counter() - started) * 1000, "activity": list(activity)})
     while True:
         try:
             request = conn.recv()
@@ -181,6 +196,7 @@ class LocalFunction:
         self._process: Any = None
         self._conn: Connection | None = None
         self.init_ms = 0.0
+        self.aws_calls: list[dict[str, Any]] = []  # with spec.record_calls: every call, cold starts' included
 
     @property
     def name(self) -> str:
@@ -206,6 +222,10 @@ class LocalFunction:
             process.join(5)
             raise FunctionInitError(f"{self.name} failed to start: {hello.get('error')} (see {self.spec.log_path})")
         self._process, self._conn, self.init_ms = process, parent, float(hello["initMs"])
+        self._keep_calls(hello.get("activity", []))
+
+    def _keep_calls(self, activity: list[dict[str, Any]]) -> None:
+        self.aws_calls += [entry for entry in activity if entry.get("kind") == "aws_call"]
 
     def invoke(self, event: dict[str, Any]) -> Invocation:
         with self._lock:
@@ -229,6 +249,7 @@ class LocalFunction:
             except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
                 reply = {"error": {"errorType": "Runtime.ExitError", "errorMessage": f"worker died: {exc}"}}
                 self._restart()
+            self._keep_calls(reply.get("activity", []))
             return Invocation(
                 result=reply.get("result"),
                 error=reply.get("error"),

@@ -28,6 +28,10 @@ class FunctionSpec:
     timeout: int
     memory: int
     layers: tuple[str, ...] = ()
+    role: str = ""  # the execution role's ARN (a Terraform-made function's)
+    log_group: str = ""
+    arn: str = ""
+    tracing: str = "PassThrough"  # Active: Lambda sends traces with the function's role
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,10 @@ def from_emulator(clients: dict[str, Any], prefix: str, endpoint_url: str) -> To
     functions = tuple(
         FunctionSpec(label=label_of[c["FunctionName"]], name=c["FunctionName"], handler=c["Handler"],
                      environment=dict(c.get("Environment", {}).get("Variables", {})), timeout=int(c["Timeout"]),
-                     memory=int(c["MemorySize"]), layers=tuple(layer["Arn"] for layer in c.get("Layers", [])))
+                     memory=int(c["MemorySize"]), layers=tuple(layer["Arn"] for layer in c.get("Layers", [])),
+                     role=c["Role"], arn=c["FunctionArn"],
+                     tracing=c.get("TracingConfig", {}).get("Mode", "PassThrough"),
+                     log_group=c.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{c['FunctionName']}"))
         for c in configurations
     )  # fmt: skip
     queue_by_arn = {arn: logical for logical, arn in deployed.queue_arns.items()}
