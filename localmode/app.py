@@ -110,7 +110,7 @@ class LocalMode:
         # A Terraform-made run keeps its logs beside its state, apart from make local's
         here = self.settings.state_dir if self.settings.terraform_prefix is None else self.settings.state_dir / "deploy"
         self.logs = here / "logs"
-        self.clock_offset_file = self.settings.state_dir / "clock-offset"  # seconds the functions' clock is ahead
+        self.clock_offset_file = here / "clock-offset"  # seconds the functions' clock is ahead
         self.emulator = Emulator(self.settings.host, self.settings.aws_port, self.logs / "emulator.log")
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Poller] = []
@@ -175,6 +175,10 @@ class LocalMode:
         else:
             readers = {name: self.client(name) for name in ("lambda", "scheduler", "dynamodb", "sns", "sqs")}
             topology = from_emulator(readers, self.settings.terraform_prefix, self.endpoint_url)
+            # The Terraform-made API checks the token the Terraform put in SSM: that is the one to show.
+            parameter = f"/{self.settings.terraform_prefix}/api-token"
+            found = self.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
+            self.api_token, self.token_generated = found["Parameter"]["Value"], False
         self.topology, deployed = topology, topology.deployed
         self.deployed = deployed
         self.activity = Activity(
@@ -235,8 +239,10 @@ class LocalMode:
         for poller in self.pollers:
             poller.start()
         for poller in self.pollers:  # a stream read from LATEST: positioned before anything is written
-            if isinstance(poller, StreamPoller) and not poller.positioned.wait(timeout=30):
-                raise EmulatorError(f"{poller.name} could not read the stream's shards: {poller.error}")
+            deadline = time.monotonic() + 30
+            while isinstance(poller, StreamPoller) and not poller.positioned.wait(timeout=0.1):
+                if poller.error is not None or time.monotonic() > deadline:
+                    raise EmulatorError(f"{poller.name} could not read the stream's shards: {poller.error}")
         assert self.api is not None
         self.api.start(self.functions[resources.API.logical_name])
         self._write_env_file()
@@ -340,6 +346,8 @@ class LocalMode:
         """Which writer drafts the emails (never shows the key)."""
         assert self.functions
         environment = self.functions[resources.EMAIL_PROCESSOR.logical_name].spec.environment
+        if parameter := environment.get("OPENROUTER_API_KEY_PARAMETER"):
+            return f"LLM ({environment['LLM_MODEL']}) once SSM's {parameter} holds a key; template until then"
         if environment.get("OPENROUTER_API_KEY", "").strip():
             return f"LLM: {environment['LLM_MODEL']} at {environment['LLM_BASE_URL']} (template as fallback)"
         return "template (offline; set OPENROUTER_API_KEY for the LLM writer)"
@@ -378,13 +386,14 @@ class LocalMode:
         empty, and no batch for quiet_for s."""
         assert self.activity is not None
         assert self.topology is not None
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()  # what was written before this call is read by a look begun after it
+        deadline = began + timeout
         last_changes, quiet_since = -1, time.monotonic()
         while time.monotonic() < deadline:
             if self.failure() or self.stop_event.is_set():
                 return False
             changes = self.activity.changes
-            behind = any(poller.busy or not poller.caught_up for poller in self.pollers)
+            behind = any(poller.busy or not poller.caught_up_since(began) for poller in self.pollers)
             if changes != last_changes or behind:
                 last_changes, quiet_since = changes, time.monotonic()
             elif time.monotonic() - quiet_since >= quiet_for and not any(

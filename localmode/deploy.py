@@ -90,8 +90,8 @@ def copy_module(target: Path) -> None:
     shutil.rmtree(target / "modules", ignore_errors=True)
     for path in source.rglob("*"):
         relative = path.relative_to(source)
-        if relative.parts[0] in (".terraform", "tests") or not path.is_file():
-            continue
+        if relative.parts[0] in (".terraform", "tests", "backend.tf") or not path.is_file():
+            continue  # a team's backend.tf (S3) never receives the emulator's state
         if path.suffix in (".tf", ".hcl") or relative.parts[0] == "modules":
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / relative)
@@ -101,6 +101,10 @@ def provider_override(endpoint: str) -> str:
     """The provider pointed at the emulator: every service's endpoint, the emulator's credentials."""
     endpoints = "\n".join(f'    {service:<12} = "{endpoint}"' for service in SERVICES)
     return f"""# Written by `make deploy-local` ({__name__}): the provider talks to the emulator at {endpoint}.
+terraform {{
+  backend "local" {{}} # the state stays beside this copy, whatever backend the real module is given
+}}
+
 provider "aws" {{
   region                      = var.region
   access_key                  = "local"
@@ -182,13 +186,23 @@ class LocalDeployment:
         raise DeployError(f"terraform plan failed (log: {self.logs / 'plan.log'}):\n{_errors(output)}")
 
     def resource_count(self) -> int:
-        """The managed resources in the state (not the data sources)."""
-        status, output = self._run("state", "state", "list")
-        return 0 if status else len([line for line in output.splitlines() if line and ".data." not in f".{line}"])
+        """The managed resource instances in the state (not the data sources), as terraform counts them."""
+        try:
+            state = json.loads((self.work / "terraform.tfstate").read_text())
+        except (OSError, ValueError):
+            return 0
+        return sum(len(r["instances"]) for r in state.get("resources", []) if r.get("mode") == "managed")
 
     def destroy(self) -> Outcome:
         started = time.monotonic()
-        if not (self.work / "terraform.tfstate").exists():
+        state = self.work / "terraform.tfstate"
+        if not state.exists():
+            return Outcome(0, 0.0, self.logs / "destroy.log")
+        host, port = urlsplit(self.endpoint).hostname or "127.0.0.1", urlsplit(self.endpoint).port or 80
+        if not port_in_use(host, port):  # the emulator is gone, and what it held with it: only the state is left
+            count = self.resource_count()
+            state.unlink()
+            print(f"no emulator answers on {self.endpoint}: its {count} resources went with it; state removed")
             return Outcome(0, 0.0, self.logs / "destroy.log")
         count = self.resource_count()
         status, output = self._run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve",
@@ -228,8 +242,10 @@ def stop_started_emulator(state: Path) -> bool:
     pid_file = _pid_file(state)
     if not pid_file.exists():
         return False
-    with contextlib.suppress(ProcessLookupError, ValueError):  # already gone
-        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    with contextlib.suppress(OSError, ValueError):  # already gone (or the pid is another process's now)
+        pid = int(pid_file.read_text())
+        if b"localmode.emulator_server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGTERM)
     pid_file.unlink()
     return True
 
@@ -262,13 +278,13 @@ def smoke(endpoint_port: int, *, timeout: float, out: Any = sys.stdout, state: P
         mode.stop()
     report = audit_run(mode)
     print("\n".join(report.lines()), file=out)
-    return passed and not report.denied
+    return passed and report.passed
 
 
 def review_and_send(mode: Any, user_id: str, *, out: Any) -> bool:
     """The draft through the Terraform-made API, with the token the Terraform put in SSM: listed, approved, sent
     (or scheduled, outside the client's sending window)."""
-    token = mode.client("ssm").get_parameter(Name=f"/{PREFIX}/api-token", WithDecryption=True)["Parameter"]["Value"]
+    token = mode.api_token  # the Terraform's, read from SSM at start
 
     def call(method: str, path: str) -> Any:
         request = urllib.request.Request(  # noqa: S310 - the local API
@@ -303,12 +319,18 @@ def audit_run(mode: Any) -> iam_audit.Report:
     topology = mode.topology
     place = _place(mode.client, topology.functions[0].arn)
     needs: dict[str, list[iam_audit.Request]] = {}
+    unmapped: list[tuple[str, str]] = []
     for spec in topology.functions:
-        calls = mode.functions[spec.label].aws_calls
-        requests = [r for c in calls for r in iam_audit.requests_for(c["service"], c["operation"], c["params"], place)]
-        needs[spec.label] = requests + _lambda_needs(spec, topology, place)
+        needs[spec.label] = _lambda_needs(spec, topology, place)
+        for call in mode.functions[spec.label].aws_calls:
+            try:
+                needs[spec.label] += iam_audit.requests_for(call["service"], call["operation"], call["params"], place)
+            except iam_audit.UnmappedCall as exc:
+                unmapped.append((spec.label, str(exc)))
     policies = {spec.label: _role_statements(mode.client("iam"), spec.role) for spec in topology.functions}
-    return iam_audit.audit(needs, policies)
+    report = iam_audit.audit(needs, policies)
+    report.unmapped = sorted(set(unmapped))
+    return report
 
 
 def _lambda_needs(spec: Any, topology: Any, place: iam_audit.Place) -> list[iam_audit.Request]:
@@ -371,6 +393,8 @@ def _place(client: Any, function_arn: str) -> iam_audit.Place:
         elif service == "ssm":
             parameter = "/" + name.removeprefix("parameter/")
             found = client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [parameter]}])
+            if not found["Parameters"]:  # a name without a leading slash has the same ARN
+                found = client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [parameter[1:]]}])
             key_id = next((p.get("KeyId") for p in found["Parameters"] if p.get("Type") == "SecureString"), None)
         else:
             return None

@@ -43,7 +43,7 @@ def _scalars(item: dict[str, Any] | None) -> dict[str, Any]:
     return {
         name: value
         for name, value in (item or {}).items()
-        if isinstance(value, dict) and ("S" in value or "N" in value) and len(str(value.get("S", ""))) <= 256
+        if isinstance(value, dict) and ("S" in value or "N" in value) and len(str(value.get("S", ""))) <= 2048
     }
 
 
@@ -109,12 +109,25 @@ _DYNAMODB_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "Delete
                      "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}  # fmt: skip
 _SQS_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
                 "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}  # fmt: skip
-_IAM_PREFIX = {"sesv2": "ses", "dynamodbstreams": "dynamodb"}
+_IAM_PREFIX = {"sesv2": "ses"}
+# Actions IAM authorises on no resource (Resource "*" only).
+RESOURCELESS = frozenset({"cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
+                          "sts:GetCallerIdentity", "xray:PutTraceSegments", "xray:PutTelemetryRecords"})  # fmt: skip
+# Condition keys the audit fills when a call has them: any other key in a policy would always look absent.
+MODELLED_KEYS = frozenset({"dynamodb:leadingkeys", "ses:fromaddress", "cloudwatch:namespace"})
+
+
+class UnmappedCall(ValueError):
+    """A call the audit cannot turn into IAM authorisations: reported, never guessed."""
+
+
+# The partition a call names when the audit cannot read it: a value no policy lists, so ForAllValues fails.
+UNREAD_PARTITION = "<partition not recorded>"
 
 
 def _leading_key(place: Place, table: str, key: dict[str, Any]) -> tuple[str, ...]:
     value = key.get(place.hash_key(table), {})
-    return (str(value.get("S", value.get("N"))),) if value else ()
+    return (str(value.get("S", value.get("N"))),) if value else (UNREAD_PARTITION,)
 
 
 def _query_leading_key(place: Place, table: str, params: dict[str, Any]) -> tuple[str, ...]:
@@ -123,8 +136,8 @@ def _query_leading_key(place: Place, table: str, params: dict[str, Any]) -> tupl
     for left, right in re.findall(r"([#\w]+)\s*=\s*(:\w+)", params.get("KeyConditionExpression", "")):
         if names.get(left, left) == hash_key:
             value = params.get("ExpressionAttributeValues", {}).get(right, {})
-            return (str(value.get("S", value.get("N"))),) if value else ()
-    return ()
+            return (str(value.get("S", value.get("N"))),) if value else (UNREAD_PARTITION,)
+    return (UNREAD_PARTITION,)  # an index's partition key, or one the audit could not read
 
 
 def requests_for(service: str, operation: str, params: dict[str, Any], place: Place) -> list[Request]:
@@ -166,7 +179,9 @@ def requests_for(service: str, operation: str, params: dict[str, Any], place: Pl
         return requests
     if service == "cloudwatch" and operation == "PutMetricData":
         return [Request("cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", (params.get("Namespace", ""),)),))]
-    return [Request(f"{prefix}:{operation}", "*")]
+    if f"{prefix}:{operation}" in RESOURCELESS:
+        return [Request(f"{prefix}:{operation}", "*")]
+    raise UnmappedCall(f"{service}.{operation}: the audit does not know what AWS authorises for it")
 
 
 def _dynamodb_requests(operation: str, params: dict[str, Any], place: Place) -> list[Request]:
@@ -205,9 +220,14 @@ def _kms(place: Place, resource: str, actions: Iterable[str]) -> list[Request]:
 
 
 def _listed(value: Any) -> tuple[str, ...]:
+    """A policy element's values as strings (JSON's true is "true"); policy variables are not resolved here."""
     if value is None:
         return ()
-    return (value,) if isinstance(value, str) else tuple(value)
+    values = value if isinstance(value, list) else [value]
+    texts = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+    if any("${" in text for text in texts):
+        raise ValueError(f"policy variables are not supported by the audit: {texts}")
+    return texts
 
 
 @dataclass(frozen=True)
@@ -275,12 +295,15 @@ def _like(pattern: str, value: str, *, case: bool = True) -> bool:
 
 
 def _one(operator: str, wanted: str, given: str) -> bool:
-    if operator in ("StringEquals", "ArnEquals"):
+    if operator == "StringEquals":
         return given == wanted
     if operator == "StringEqualsIgnoreCase":
         return given.lower() == wanted.lower()
-    if operator in ("StringLike", "ArnLike"):
+    if operator == "StringLike":
         return _like(wanted, given)
+    if operator in ("ArnEquals", "ArnLike"):  # the same in IAM: each of the six parts matched, with wildcards
+        wanted_parts, given_parts = wanted.split(":", 5), given.split(":", 5)
+        return len(wanted_parts) == len(given_parts) == 6 and all(map(_like, wanted_parts, given_parts))
     if operator == "Bool":
         return given.lower() == wanted.lower()
     if operator.startswith("Numeric"):
@@ -301,12 +324,16 @@ def _holds(operator: str, key: str, wanted: tuple[str, ...], given: tuple[str, .
     set_operator, _, operator = operator.rpartition(":")
     if_exists = operator.endswith("IfExists")
     operator = operator.removesuffix("IfExists")
+    if key.lower() not in MODELLED_KEYS:
+        raise ValueError(f"condition key not modelled by the audit: {key} (it would always look absent)")
     if operator == "Null":  # true: the key must be absent; false: present
         return (given is None) == (wanted[0].lower() == "true")
     if given is None or (set_operator and not given):
         if set_operator == "ForAllValues":
             return True  # nothing to fail (the guide's caution: an absent key passes ForAllValues)
-        return if_exists and not set_operator
+        if set_operator == "ForAnyValue":
+            return False
+        return if_exists or operator in _NEGATED  # the guide: a negated operator on an absent key is true
     base = _NEGATED.get(operator, operator)
 
     def matches(value: str) -> bool:
@@ -344,10 +371,17 @@ class Report:
     distinct: int = 0
     denied: list[tuple[str, Request, Verdict]] = field(default_factory=list)
     unused: list[tuple[str, str]] = field(default_factory=list)  # (function, statement)
+    unmapped: list[tuple[str, str]] = field(default_factory=list)  # (function, why): calls the audit cannot check
+
+    @property
+    def passed(self) -> bool:
+        return not self.denied and not self.unmapped
 
     def lines(self) -> list[str]:
         lines = [f"IAM audit: {self.checked} authorisations checked ({self.distinct} distinct), "
-                 f"denied {len(self.denied)}, unused statements {len(self.unused)}"]  # fmt: skip
+                 f"denied {len(self.denied)}, unused statements {len(self.unused)}"
+                 + (f", calls it cannot check {len(self.unmapped)}" if self.unmapped else "")]  # fmt: skip
+        lines += [f"  UNCHECKED  {function}: {why}" for function, why in self.unmapped]
         for function, request, verdict in self.denied:
             why = f"denied by {verdict.by.name}" if verdict.by else "no statement of its role allows it"
             lines.append(f"  DENIED  {function}: {request}: {why}")

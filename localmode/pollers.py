@@ -70,6 +70,10 @@ class Poller(threading.Thread):
     idle_wait = 0.2
     caught_up = True  # nothing known to be waiting for it (a queue's depth says what waits on a queue)
 
+    def caught_up_since(self, moment: float) -> bool:
+        """Caught up, by a look that began at or after moment (time.monotonic())."""
+        return self.caught_up
+
     def poll_once(self) -> bool:
         raise NotImplementedError
 
@@ -125,6 +129,7 @@ class StreamPoller(Poller):
         # Its last look at every shard found nothing new (an IteratorAge of zero, in Lambda's terms). Not busy is
         # not enough to call the stream drained: a slow read of records still to deliver is neither.
         self.caught_up = False
+        self.caught_up_at = float("-inf")  # when the last look that found nothing began
         # Set once every shard has its iterator: from then on, nothing written can be missed (LATEST).
         self.positioned = threading.Event()
 
@@ -138,7 +143,13 @@ class StreamPoller(Poller):
                 )["ShardIterator"]
         self.positioned.set()
 
+    def caught_up_since(self, moment: float) -> bool:
+        """A look that found nothing must have begun after moment: one begun before may have missed what was
+        written since, and a slow read of it is neither busy nor caught up."""
+        return self.caught_up and self.caught_up_at >= moment
+
     def poll_once(self) -> bool:
+        began = time.monotonic()
         if not self._iterators:
             self._refresh_shards()
         delivered = found = False
@@ -163,7 +174,7 @@ class StreamPoller(Poller):
                     self.deliveries += 1
                 delivered = True
         if not found:
-            self.caught_up = True
+            self.caught_up, self.caught_up_at = True, began
         return delivered
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]], attempt: int = 0) -> None:

@@ -162,7 +162,6 @@ def deployed_in_emulator(clients: dict[str, Any], prefix: str, endpoint_url: str
 
 def from_emulator(clients: dict[str, Any], prefix: str, endpoint_url: str) -> Topology:
     """clients: lambda, scheduler, dynamodb, sns, sqs, each talking to the emulator."""
-    deployed = deployed_in_emulator(clients, prefix, endpoint_url)
     functions_client = clients["lambda"]
     configurations = [
         configuration
@@ -172,6 +171,7 @@ def from_emulator(clients: dict[str, Any], prefix: str, endpoint_url: str) -> To
     ]
     if not configurations:
         raise LookupError(f"no functions named {prefix}-* in the emulator: run make deploy-local first")
+    deployed = deployed_in_emulator(clients, prefix, endpoint_url)
     label_of = {c["FunctionName"]: c["FunctionName"].removeprefix(f"{prefix}-") for c in configurations}
     functions = tuple(
         FunctionSpec(label=label_of[c["FunctionName"]], name=c["FunctionName"], handler=c["Handler"],

@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 
-from localmode.iam_audit import Place, Request, audit, essentials, evaluate, requests_for, statements_of
+from localmode.iam_audit import (
+    UNREAD_PARTITION,
+    Place,
+    Request,
+    UnmappedCall,
+    audit,
+    essentials,
+    evaluate,
+    requests_for,
+    statements_of,
+)
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/decisions"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/k-1"
@@ -104,16 +114,36 @@ def test_negated_and_null_operators() -> None:
     must_be_absent = policy(allow("dynamodb:GetItem", TABLE, Null={"dynamodb:LeadingKeys": ["true"]}))
     assert evaluate(Request("dynamodb:GetItem", TABLE, (("dynamodb:LeadingKeys", ("u1",)),)), not_stats).allowed
     assert not evaluate(Request("dynamodb:GetItem", TABLE, (("dynamodb:LeadingKeys", ("#stats",)),)), not_stats).allowed
+    # The guide: a negated operator on a key the request does not have is true.
+    assert evaluate(Request("dynamodb:GetItem", TABLE), not_stats).allowed
     assert evaluate(Request("dynamodb:GetItem", TABLE), must_be_absent).allowed
     assert not evaluate(
         Request("dynamodb:GetItem", TABLE, (("dynamodb:LeadingKeys", ("u1",)),)), must_be_absent
     ).allowed
 
 
+def test_arn_operators_match_each_of_the_six_parts_with_wildcards() -> None:
+    statements = policy(
+        {"Sid": "NotFromOtherRegions", "Effect": "Deny", "Action": "ses:SendEmail", "Resource": "*",
+         "Condition": {"ArnNotEquals": {"ses:FromAddress": ["arn:aws:ses:us-east-1:*:identity/*"]}}},
+        allow("ses:SendEmail"),
+    )  # fmt: skip
+    inside = (("ses:FromAddress", ("arn:aws:ses:us-east-1:123456789012:identity/shop.example.com",)),)
+    outside = (("ses:FromAddress", ("arn:aws:ses:eu-west-1:123456789012:identity/shop.example.com",)),)
+    assert evaluate(Request("ses:SendEmail", "*", inside), statements).allowed
+    assert not evaluate(Request("ses:SendEmail", "*", outside), statements).allowed
+
+
+def test_a_condition_key_the_audit_does_not_fill_is_named_rather_than_taken_as_absent() -> None:
+    statements = policy(allow("dynamodb:GetItem", TABLE, StringNotEquals={"aws:SourceVpc": ["vpc-1"]}))
+    with pytest.raises(ValueError, match="aws:SourceVpc"):
+        evaluate(Request("dynamodb:GetItem", TABLE), statements)
+
+
 def test_an_operator_the_audit_does_not_know_is_named_rather_than_guessed() -> None:
-    statements = policy(allow("dynamodb:GetItem", TABLE, DateGreaterThan={"aws:CurrentTime": ["2020-01-01T00:00:00Z"]}))
+    statements = policy(allow("dynamodb:GetItem", TABLE, DateGreaterThan={"dynamodb:LeadingKeys": ["2020-01-01"]}))
     with pytest.raises(ValueError, match="DateGreaterThan"):
-        evaluate(Request("dynamodb:GetItem", TABLE, (("aws:CurrentTime", ("2026-01-01T00:00:00Z",)),)), statements)
+        evaluate(Request("dynamodb:GetItem", TABLE, (("dynamodb:LeadingKeys", ("2026-01-01",)),)), statements)
 
 
 def test_a_url_encoded_document_as_iam_stores_it_is_read() -> None:
@@ -130,7 +160,7 @@ def test_a_url_encoded_document_as_iam_stores_it_is_read() -> None:
 PLACE = Place(
     region="us-east-1",
     account="123456789012",
-    hash_key=lambda table: "userId",
+    hash_key=lambda table: "emailId" if table == "emails" else "userId",
     kms_key_of=lambda arn: KEY if ":sqs:" in arn or ":sns:" in arn or "openrouter" in arn else None,
 )
 
@@ -159,7 +189,7 @@ def test_a_batch_and_a_transaction_need_each_table_they_touch_with_its_leading_k
         }
     )
     assert {str(r) for r in requests_for("dynamodb", "BatchGetItem", batch, PLACE)} == {
-        "dynamodb:BatchGetItem on arn:aws:dynamodb:us-east-1:123456789012:table/emails",
+        "dynamodb:BatchGetItem on arn:aws:dynamodb:us-east-1:123456789012:table/emails [dynamodb:LeadingKeys=e1]",
         "dynamodb:BatchGetItem on arn:aws:dynamodb:us-east-1:123456789012:table/decisions [dynamodb:LeadingKeys=u1]",
     }
     assert [str(r) for r in requests_for("dynamodb", "TransactWriteItems", transaction, PLACE)] == [
@@ -169,20 +199,18 @@ def test_a_batch_and_a_transaction_need_each_table_they_touch_with_its_leading_k
     assert "x" * 5000 not in str(transaction)  # an item's content is never recorded
 
 
-def test_a_query_names_its_index_and_the_partition_its_key_condition_reads() -> None:
-    params = essentials(
-        {
-            "TableName": "emails",
-            "IndexName": "byUser",
-            "KeyConditionExpression": "#u = :u AND sentAt > :t",
-            "ExpressionAttributeNames": {"#u": "userId"},
-            "ExpressionAttributeValues": {":u": {"S": "u9"}, ":t": {"S": "2026"}},
-        }
-    )
-    (request,) = requests_for("dynamodb", "Query", params, PLACE)
-    assert str(request) == (
-        "dynamodb:Query on arn:aws:dynamodb:us-east-1:123456789012:table/emails/index/byUser [dynamodb:LeadingKeys=u9]"
-    )
+def test_a_query_names_the_partition_its_key_condition_reads_and_an_index_query_its_index() -> None:
+    on_table = {"TableName": "decisions", "KeyConditionExpression": "#u = :u AND begins_with(decisionKey, :d)",
+                "ExpressionAttributeNames": {"#u": "userId"},
+                "ExpressionAttributeValues": {":u": {"S": "u9"}, ":d": {"S": "decision#"}}}  # fmt: skip
+    on_index = {"TableName": "emails", "IndexName": "byUser", "KeyConditionExpression": "userId = :u",
+                "ExpressionAttributeValues": {":u": {"S": "u9"}}}  # fmt: skip
+    (table,) = requests_for("dynamodb", "Query", essentials(on_table), PLACE)
+    (index,) = requests_for("dynamodb", "Query", essentials(on_index), PLACE)
+    assert str(table) == f"dynamodb:Query on {TABLE} [dynamodb:LeadingKeys=u9]"
+    # The index's partition is not the table's: the audit does not guess which one AWS checks.
+    assert index.resource.endswith(":table/emails/index/byUser")
+    assert index.key("dynamodb:LeadingKeys") == (UNREAD_PARTITION,)
 
 
 def test_sending_to_an_encrypted_queue_or_topic_needs_its_key_too() -> None:
@@ -229,3 +257,20 @@ def test_the_audit_names_what_is_denied_and_the_statements_nothing_used() -> Non
         report.lines()[1]
         == f"  DENIED  email_processor: dynamodb:PutItem on {TABLE}: no statement of its role allows it"
     )
+
+
+def test_a_write_whose_partition_was_not_recorded_fails_a_leading_keys_condition() -> None:
+    statements = policy(
+        allow("dynamodb:PutItem", TABLE, **{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["#stats"]}})
+    )
+    (request,) = requests_for(
+        "dynamodb", "PutItem", essentials({"TableName": "decisions", "Item": {"n": {"N": "1"}}}), PLACE
+    )
+    assert request.key("dynamodb:LeadingKeys") == (UNREAD_PARTITION,)
+    assert not evaluate(request, statements).allowed
+
+
+def test_a_call_the_audit_cannot_map_is_reported_not_guessed() -> None:
+    with pytest.raises(UnmappedCall, match=r"iam\.PassRole"):
+        requests_for("iam", "PassRole", {}, PLACE)
+    assert [str(r) for r in requests_for("cloudwatch", "GetMetricData", {}, PLACE)] == ["cloudwatch:GetMetricData on *"]
