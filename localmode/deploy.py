@@ -244,7 +244,8 @@ def stop_started_emulator(state: Path) -> bool:
         return False
     with contextlib.suppress(OSError, ValueError):  # already gone (or the pid is another process's now)
         pid = int(pid_file.read_text())
-        if b"localmode.emulator_server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        # Where there is no /proc (macOS), the pid is trusted.
+        if not Path("/proc").is_dir() or b"localmode.emulator_server" in Path(f"/proc/{pid}/cmdline").read_bytes():
             os.kill(pid, signal.SIGTERM)
     pid_file.unlink()
     return True
