@@ -273,6 +273,8 @@ def smoke(endpoint_port: int, *, timeout: float, out: Any = sys.stdout, state: P
         passed = ops.smoke(dynamodb, environment, timeout=timeout, keep=True, out=out, stamp=stamp)
         if passed:  # and the runbook's review: the draft read through the API, approved and sent
             passed = review_and_send(mode, ops.smoke_users(stamp)[0], out=out)
+        if passed:
+            passed = run_the_schedules(mode, out=out)
         for user_id in ops.smoke_users(stamp):
             dynamodb.delete_item(TableName=environment.users_table, Key={"userId": {"S": user_id}})
     finally:
@@ -283,33 +285,50 @@ def smoke(endpoint_port: int, *, timeout: float, out: Any = sys.stdout, state: P
 
 
 def review_and_send(mode: Any, user_id: str, *, out: Any) -> bool:
-    """The draft through the Terraform-made API, with the token the Terraform put in SSM: listed, approved, sent
-    (or scheduled, outside the client's sending window)."""
-    token = mode.api_token  # the Terraform's, read from SSM at start
+    """The runbook's review through the Terraform-made API, with the token the Terraform put in SSM: the draft
+    listed, approved and sent (or scheduled, outside the client's sending window); then what the team's console
+    reads (the client, the stats, the pipeline's queues, the outbox), so the audit sees those calls too."""
 
     def call(method: str, path: str) -> Any:
         request = urllib.request.Request(  # noqa: S310 - the local API
             mode.api.url + path, method=method, data=b"{}" if method == "POST" else None,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {mode.api_token}", "Content-Type": "application/json"},
         )  # fmt: skip
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return json.loads(response.read())
 
+    path = f"/api/users/{user_id}/emails"
     try:
-        listed = call("GET", f"/api/users/{user_id}/emails")
-        drafts = [
-            e
-            for e in listed.get("items", listed if isinstance(listed, list) else [])
-            if e["status"] == "PENDING_REVIEW"
-        ]
-        approved = call("POST", f"/api/emails/{drafts[0]['emailId']}/approve")
+        drafts = [email for email in call("GET", path)["items"] if email["status"] == "PENDING_REVIEW"]
+        path = f"/api/emails/{drafts[0]['emailId']}/approve"
+        approved = call("POST", path)
+        for path in (f"/api/users/{user_id}", "/api/stats", "/api/pipeline", "/api/outbox"):
+            call("GET", path)
     except (OSError, KeyError, IndexError, ValueError) as exc:
-        print(f"smoke test FAILED: the API did not list and approve the draft: {exc}", file=out)
+        print(f"smoke test FAILED: the API's {path} answered {exc!r}", file=out)
         return False
-    print(f"  approved through the API: {approved['status']}", file=out)
+    print(f"  approved through the API: {approved['status']}; the console's client, stats, pipeline and outbox read",
+          file=out)  # fmt: skip
     if approved["status"] not in ("SENT", "SCHEDULED"):
         print("smoke test FAILED: the approved draft was neither sent nor scheduled", file=out)
         return False
+    return True
+
+
+def run_the_schedules(mode: Any, *, out: Any) -> bool:
+    """Each schedule's invocation once, with the input the Terraform gave it (the scheduled sender's look for due
+    emails, the daily sweep), and what it queues drained: their calls are audited too."""
+    for schedule in mode.topology.schedules:
+        invocation = mode.functions[schedule.function].invoke(schedule.payload)
+        if invocation.failed:
+            print(f"smoke test FAILED: {schedule.function} failed on its schedule's input {schedule.payload}: "
+                  f"{invocation.error}", file=out)  # fmt: skip
+            return False
+    if not mode.wait_until_drained(timeout=60):
+        print("smoke test FAILED: what the schedules queued was not processed within 60 s", file=out)
+        return False
+    ran = ", ".join(f"{s.function} ({s.expression})" for s in mode.topology.schedules)
+    print(f"  schedules run once, as the Scheduler would: {ran}", file=out)
     return True
 
 

@@ -113,6 +113,7 @@ def test_the_terraform_applies_runs_the_runbooks_test_and_passes_the_iam_audit_t
     assert passed, said
     assert "smoke test passed" in said
     assert "approved through the API: S" in said  # SENT, or SCHEDULED outside the client's sending window
+    assert "schedules run once, as the Scheduler would: " in said
     assert re.search(r"IAM audit: \d+ authorisations checked \(\d+ distinct\), denied 0,", said), said
     # A statement taken out of the email processor's policy: the drafts are still stored (moto enforces nothing),
     # but the audit says AWS would refuse them, and names the call.
