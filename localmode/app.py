@@ -23,7 +23,7 @@ from localmode.pollers import Poller, QueuePoller, SchedulePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
 from localmode.topology import FunctionSpec, Topology, from_emulator, from_stack
 from stack import resources
-from stack.local import running_port
+from stack.local import deployment_dir, running_port
 
 # Settings a user may change for the local mode from their shell (the functions see them as in AWS).
 PASSTHROUGH = (
@@ -107,10 +107,11 @@ class LocalMode:
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        # A Terraform-made run keeps its logs beside its state, apart from make local's
-        here = self.settings.state_dir if self.settings.terraform_prefix is None else self.settings.state_dir / "deploy"
-        self.logs = here / "logs"
-        self.clock_offset_file = here / "clock-offset"  # seconds the functions' clock is ahead
+        # A Terraform-made run keeps its logs, clock and exports beside its state, apart from make local's
+        state = self.settings.state_dir
+        self.home = state if self.settings.terraform_prefix is None else deployment_dir(state)
+        self.logs = self.home / "logs"
+        self.clock_offset_file = self.home / "clock-offset"  # seconds the functions' clock is ahead
         self.emulator = Emulator(self.settings.host, self.settings.aws_port, self.logs / "emulator.log")
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Poller] = []
@@ -179,8 +180,8 @@ class LocalMode:
             parameter = f"/{self.settings.terraform_prefix}/api-token"
             found = self.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
             self.api_token, self.token_generated = found["Parameter"]["Value"], False
-        self.topology, deployed = topology, topology.deployed
-        self.deployed = deployed
+        self.topology = topology
+        deployed = self.deployed = topology.deployed
         self.activity = Activity(
             emails_table=deployed.tables["emails"],
             queue_names={url: name for name, url in deployed.queue_urls.items()},
@@ -238,11 +239,11 @@ class LocalMode:
             )
         for poller in self.pollers:
             poller.start()
-        for poller in self.pollers:  # a stream read from LATEST: positioned before anything is written
-            deadline = time.monotonic() + 30
-            while isinstance(poller, StreamPoller) and not poller.positioned.wait(timeout=0.1):
-                if poller.error is not None or time.monotonic() > deadline:
-                    raise EmulatorError(f"{poller.name} could not read the stream's shards: {poller.error}")
+        deadline = time.monotonic() + 30
+        for stream in (poller for poller in self.pollers if isinstance(poller, StreamPoller)):
+            while not stream.positioned.wait(timeout=0.1):  # read from LATEST: positioned before anything is written
+                if stream.error is not None or time.monotonic() > deadline:
+                    raise EmulatorError(f"{stream.name} could not read the stream's shards: {stream.error}")
         assert self.api is not None
         self.api.start(self.functions[resources.API.logical_name])
         self._write_env_file()
@@ -305,9 +306,7 @@ class LocalMode:
     @property
     def env_file(self) -> Path:
         """Exports for the AWS CLI and scripts (make local's in .local/env, a Terraform-made run's beside its state)."""
-        if self.settings.terraform_prefix is None:
-            return self.settings.state_dir / "env"
-        return self.settings.state_dir / "deploy" / "env"
+        return self.home / "env"
 
     def banner(self) -> str:
         assert self.deployed is not None

@@ -38,7 +38,8 @@ from botocore.exceptions import ClientError
 
 from localmode import iam_audit
 from localmode.emulator import Emulator, EmulatorError, port_in_use
-from stack.local import DEFAULT_AWS_PORT, REPO_ROOT, running_port, state_dir
+from localmode.topology import FunctionSpec, Topology
+from stack.local import DEFAULT_AWS_PORT, REPO_ROOT, deployment_dir, running_port, state_dir
 
 ENVIRONMENT = "tf"
 PREFIX = f"client-engagement-{ENVIRONMENT}"
@@ -77,7 +78,7 @@ class Outcome:
 
 
 def work_dir(state: Path) -> Path:
-    return state / "deploy" / "terraform"
+    return deployment_dir(state) / "terraform"
 
 
 def copy_module(target: Path) -> None:
@@ -222,7 +223,7 @@ def _errors(output: str) -> str:
 
 
 def _pid_file(state: Path) -> Path:
-    return state / "deploy" / "emulator.pid"
+    return deployment_dir(state) / "emulator.pid"
 
 
 def emulator_endpoint(state: Path) -> tuple[str, bool]:
@@ -231,8 +232,8 @@ def emulator_endpoint(state: Path) -> tuple[str, bool]:
     port = running_port("LOCAL_AWS_PORT", "AWS_ENDPOINT_URL", DEFAULT_AWS_PORT)
     if port_in_use("127.0.0.1", port):
         return f"http://127.0.0.1:{port}", False
-    (state / "deploy").mkdir(parents=True, exist_ok=True)
-    emulator = Emulator("127.0.0.1", port, state / "deploy" / "moto.log")
+    deployment_dir(state).mkdir(parents=True, exist_ok=True)
+    emulator = Emulator("127.0.0.1", port, deployment_dir(state) / "moto.log")
     emulator.start()
     _pid_file(state).write_text(f"{emulator.pid}\n")
     return emulator.url, True
@@ -268,7 +269,7 @@ def smoke(endpoint_port: int, *, timeout: float, out: Any = sys.stdout, state: P
     try:
         print(f"running the {len(mode.functions)} functions as Terraform configured them "
               f"({len(mode.pollers)} pollers; logs: {mode.logs})", file=out)  # fmt: skip
-        stamp, environment = time.strftime("%Y%m%dT%H%M%S"), ops.local_environment(PREFIX)
+        stamp, environment = ops.smoke_stamp(), ops.local_environment(PREFIX)
         dynamodb = mode.client("dynamodb")
         passed = ops.smoke(dynamodb, environment, timeout=timeout, keep=True, out=out, stamp=stamp)
         if passed:  # and the runbook's review: the draft read through the API, approved and sent
@@ -353,7 +354,7 @@ def audit_run(mode: Any) -> iam_audit.Report:
     return report
 
 
-def _lambda_needs(spec: Any, topology: Any, place: iam_audit.Place) -> list[iam_audit.Request]:
+def _lambda_needs(spec: FunctionSpec, topology: Topology, place: iam_audit.Place) -> list[iam_audit.Request]:
     """What Lambda does with the function's role: write its log stream, and run its event source mappings."""
     group = place.arn("logs", f"log-group:{spec.log_group}:log-stream:local")
     needs = [iam_audit.Request(f"logs:{action}", group, origin="Lambda's logs")

@@ -125,9 +125,13 @@ class UnmappedCall(ValueError):
 UNREAD_PARTITION = "<partition not recorded>"
 
 
-def _leading_key(place: Place, table: str, key: dict[str, Any]) -> tuple[str, ...]:
-    value = key.get(place.hash_key(table), {})
+def _partition(value: dict[str, Any] | None) -> tuple[str, ...]:
+    """A partition key's attribute value as a LeadingKeys value (unread if the call's essentials lack it)."""
     return (str(value.get("S", value.get("N"))),) if value else (UNREAD_PARTITION,)
+
+
+def _leading_key(place: Place, table: str, key: dict[str, Any]) -> tuple[str, ...]:
+    return _partition(key.get(place.hash_key(table)))
 
 
 def _query_leading_key(place: Place, table: str, params: dict[str, Any]) -> tuple[str, ...]:
@@ -135,8 +139,7 @@ def _query_leading_key(place: Place, table: str, params: dict[str, Any]) -> tupl
     hash_key, names = place.hash_key(table), params.get("ExpressionAttributeNames", {})
     for left, right in re.findall(r"([#\w]+)\s*=\s*(:\w+)", params.get("KeyConditionExpression", "")):
         if names.get(left, left) == hash_key:
-            value = params.get("ExpressionAttributeValues", {}).get(right, {})
-            return (str(value.get("S", value.get("N"))),) if value else (UNREAD_PARTITION,)
+            return _partition(params.get("ExpressionAttributeValues", {}).get(right))
     return (UNREAD_PARTITION,)  # an index's partition key, or one the audit could not read
 
 

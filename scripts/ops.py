@@ -139,6 +139,11 @@ class Stage:
     done_at: float | None = None
 
 
+def smoke_stamp() -> str:
+    """What tells one smoke run's clients from another's: the time it began (UTC)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+
+
 def smoke_users(stamp: str) -> tuple[str, str]:
     """The smoke test's test-user-8 and test-user-1 of a run."""
     return f"smoke-test-user-8-{stamp}", f"smoke-test-user-1-{stamp}"
@@ -148,7 +153,7 @@ def smoke(dynamodb: Any, environment: Environment, *, timeout: float, keep: bool
           stamp: str | None = None) -> bool:  # fmt: skip
     """The runbook's test: test-user-8 through the pipeline (written, scored, decided, one draft), then test-user-1
     (scored and decided, no email). Says where it stopped."""
-    user_8, user_1 = smoke_users(stamp or datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
+    user_8, user_1 = smoke_users(stamp or smoke_stamp())
     stages = [Stage("client written"), Stage("scored by stream_processor"), Stage("decision by email_processor"),
               Stage("draft stored")]  # fmt: skip
     started = time.monotonic()

@@ -15,6 +15,11 @@ def state_dir() -> Path:
     return Path(os.environ.get("LOCAL_STATE_DIR", REPO_ROOT / ".local"))
 
 
+def deployment_dir(state: Path) -> Path:
+    """Where make deploy-local keeps the Terraform-made stack's copy of the module, state, logs and exports."""
+    return state / "deploy"
+
+
 def written_environment(directory: Path | None = None) -> dict[str, str]:
     """The `export NAME=value` lines the local mode writes to .local/env (nothing if it has not written one)."""
     try:
