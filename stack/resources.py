@@ -22,14 +22,23 @@ REGION = "us-east-1"
 class Index:
     name: str
     hash_key: str
-    range_key: str
+    range_key: str | None = None
     include: tuple[str, ...] = ()  # the non-key attributes projected (INCLUDE); none: the whole item (ALL)
+    keys_only: bool = False
 
     @property
     def projection(self) -> dict[str, Any]:
+        if self.keys_only:
+            return {"ProjectionType": "KEYS_ONLY"}
         if not self.include:
             return {"ProjectionType": "ALL"}
         return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(self.include)}
+
+    @property
+    def key_schema(self) -> list[dict[str, str]]:
+        return [{"AttributeName": self.hash_key, "KeyType": "HASH"}] + (
+            [{"AttributeName": self.range_key, "KeyType": "RANGE"}] if self.range_key else []
+        )
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ class Table:
         """Every key attribute of the table and its indexes (all strings here)."""
         names = [self.hash_key, *([self.range_key] if self.range_key else [])]
         for index in self.indexes:
-            names += [index.hash_key, index.range_key]
+            names += [index.hash_key, *([index.range_key] if index.range_key else [])]
         return {name: "S" for name in dict.fromkeys(names)}
 
 
@@ -119,7 +128,13 @@ class Function:
 
 
 _EMAIL_SUMMARY = ("statusChangedAt", "sendAt", "sentAt", "convertedAt", "deliveryUncertain")
-USERS = Table("users", hash_key="userId", stream_view_type="NEW_AND_OLD_IMAGES")
+# byEmail: a store's webhook names its customer by address (engagement.adapters.store.users)
+USERS = Table(
+    "users",
+    hash_key="userId",
+    stream_view_type="NEW_AND_OLD_IMAGES",
+    indexes=(Index("byEmail", "email", keys_only=True),),
+)
 EMAILS = Table(
     "emails",
     hash_key="emailId",
@@ -130,7 +145,11 @@ EMAILS = Table(
 )
 DECISIONS = Table("decisions", hash_key="userId", range_key="decisionKey", ttl_attribute="expiresAt")
 SUPPRESSIONS = Table("suppressions", hash_key="address")
-TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS)
+# One item per order; byUser lists a client's orders newest first (engagement.adapters.store.orders).
+ORDERS = Table("orders", hash_key="userId", range_key="orderId", indexes=(Index("byUser", "userId", "orderedAt"),))
+# One item per product; byCategory lists a category's (engagement.adapters.store.products).
+PRODUCTS = Table("products", hash_key="productId", indexes=(Index("byCategory", "category", "productId"),))
+TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS, ORDERS, PRODUCTS)
 
 EVENTS_TOPIC = f"{PREFIX}-engagement-events"
 SES_FEEDBACK_TOPIC = f"{PREFIX}-ses-feedback"
@@ -139,6 +158,7 @@ TOPICS = {"engagement-events": EVENTS_TOPIC, "ses-feedback": SES_FEEDBACK_TOPIC}
 # SES: the sender's domain is the verified identity; the configuration set publishes bounces and complaints.
 SENDER_DOMAIN = "shop.example.com"
 SENDER_EMAIL = f"winback@{SENDER_DOMAIN}"
+SHOP_CURRENCY = "USD"
 SES_CONFIGURATION_SET = f"{PREFIX}-emails"
 
 EMAIL_FUNCTION_TIMEOUT = 60
@@ -327,14 +347,7 @@ def create_all(clients: dict[str, Any], endpoint_url: str) -> Deployed:
         }
         if table.indexes:
             request["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": index.name,
-                    "KeySchema": [
-                        {"AttributeName": index.hash_key, "KeyType": "HASH"},
-                        {"AttributeName": index.range_key, "KeyType": "RANGE"},
-                    ],
-                    "Projection": index.projection,
-                }
+                {"IndexName": index.name, "KeySchema": index.key_schema, "Projection": index.projection}
                 for index in table.indexes
             ]
         if table.stream_view_type:
@@ -419,6 +432,11 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         "POSTAL_ADDRESS": "100 Example Street, Springfield, 00000",
         "ALLOWED_OFFERS": "",
     }
+    commerce = {  # orders and the catalog
+        "ORDERS_TABLE_NAME": deployed.tables["orders"],
+        "PRODUCTS_TABLE_NAME": deployed.tables["products"],
+        "SHOP_CURRENCY": SHOP_CURRENCY,
+    }
     if function is STREAM_PROCESSOR:
         return {
             **common,
@@ -465,7 +483,7 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "WINBACK_ATTEMPTS": "3",
         }
     if function is API:
-        return {**common, **content, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
+        return {**common, **content, **commerce, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
                 "PIPELINE_QUEUES": json.dumps(watched_queues(deployed))}  # fmt: skip
     return {**common, **delivery}  # scheduled_sender
 

@@ -267,6 +267,16 @@ data "aws_iam_policy_document" "api" {
     resources = [module.data.users_table_arn]
   }
   statement {
+    sid       = "RecordOrdersAndReadThem" # an order is put with its client's update in one transaction
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
+    resources = [module.data.orders_table_arn, "${module.data.orders_table_arn}/index/*"]
+  }
+  statement {
+    sid       = "ManageTheCatalog"
+    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+    resources = [module.data.products_table_arn, "${module.data.products_table_arn}/index/*"]
+  }
+  statement {
     sid       = "ReadPagesOfEmailsByKey" # the indexes list a page; the whole emails are read from the table
     actions   = ["dynamodb:BatchGetItem"]
     resources = [module.data.emails_table_arn]
@@ -443,6 +453,11 @@ locals {
     POSTAL_ADDRESS = var.postal_address
     ALLOWED_OFFERS = join(",", var.allowed_offers)
   })
+  commerce_environment = { # orders and the catalog
+    ORDERS_TABLE_NAME   = module.data.orders_table_name
+    PRODUCTS_TABLE_NAME = module.data.products_table_name
+    SHOP_CURRENCY       = var.shop_currency
+  }
   function_environment = {
     stream_processor = {
       USERS_TABLE_NAME      = module.data.users_table_name
@@ -461,7 +476,7 @@ locals {
 
       OPENROUTER_API_KEY_PARAMETER = aws_ssm_parameter.openrouter_api_key.name
     })
-    api = merge(local.content_environment, {
+    api = merge(local.content_environment, local.commerce_environment, {
       AUTH_MODE              = var.jwt_issuer == "" ? "bearer" : "jwt"
       API_TOKEN_PARAMETER    = aws_ssm_parameter.api_token.name
       CONVERSION_WINDOW_DAYS = "30"

@@ -103,6 +103,17 @@ variable "shop_url" {
   }
 }
 
+variable "shop_currency" {
+  description = "The ISO 4217 code of the currency the shop's orders and prices are in (amounts are added up)."
+  type        = string
+  default     = "USD"
+
+  validation {
+    condition     = can(regex("^[A-Z]{3}$", var.shop_currency))
+    error_message = "shop_currency must be an ISO 4217 code such as USD, EUR or GBP."
+  }
+}
+
 variable "postal_address" {
   description = "The sender's postal address, which commercial email must carry."
   type        = string

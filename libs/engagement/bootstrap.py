@@ -248,15 +248,19 @@ def api(
 ) -> ApiServices:
     """The HTTP API's services (engagement.http.app.http_api serves them); assets: the dashboard's files by name."""
     from engagement.adapters.pipeline_monitor import PipelineMonitor
+    from engagement.adapters.store.orders import OrderRepository
+    from engagement.adapters.store.products import ProductRepository
     from engagement.http.auth import BearerTokenAuth
     from engagement.http.context import ApiServices
+    from engagement.services.catalog import CatalogService
     from engagement.services.clients import ClientService
+    from engagement.services.orders import OrderService
     from engagement.services.review import Editor
     from engagement.services.stats import StatsService
 
     clock = clock or clock_from_environment()
     tables = _tables(config, clients)
-    conversions = _conversions(tables, config.conversion_window_days)
+    products = ProductRepository(config.products_table, clients.dynamodb)
     return ApiServices(
         auth_mode=config.auth_mode,
         clock=clock,
@@ -264,7 +268,21 @@ def api(
         emails=tables.emails,
         decisions=tables.decisions,
         delivery=_delivery(config, tables, clock, clients),
-        clients=ClientService(users=tables.users, conversions=conversions, clock=clock),
+        clients=ClientService(users=tables.users, clock=clock),
+        orders=OrderService(
+            users=tables.users,
+            orders=OrderRepository(config.orders_table, clients.dynamodb),
+            products=products,
+            clock=clock,
+            shop_currency=config.shop_currency,
+        ),
+        catalog=CatalogService(
+            products=products,
+            clock=clock,
+            domains=config.guardrails.allowed_link_domains,
+            shop_currency=config.shop_currency,
+        ),
+        conversions=_conversions(tables, config.conversion_window_days),
         editor=Editor(
             emails=tables.emails, users=tables.users, brand=config.brand, policy=config.guardrails, clock=clock
         ),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from engagement.adapters.pipeline_monitor import WatchedQueue
 from engagement.domain.models import EmailAddress
+from engagement.domain.orders import CURRENCIES
 from engagement.domain.policy import EligibilityRules
 from engagement.domain.sending_window import SendingWindow
 from engagement.errors import ConfigurationError, describe, validation_problems
@@ -162,7 +163,22 @@ class EmailProcessorConfig(ContentConfig):
         )
 
 
-class ApiConfig(ContentConfig):
+class CommerceConfig(FunctionConfig):
+    """Orders and the catalog: their tables, and the one currency the shop's amounts are in."""
+
+    orders_table: str = Field(alias="ORDERS_TABLE_NAME", min_length=3)
+    products_table: str = Field(alias="PRODUCTS_TABLE_NAME", min_length=3)
+    shop_currency: str = Field(alias="SHOP_CURRENCY", pattern=r"^[A-Z]{3}$")
+
+    @field_validator("shop_currency")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"{value} is not an ISO 4217 currency code")
+        return value
+
+
+class ApiConfig(ContentConfig, CommerceConfig):
     # bearer: the API checks a shared token; jwt: API Gateway's JWT authorizer checked the caller before us.
     auth_mode: Literal["bearer", "jwt"] = Field(default="bearer", alias="AUTH_MODE")
     api_token: str | None = Field(default=None, alias="API_TOKEN", min_length=16, repr=False)

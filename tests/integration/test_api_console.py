@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
@@ -57,6 +58,7 @@ def fields_named(body: dict[str, Any]) -> set[str]:
 # ---- clients --------------------------------------------------------------------------------------------------
 
 NEW_CLIENT = {"userId": "ada-1", "email": "ada@example.com", "name": "Ada Lovelace", "orderCount": 3,
+              "createdAt": "2025-01-10T09:00:00Z",
               "averageOrderValue": 80, "lastOrderDate": "2026-05-01T10:00:00+02:00",
               "preferredCategories": ["knitwear"], "timezone": "Europe/London"}  # fmt: skip
 
@@ -65,7 +67,7 @@ def test_a_client_is_added_shown_changed_and_removed(call: Call, aws: dict[str, 
     status, created, _ = call("POST", "/api/users", NEW_CLIENT)
     assert status == 201
     assert (created["userId"], created["lastOrderDate"], created["createdAt"]) == (
-        "ada-1", "2026-05-01T08:00:00.000Z", "2026-11-28T12:00:00.000Z")  # fmt: skip
+        "ada-1", "2026-05-01T08:00:00.000Z", "2025-01-10T09:00:00.000Z")  # as given; now when absent  # fmt: skip
     assert created["score"]["band"] == "at_risk"
 
     status, changed, _ = call("PATCH", "/api/users/ada-1", {"name": "Ada King", "engagementScore": 90})
@@ -167,10 +169,11 @@ def test_an_order_updates_the_client_atomically_and_converts_the_email(call: Cal
 
     status, answer, _ = call("POST", "/api/users/ada-1/orders", {"amount": 120, "orderedAt": "2026-11-28T10:00:00Z"})
 
-    assert status == 200
+    assert status == 201
     client = answer["client"]
-    assert (client["orderCount"], client["averageOrderValue"], client["lastOrderDate"]) == (
-        4, 90.0, "2026-11-28T10:00:00.000Z")  # fmt: skip
+    assert (client["orderCount"], client["averageOrderValue"], client["lastOrderDate"], client["totalSpent"]) == (
+        4, 90.0, "2026-11-28T10:00:00.000Z", 360)  # the upstream writer's 3 x 80, then 120  # fmt: skip
+    assert (answer["order"]["amount"], answer["order"]["currency"], answer["order"]["source"]) == (120, "USD", "api")
     assert client["score"]["band"] in ("moderate", "good")  # a recent order lifts the client out of risk
     assert answer["attributedTo"] is None  # no email was sent before it
 
@@ -183,7 +186,8 @@ def test_an_order_sent_again_with_its_id_counts_once(call: Call, aws: dict[str, 
     retried = call("POST", "/api/users/ada-1/orders", order)  # the client's retry after a timeout
     other = call("POST", "/api/users/ada-1/orders", {**order, "orderId": "web-1002", "amount": 40})
 
-    assert (first[0], retried[0], other[0]) == (200, 200, 200)
+    assert (first[0], retried[0], other[0]) == (201, 200, 201)
+    assert (retried[1]["duplicate"], retried[1]["order"]["orderId"]) == (True, "web-1001")
     assert retried[1]["client"]["orderCount"] == 4
     assert (other[1]["client"]["orderCount"], other[1]["client"]["averageOrderValue"]) == (5, 80.0)
     assert call("POST", "/api/users/ada-1/orders", {**order, "orderId": "a b"})[0] == 422
@@ -212,21 +216,21 @@ class AtomicRequests:
 
 
 def test_orders_recorded_at_once_are_all_counted(api: ModuleType, call: Call, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engagement.domain.orders import OrderInput, OrderSource
     from engagement.errors import Conflict
-    from engagement.services.clients import Order
 
     call("POST", "/api/users", {**NEW_CLIENT, "orderCount": 0, "averageOrderValue": 0})
     rebuild(api, clock=api.services.clock, clients=Clients(dynamodb=AtomicRequests(aws_client("dynamodb"))))
-    counted: list[float] = []
+    counted: list[Decimal] = []
 
-    def order(amount: float) -> None:
+    def order(amount: Decimal) -> None:
         try:
-            api.services.clients.record_order("ada-1", Order(amount=amount))
+            api.services.orders.record("ada-1", [OrderInput(amount=amount)], OrderSource.API)
             counted.append(amount)
         except Conflict:
             pass  # the caller is told (409) and may try again: refused, not lost
 
-    threads = [threading.Thread(target=order, args=(float(10 * (i + 1)),)) for i in range(8)]
+    threads = [threading.Thread(target=order, args=(Decimal(10 * (i + 1)),)) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -235,13 +239,18 @@ def test_orders_recorded_at_once_are_all_counted(api: ModuleType, call: Call, mo
     client = call("GET", "/api/users/ada-1")[1]
     assert len(counted) == 8  # each one retried until it got through
     assert client["orderCount"] == len(counted)  # every order that was accepted is counted: none lost to a race
-    assert client["averageOrderValue"] == pytest.approx(sum(counted) / len(counted), abs=0.05)
+    assert client["totalSpent"] == sum(counted)
+    assert client["averageOrderValue"] == pytest.approx(float(sum(counted)) / len(counted), abs=0.005)
+    recorded = call("GET", "/api/users/ada-1/orders?limit=20")[1]["items"]
+    assert sorted(order["amount"] for order in recorded) == sorted(counted)
 
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"amount": 0}, 422), ({"amount": -5}, 422), ({}, 422), ({"amount": 10, "orderedAt": "2030-01-01T00:00:00Z"}, 422),
-     ({"amount": 10, "orderedAt": "2020-01-01T00:00:00Z"}, 422), ({"amount": "ten"}, 422)],
+    [({"amount": -5}, 422), ({}, 422), ({"amount": 10, "orderedAt": "2030-01-01T00:00:00Z"}, 422),
+     ({"amount": 10, "orderedAt": "2020-01-01T00:00:00Z"}, 422), ({"amount": "ten"}, 422), ({"amount": "NaN"}, 422),
+     ({"amount": 10.001}, 422), ({"amount": 10, "currency": "XYZ"}, 422), ({"amount": 10, "currency": "EUR"}, 422),
+     ({"amount": 10, "lineItems": [{"productId": "p1", "quantity": 0, "unitPrice": 10}]}, 422)],
 )  # fmt: skip
 def test_a_bad_order_is_refused(call: Call, body: Any, status: int) -> None:
     call("POST", "/api/users", NEW_CLIENT)

@@ -37,7 +37,7 @@ def test_tables_keys_indexes_streams_and_ttl_match(local: resources.Table) -> No
     indexes = {
         index["name"]: (
             index["hash_key"],
-            index["range_key"],
+            index.get("range_key"),
             index["projection_type"],
             frozenset(index.get("non_key_attributes", ())),
         )

@@ -42,6 +42,7 @@ def test_a_malformed_variable_is_named() -> None:
 CONTENT_ENV = {
     **DELIVERY_ENV, "SHOP_URL": "https://shop.example.com", "POSTAL_ADDRESS": "1 Street, Town",
     "PIPELINE_QUEUES": '[{"name": "q", "url": "https://sqs.example.com/1/q", "kind": "queue"}]',
+    "ORDERS_TABLE_NAME": "orders", "PRODUCTS_TABLE_NAME": "products", "SHOP_CURRENCY": "EUR",
 }  # fmt: skip
 
 
@@ -70,3 +71,10 @@ def test_sending_needs_an_unsubscribe_secret_and_a_sane_window() -> None:
     backwards = {**CONTENT_ENV, "API_TOKEN": "0123456789abcdef", "SENDING_WINDOW_START": "21:00"}
     with pytest.raises(ConfigurationError, match="SENDING_WINDOW_START must come before SENDING_WINDOW_END"):
         ApiConfig.from_env(backwards)
+
+
+def test_the_shop_currency_is_an_iso_4217_code() -> None:
+    env = {**CONTENT_ENV, "API_TOKEN": "0123456789abcdef"}
+    assert ApiConfig.from_env(env).shop_currency == "EUR"
+    with pytest.raises(ConfigurationError, match="SHOP_CURRENCY: Value error, XYZ is not an ISO 4217"):
+        ApiConfig.from_env({**env, "SHOP_CURRENCY": "XYZ"})

@@ -113,6 +113,9 @@ class Client(CamelModel):
     last_order_date: Instant | None = None
     order_count: int = Field(default=0, ge=0)
     average_order_value: float = Field(default=0.0, ge=0)
+    # Derived from the orders table when orders are recorded there (engagement.domain.orders); absent otherwise.
+    first_order_date: Instant | None = None
+    total_spent: float | None = Field(default=None, ge=0)
     preferred_categories: Annotated[
         tuple[Annotated[str, Field(max_length=MAX_CATEGORY_LENGTH)], ...],
         BeforeValidator(_categories),

@@ -10,8 +10,11 @@ from engagement.adapters.pipeline_monitor import PipelineMonitor
 from engagement.adapters.store import DecisionRepository, EmailRepository, UserRepository
 from engagement.clock import Clock
 from engagement.http.auth import BearerTokenAuth
+from engagement.services.catalog import CatalogService
 from engagement.services.clients import ClientService
+from engagement.services.conversion import Conversions
 from engagement.services.delivery import Delivery
+from engagement.services.orders import OrderService
 from engagement.services.review import Editor
 from engagement.services.stats import StatsService
 
@@ -25,6 +28,9 @@ class ApiServices:
     decisions: DecisionRepository
     delivery: Delivery
     clients: ClientService
+    orders: OrderService
+    catalog: CatalogService
+    conversions: Conversions
     editor: Editor
     stats: StatsService
     pipeline: PipelineMonitor

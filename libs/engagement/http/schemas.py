@@ -76,9 +76,52 @@ class Deleted(BaseModel):
     deleted: bool
 
 
+class OrderView(Open):
+    orderId: str
+    userId: str
+    orderedAt: str
+    amount: float
+    currency: str
+    lineItems: list[dict[str, Any]]
+    source: str
+    flags: list[str] = Field(description="Accepted, worth a look: line_totals_disagree, unknown_products")
+
+
+class OrderPage(BaseModel):
+    items: list[OrderView]
+    nextCursor: str | None
+
+
 class OrderRecorded(BaseModel):
+    order: OrderView | None
+    duplicate: bool = Field(description="The order was recorded before (same client and order id): counted once")
     client: ClientView
     attributedTo: str | None
+
+
+class ProductView(Open):
+    productId: str
+    title: str
+    url: str
+    category: str
+    price: float
+    currency: str
+    inStock: bool
+    updatedAt: str
+
+
+class ProductPage(BaseModel):
+    items: list[ProductView]
+    nextCursor: str | None
+
+
+class ProductStored(ProductView):
+    stored: bool = Field(description="False: the catalog holds a newer version (updatedAt), which stays")
+
+
+class ProductDeleted(BaseModel):
+    productId: str
+    deleted: bool
 
 
 class Rate(BaseModel):

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 
 from engagement.adapters.store.pagination import Page
 from engagement.clock import format_instant
+from engagement.domain.catalog import Product
 from engagement.domain.models import Band, Client, DecisionRecord, Email
+from engagement.domain.orders import Order
 from engagement.domain.scoring import score_client
 from engagement.errors import describe, validation_problems
 
@@ -100,3 +102,13 @@ def email_view(email: Email, *, with_content: bool = True) -> dict[str, Any]:
 
 def page_view(page: Page[T], show: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
     return {"items": [show(item) for item in page.items], "nextCursor": page.next_cursor}
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    view: dict[str, Any] = _plain(order.model_dump(by_alias=True, exclude_none=True))
+    return view | {"orderedAt": format_instant(order.ordered_at), "recordedAt": format_instant(order.recorded_at)}
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    view: dict[str, Any] = _plain(product.model_dump(by_alias=True, exclude_none=True))
+    return view | {"updatedAt": format_instant(product.updated_at)}

@@ -1,16 +1,12 @@
-"""What an operator does to clients through the API: add one, change facts, remove one, record an order.
+"""What an operator does to clients through the API: add one, change facts, remove one (orders: services.orders).
 
 Writes go to the users table like any upstream write, so the stream scores them and the pipeline reacts: a new
-at-risk client gets a draft, an order can lift a client out of risk (and converts the email it follows), a deletion
-cancels pending drafts. Recording an order is a read-modify-write of three facts guarded by an optimistic check on
-their previous values (DynamoDB cannot divide in an update), retried a few times, never a racy blind write.
+at-risk client gets a draft, a deletion cancels pending drafts.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +18,6 @@ from engagement.clock import Clock, format_instant
 from engagement.domain.models import CamelModel, EmailAddress
 from engagement.domain.sending_window import is_known_zone
 from engagement.errors import Conflict, InvalidRequest, NotFound
-from engagement.services.conversion import Conversions
 
 
 class ClientChanges(CamelModel):
@@ -65,16 +60,7 @@ class NewClient(ClientChanges):
     user_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._@:+-]{1,128}$", description="Generated if absent")
     email: EmailAddress
     name: str = Field(min_length=1, max_length=256)
-
-
-class Order(CamelModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    amount: float = Field(gt=0, le=1_000_000, description="The order's value")
-    ordered_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with offset; now if absent")
-    order_id: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="Your order's id: sent again, it counts once"
-    )
+    created_at: AwareDatetime | None = Field(default=None, description="When they became a client; now if absent")
 
 
 REMOVABLE = frozenset({"engagement_score", "timezone", "last_order_date"})
@@ -85,22 +71,21 @@ class ClientService:
         self,
         *,
         users: UserRepository,
-        conversions: Conversions,
         clock: Clock,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.users = users
-        self.conversions = conversions
         self.clock = clock
-        self._sleep = sleep
 
     def create(self, new: NewClient) -> dict[str, Any]:
         now = self.clock.now()
         self._check_dates(new, now)
         user_id = new.user_id or str(uuid.uuid4())
-        given = {name: value for name, value in self._attributes(new, new.model_fields_set - {"user_id"}).items()
-                 if value is not None}  # fmt: skip
-        item = {**given, "userId": user_id, "createdAt": format_instant(now), "updatedAt": format_instant(now)}
+        if new.created_at is not None and new.created_at > now + timedelta(minutes=5):
+            raise InvalidRequest(("createdAt", "cannot be in the future"))
+        given = {name: value for name, value in self._attributes(new, new.model_fields_set - {"user_id", "created_at"})
+                 .items() if value is not None}  # fmt: skip
+        joined = format_instant(new.created_at or now)
+        item = {**given, "userId": user_id, "createdAt": joined, "updatedAt": format_instant(now)}
         for name in ("orderCount", "averageOrderValue"):
             if item.get(name) is None:
                 item[name] = 0
@@ -117,6 +102,8 @@ class ClientService:
             raise InvalidRequest(("body", "nothing to change"))
         self._check_dates(changes, self.clock.now())
         attributes = self._attributes(changes, given) | {"updatedAt": format_instant(self.clock.now())}
+        if "preferred_categories" in given:
+            attributes["preferredCategoriesFrom"] = None  # the shop's choice now: orders no longer derive them
         item = self.users.update(user_id, attributes)
         if item is None:
             raise NotFound(f"no client {user_id!r}")
@@ -125,19 +112,6 @@ class ClientService:
     def delete(self, user_id: str) -> None:
         if not self.users.delete(user_id):
             raise NotFound(f"no client {user_id!r}")
-
-    def record_order(self, user_id: str, order: Order) -> tuple[dict[str, Any], str | None]:
-        """Count the order on the client (orderCount, averageOrderValue, lastOrderDate), then attribute it: the
-        email it converts, 'holdout', or None."""
-        now = self.clock.now()
-        at = order.ordered_at or now
-        if at > now + timedelta(minutes=5):  # a little clock skew is forgiven
-            raise InvalidRequest(("orderedAt", "an order cannot be placed in the future"))
-        if at < now - timedelta(days=365):
-            raise InvalidRequest(("orderedAt", "more than a year ago"))
-        item = self.users.record_order(user_id, amount=order.amount, at=at, order_id=order.order_id, now=now,
-                                       pause=self._sleep)  # fmt: skip
-        return item, self.conversions.order_placed(user_id, at)
 
     def _check_dates(self, changes: ClientChanges, now: datetime) -> None:
         if changes.last_order_date is not None and changes.last_order_date > now + timedelta(minutes=5):

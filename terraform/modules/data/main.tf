@@ -110,6 +110,18 @@ resource "aws_dynamodb_table" "users" {
     type = "S"
   }
 
+  attribute {
+    name = "email"
+    type = "S"
+  }
+
+  # A store's webhook names its customer by address (engagement.adapters.store.users): keys only.
+  global_secondary_index {
+    name            = "byEmail"
+    hash_key        = "email"
+    projection_type = "KEYS_ONLY"
+  }
+
   point_in_time_recovery {
     enabled = true
   }
@@ -222,6 +234,84 @@ resource "aws_dynamodb_table" "suppressions" {
   attribute {
     name = "address"
     type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.this.arn
+  }
+
+  tags = var.tags
+}
+
+# One item per order, idempotent by (client, order id); byUser lists a client's orders newest first.
+resource "aws_dynamodb_table" "orders" {
+  name                        = "${var.prefix}-orders"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "userId"
+  range_key                   = "orderId"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+
+  attribute {
+    name = "orderId"
+    type = "S"
+  }
+
+  attribute {
+    name = "orderedAt"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "byUser"
+    hash_key        = "userId"
+    range_key       = "orderedAt"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.this.arn
+  }
+
+  tags = var.tags
+}
+
+# The shop's catalog; byCategory lists a category's products.
+resource "aws_dynamodb_table" "products" {
+  name                        = "${var.prefix}-products"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "productId"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "productId"
+    type = "S"
+  }
+
+  attribute {
+    name = "category"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "byCategory"
+    hash_key        = "category"
+    range_key       = "productId"
+    projection_type = "ALL"
   }
 
   point_in_time_recovery {

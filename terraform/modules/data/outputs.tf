@@ -47,3 +47,23 @@ output "suppressions_table_arn" {
   description = "Suppression list ARN."
   value       = aws_dynamodb_table.suppressions.arn
 }
+
+output "orders_table_name" {
+  description = "Orders table (one item per order)."
+  value       = aws_dynamodb_table.orders.name
+}
+
+output "orders_table_arn" {
+  description = "Orders table ARN (its index is under <arn>/index/*)."
+  value       = aws_dynamodb_table.orders.arn
+}
+
+output "products_table_name" {
+  description = "Products table (the shop's catalog)."
+  value       = aws_dynamodb_table.products.name
+}
+
+output "products_table_arn" {
+  description = "Products table ARN (its index is under <arn>/index/*)."
+  value       = aws_dynamodb_table.products.arn
+}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,14 +14,13 @@ from engagement.adapters.store.pagination import MAX_PAGE_SIZE, Page, cursor_ref
 from engagement.clock import format_instant
 from engagement.domain.events import client_from_item
 from engagement.domain.models import Band, Client
-from engagement.errors import Conflict, InvalidRecord, NotFound, Refused
+from engagement.errors import Conflict, Refused
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
 
 
-ORDER_RETRIES = 10
-RECENT_ORDER_IDS = 50  # order ids kept on the client, so a retried request for one of them counts once
+BY_EMAIL_INDEX = "byEmail"  # keys only: a store's webhook names its customer by address
 
 
 class UserRepository:
@@ -212,48 +209,29 @@ class UserRepository:
             raise
         return True
 
-    def record_order(
-        self, user_id: str, *, amount: float, at: datetime, order_id: str | None, now: datetime,
-        pause: Callable[[float], None] = time.sleep,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Count an order on the client (orderCount, averageOrderValue, lastOrderDate) and return the item. An order
-        id already among the client's recent ones is a retry: counted once. Optimistic: read, then write on the
-        condition that none of those attributes changed; on a conflict (another order, an upstream write), again."""
-        for attempt in range(1, ORDER_RETRIES + 1):
-            item = self.get_item(user_id)
-            if item is None:
-                raise NotFound(f"no client {user_id!r}")
-            try:
-                client = client_from_item(item)
-            except InvalidRecord as invalid:
-                raise Conflict(f"the client's item breaks the data contract ({invalid}); fix it first") from invalid
-            seen = list(item.get("recentOrderIds") or [])
-            if order_id is not None and order_id in seen:
-                return item  # a retry: counted already
-            count = client.order_count + 1
-            average = round((client.average_order_value * client.order_count + amount) / count, 2)
-            last = max(client.last_order_date, at) if client.last_order_date else at
-            changes = {"orderCount": count, "averageOrderValue": average, "lastOrderDate": format_instant(last),
-                       "updatedAt": format_instant(now)}  # fmt: skip
-            if order_id is not None:
-                changes["recentOrderIds"] = [*seen, order_id][-RECENT_ORDER_IDS:]
-            expected = {name: item.get(name)
-                        for name in ("orderCount", "averageOrderValue", "lastOrderDate", "recentOrderIds")}  # fmt: skip
-            try:
-                updated = self.update(user_id, changes, expected=expected)
-            except Conflict:
-                pause(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not cryptography
-                continue
-            if updated is None:
-                raise NotFound(f"no client {user_id!r}")
-            return updated
-        raise Conflict(f"client {user_id!r} kept changing; try again")
-
     def update(
         self, user_id: str, changes: Mapping[str, Any], *, expected: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """Set (or, for None, remove) attributes of an existing client; the new item, or None if there is no such
         client. expected: attribute values the item must still have (None: must not have it), else Conflict."""
+        request = self.update_action(user_id, changes, expected=expected) | {"ReturnValues": "ALL_NEW"}
+        try:
+            with translated_errors(f"update client {user_id}"):
+                response = self._dynamodb.update_item(**request)
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+            if self.get_item(user_id) is None:
+                return None  # no such client
+            raise Conflict(f"client {user_id} changed meanwhile") from exc
+        return from_item(response["Attributes"])
+
+    def update_action(
+        self, user_id: str, changes: Mapping[str, Any], *, expected: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The update of an existing client, as a request (or a transaction's Update): set (None: remove) the
+        changes, on the condition that the client exists and the expected attributes still have these values
+        (None: still absent)."""
         names = {f"#a{i}": name for i, name in enumerate(changes)}
         values: dict[str, Any] = {}
         sets, removes = [], []
@@ -265,7 +243,6 @@ class UserRepository:
                 sets.append(f"{alias} = :v{alias[2:]}")
         clauses = [f"SET {', '.join(sets)}"] if sets else []
         clauses += [f"REMOVE {', '.join(removes)}"] if removes else []
-        expression = " ".join(clauses)
         conditions = ["attribute_exists(userId)"]
         for i, (name, value) in enumerate((expected or {}).items()):
             names[f"#e{i}"] = name
@@ -277,23 +254,25 @@ class UserRepository:
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": {"userId": {"S": user_id}},
-            "UpdateExpression": expression,
+            "UpdateExpression": " ".join(clauses),
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": names,
-            "ReturnValues": "ALL_NEW",
         }
         if values:
             request["ExpressionAttributeValues"] = values
-        try:
-            with translated_errors(f"update client {user_id}"):
-                response = self._dynamodb.update_item(**request)
-        except ClientError as exc:
-            if not is_condition_failure(exc):
-                raise
-            if self.get_item(user_id) is None:
-                return None  # no such client
-            raise Conflict(f"client {user_id} changed meanwhile") from exc
-        return from_item(response["Attributes"])
+        return request
+
+    def with_email(self, address: str) -> list[str]:
+        """The ids of the clients with this (normalised) address, from the byEmail index."""
+        with translated_errors("find clients by email"):
+            response = self._dynamodb.query(
+                TableName=self.table_name,
+                IndexName=BY_EMAIL_INDEX,
+                KeyConditionExpression="email = :email",
+                ExpressionAttributeValues={":email": {"S": address}},
+                Limit=10,
+            )
+        return [item["userId"]["S"] for item in response.get("Items", [])]
 
     def delete(self, user_id: str) -> bool:
         """Remove a client (the stream then cancels their drafts); False if there was none."""

@@ -10,12 +10,23 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from engagement.domain.models import Band
-from engagement.errors import NotFound
+from engagement.domain.orders import OrderInput, OrderSource
+from engagement.errors import InvalidRequest, NotFound
 from engagement.http.context import ApiServices
 from engagement.http.routers.params import Cursor, PageSize
-from engagement.http.schemas import ClientDetail, ClientPage, ClientView, Deleted, EmailPage, OrderRecorded, answers
-from engagement.http.views import client_detail, client_summary, email_view, matches_filter, page_view
-from engagement.services.clients import ClientChanges, NewClient, Order
+from engagement.http.schemas import (
+    ClientDetail,
+    ClientPage,
+    ClientView,
+    Deleted,
+    EmailPage,
+    OrderPage,
+    OrderRecorded,
+    answers,
+)
+from engagement.http.views import client_detail, client_summary, email_view, matches_filter, order_view, page_view
+from engagement.services.clients import ClientChanges, NewClient
+from engagement.services.orders import Outcome
 
 BandFilter = Annotated[Band | None, Query(description="Only clients in this band (scored now)")]
 Search = Annotated[str | None, Query(max_length=100, pattern=r"\S", description="Name or email prefix")]
@@ -64,11 +75,34 @@ def router(api: ApiServices) -> Router:
         api.clients.delete(user_id)
         return {"userId": user_id, "deleted": True}
 
-    @routes.post("/api/users/<user_id>/orders", responses=answers(OrderRecorded))
-    def record_order(user_id: str, order: Annotated[Order, Body()]) -> dict[str, Any]:
-        """Count an order on the client (orderCount, averageOrderValue, lastOrderDate), and attribute it."""
-        item, attributed_to = api.clients.record_order(user_id, order)
-        return {"client": client_summary(item, api.clock.now()), "attributedTo": attributed_to}
+    @routes.post("/api/users/<user_id>/orders", responses=answers(OrderRecorded, "Recorded", 201))
+    def record_order(user_id: str, order: Annotated[OrderInput, Body()]) -> Response[str]:
+        """Record an order and update the client's aggregates from it; the same orderId again counts once (200,
+        duplicate). Line items that do not add up to the amount, or name products the catalog does not have, are
+        accepted and flagged."""
+        recorded = api.orders.record(user_id, [order], OrderSource.API)
+        result = recorded.results[0]
+        if result.outcome is Outcome.REFUSED:
+            raise InvalidRequest((result.field or "body", result.reason or "refused"))
+        stored = result.order
+        attributed_to = None
+        if result.outcome is Outcome.RECORDED and stored is not None:
+            attributed_to = api.conversions.order_placed(user_id, stored.ordered_at)
+        body = {
+            "order": order_view(stored) if stored else None,
+            "duplicate": result.outcome is Outcome.DUPLICATE,
+            "client": client_summary(recorded.client or {"userId": user_id}, api.clock.now()),
+            "attributedTo": attributed_to,
+        }
+        status = 201 if result.outcome is Outcome.RECORDED else 200
+        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+    @routes.get("/api/users/<user_id>/orders", responses=answers(OrderPage))
+    def list_orders(user_id: str, limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
+        """The client's orders, newest first."""
+        if api.users.get_item(user_id, consistent=False) is None:
+            raise NotFound(f"no client {user_id!r}")
+        return page_view(api.orders.history(user_id, limit=limit, cursor=cursor), order_view)
 
     @routes.get("/api/users/<user_id>/emails", responses=answers(EmailPage))
     def list_user_emails(user_id: str, limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
