@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from scripts.seed_users import generate_clients, write_clients
+    from scripts.seed_users import generate_shop, write_shop
 
     began = time.monotonic()
     settings = Settings.from_env(aws_port=args.aws_port, app_port=args.app_port, verbose=args.verbose)
@@ -68,9 +68,9 @@ def demo(args: argparse.Namespace) -> int:
     assert mode.deployed is not None
     print(mode.banner().rsplit("\n\nFor the AWS CLI", 1)[0], flush=True)
     try:
-        print(f"\nseeding {args.count} clients (seed {args.seed})…", flush=True)
-        clients = generate_clients(args.count, seed=args.seed)
-        write_clients(mode.client("dynamodb"), mode.deployed.tables["users"], clients, progress=True)
+        print(f"\nseeding {args.count} clients with their orders, and the catalog (seed {args.seed})…", flush=True)
+        shop = generate_shop(args.count, seed=args.seed)
+        write_shop(mode.client("dynamodb"), mode.deployed.tables, shop, progress=True)
         drained = mode.wait_until_drained(timeout=args.timeout)
         interrupted = mode.stop_event.is_set()
         summary = mode.summary()

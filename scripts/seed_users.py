@@ -1,12 +1,17 @@
-"""Seed the users table with realistic clients.
+"""Seed a shop: realistic clients, their order histories and a catalog.
 
     python scripts/seed_users.py                       # 20 clients into the local mode
     python scripts/seed_users.py --count 1000 --seed 42
-    python scripts/seed_users.py --profile prod --region eu-west-1 --table client-engagement-prod-users
+    python scripts/seed_users.py --profile prod --region eu-west-1 --table client-engagement-prod-users \
+        --orders-table client-engagement-prod-orders --products-table client-engagement-prod-products
 
 Clients are a mix a retailer would see: active, cooling and lapsed buyers, a few who never ordered, and some
-whose engagementScore was set upstream. The same --seed and --as-of give the same clients. Items are written
-with BatchWriteItem, 25 at a time, retrying what DynamoDB leaves unprocessed.
+whose engagementScore was set upstream. Each buyer has an order history in their own rhythm: regular buyers
+(every two weeks to every few months), irregular ones, seasonal ones (coats in winter, dresses in summer) and
+one-time buyers, a few to dozens of orders, each of real products from a catalog of a few hundred. A client's
+aggregates (orderCount, totalSpent, averageOrderValue, firstOrderDate, lastOrderDate, categoryCounts) are derived
+from their orders by the same code the pipeline uses. The same --seed and --as-of give the same shop. Items are
+written with BatchWriteItem, 25 at a time, retrying what DynamoDB leaves unprocessed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -116,6 +122,26 @@ TIMEZONES = (
     "Asia/Tokyo",
     "Australia/Sydney",
 )
+SHOP_DOMAIN = "shop.example.com"  # the local mode's shop (stack.resources.SENDER_DOMAIN)
+CURRENCY = "USD"
+PRODUCT_NOUNS = {
+    "dresses": ("wrap dress", "midi dress", "shirt dress", "slip dress"),
+    "tops": ("tee", "blouse", "tank", "camisole"),
+    "pants": ("trousers", "chinos", "wide-leg pants", "joggers"),
+    "shirts": ("oxford shirt", "overshirt", "poplin shirt", "flannel shirt"),
+    "jeans": ("straight jeans", "slim jeans", "mom jeans", "bootcut jeans"),
+    "shoes": ("loafers", "sneakers", "ankle boots", "sandals"),
+    "outerwear": ("trench coat", "puffer jacket", "wool coat", "rain jacket"),
+    "knitwear": ("crewneck sweater", "cardigan", "turtleneck", "knit vest"),
+    "accessories": ("scarf", "belt", "beanie", "sunglasses"),
+    "activewear": ("leggings", "sports bra", "running shorts", "track jacket"),
+    "jewelry": ("hoop earrings", "pendant necklace", "signet ring", "bracelet"),
+    "bags": ("tote bag", "crossbody bag", "backpack", "weekender"),
+}
+ADJECTIVES = ("Classic", "Relaxed", "Everyday", "Tailored", "Cropped", "Oversized", "Vintage", "Essential", "Soft")
+MATERIALS = ("linen", "cotton", "wool", "denim", "leather", "cashmere", "recycled", "organic", "silk")
+# A seasonal buyer's months: winter for coats and knits, summer for dresses and sandals.
+SEASONS = {"winter": (10, 11, 12, 1, 2), "summer": (4, 5, 6, 7, 8)}
 # Days since the last order, by share of clients: active, cooling, drifting, lapsed.
 RECENCY_SEGMENTS = ((0.30, 0, 30), (0.20, 30, 90), (0.20, 90, 180), (0.30, 180, 720))
 
@@ -133,11 +159,25 @@ def _days_since_last_order(rng: random.Random) -> float:
     return rng.uniform(180, 720)
 
 
-def generate_clients(count: int, *, seed: int = 7, as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """count clients as users-table items (plain Python values; numbers as Decimal)."""
+@dataclass(frozen=True)
+class Shop:
+    """What the seed writes: users-table items, orders-table items and products-table items."""
+
+    clients: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    products: list[dict[str, Any]]
+
+
+def generate_shop(count: int, *, seed: int = 7, as_of: datetime | None = None) -> Shop:
+    """count clients with their order histories, and the catalog they bought from (items as plain Python values,
+    numbers as Decimal)."""
     rng = random.Random(seed)
     now = (as_of or datetime.now(UTC)).astimezone(UTC)
-    clients = []
+    catalog = generate_catalog(random.Random(f"catalog-{seed}"), now)
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for product in catalog:
+        by_category.setdefault(product["category"], []).append(product)
+    clients, orders = [], []
     for index in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         local_part = f"{first}.{last}".lower().replace("'", "").encode("ascii", "ignore").decode()
@@ -156,20 +196,130 @@ def generate_clients(count: int, *, seed: int = 7, as_of: datetime | None = None
             item.update(orderCount=Decimal(0), averageOrderValue=Decimal(0))
         else:
             days = min(_days_since_last_order(rng), tenure_days)
-            orders = max(1, int(rng.lognormvariate(1.6, 0.8) * min(1.0, tenure_days / 365)))
-            item.update(
-                lastOrderDate=_timestamp(now - timedelta(days=days)),
-                orderCount=Decimal(orders),
-                averageOrderValue=Decimal(str(round(rng.lognormvariate(4.6, 0.5), 2))),
-            )
+            orders_made = max(1, int(rng.lognormvariate(1.6, 0.8) * min(1.0, tenure_days / 365)))
+            own = random.Random(f"{seed}-{item['userId']}")  # the history's own: the clients stay as they were
+            history = _history(own, item, orders_made, created, now - timedelta(days=days), by_category)
+            orders += history
+            item.update(_aggregates(history, catalog))
         if rng.random() < 0.10:  # an upstream model set the score
             item["engagementScore"] = Decimal(rng.randint(5, 95))
         clients.append(item)
-    return clients
+    return Shop(clients=clients, orders=orders, products=catalog)
+
+
+def generate_clients(count: int, *, seed: int = 7, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """The shop's clients alone (their aggregates still those of their generated orders)."""
+    return generate_shop(count, seed=seed, as_of=as_of).clients
+
+
+def generate_catalog(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
+    """About 25 products a category (a few hundred), on the shop's domain, about one in ten out of stock."""
+    products: list[dict[str, Any]] = []
+    for category in CATEGORIES:
+        nouns = PRODUCT_NOUNS[category]
+        titles = sorted({f"{rng.choice(ADJECTIVES)} {rng.choice(MATERIALS)} {rng.choice(nouns)}" for _ in range(40)})
+        for title in titles[:25]:
+            handle = title.lower().replace(" ", "-")
+            product_id = f"{category[:3]}-{len(products) + 1:04d}"
+            products.append({
+                "productId": product_id,
+                "title": title,
+                "url": f"https://{SHOP_DOMAIN}/products/{handle}",
+                "imageUrl": f"https://{SHOP_DOMAIN}/images/{handle}.jpg",
+                "category": category,
+                "price": Decimal(str(round(rng.lognormvariate(3.7, 0.45)) + 0.99)).quantize(Decimal("0.01")),
+                "currency": CURRENCY,
+                "inStock": rng.random() > 0.1,
+                "updatedAt": _timestamp(now - timedelta(days=rng.uniform(0, 90))),
+            })  # fmt: skip
+    return products
+
+
+def _history(
+    rng: random.Random,
+    client: dict[str, Any],
+    count: int,
+    created: datetime,
+    last: datetime,
+    by_category: dict[str, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """count orders between the client's start and their last order, in one of four rhythms."""
+    span = max((last - created).total_seconds(), 0.0)
+    count = count if span > 2 * 86400 else 1  # joined and ordered within days: one order so far
+    rhythm = "one-time" if count == 1 else rng.choices(("regular", "irregular", "seasonal"), (0.45, 0.4, 0.15))[0]
+    if rhythm == "regular":  # evenly spaced, a few days either way
+        gap = min(span / count, rng.choice((14, 21, 30, 45, 60, 90)) * 86400.0)
+        offsets = [max(0.0, span - gap * i - rng.uniform(0, 0.15) * gap) for i in range(1, count)]
+    elif rhythm == "seasonal":  # the client's season's months, one season after another
+        months = SEASONS[rng.choice(tuple(SEASONS))]
+        candidates = (rng.uniform(0, span) for _ in range(count * 4))
+        offsets = [o for o in candidates if (last - timedelta(seconds=o)).month in months][: count - 1]
+    else:
+        offsets = [rng.uniform(0, span) for _ in range(count - 1)]
+    instants = sorted([last, *(last - timedelta(seconds=offset) for offset in offsets)])
+    favourites = [c for c in client["preferredCategories"] if c in by_category] or list(by_category)
+    orders = []
+    for number, at in enumerate(instants, 1):
+        lines = []
+        basket = [_pick(rng, favourites, by_category) for _ in range(rng.choice((1, 1, 2, 2, 3, 4)))]
+        for product in {product["productId"]: product for product in basket}.values():
+            lines.append({"productId": product["productId"], "title": product["title"],
+                          "quantity": rng.choice((1, 1, 1, 2)), "unitPrice": product["price"]})  # fmt: skip
+        amount = sum((line["unitPrice"] * line["quantity"] for line in lines), Decimal(0))
+        orders.append({
+            "userId": client["userId"],
+            "orderId": f"seed-{client['userId'][:8]}-{number:03d}",
+            "orderedAt": _timestamp(at),
+            "amount": amount,
+            "currency": CURRENCY,
+            "lineItems": lines,
+            "source": "import",
+            "recordedAt": _timestamp(at),
+            "flags": [],
+        })  # fmt: skip
+    return orders
+
+
+def _pick(rng: random.Random, favourites: list[str], by_category: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    category = rng.choice(favourites) if rng.random() < 0.8 else rng.choice(tuple(by_category))
+    return rng.choice(by_category[category])
+
+
+def _aggregates(history: list[dict[str, Any]], catalog: list[dict[str, Any]]) -> dict[str, Any]:
+    """The client's aggregates from their orders, by the pipeline's own fold (engagement.domain.orders)."""
+    from engagement.domain.orders import Order, recompute
+
+    categories = {product["productId"]: product["category"] for product in catalog}
+    aggregates = recompute((Order.model_validate(order) for order in history), categories)
+    values = aggregates.attributes(derive_categories=False)
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def write_clients(
     dynamodb: Any, table: str, clients: Sequence[dict[str, Any]], *, progress: bool = True, max_attempts: int = 8
+) -> int:
+    """The clients alone (for load tests: their aggregates stand without orders, as an upstream writer's would)."""
+    return write_items(dynamodb, table, clients, unit="client", progress=progress, max_attempts=max_attempts)
+
+
+def write_shop(dynamodb: Any, tables: dict[str, str], shop: Shop, *, progress: bool = True) -> dict[str, int]:
+    """The catalog, the orders, then the clients (so the stream's first sight of a client finds their orders);
+    tables: the users, orders and products tables by those names. The number of items written, by table."""
+    return {
+        "products": write_items(dynamodb, tables["products"], shop.products, unit="product", progress=progress),
+        "orders": write_items(dynamodb, tables["orders"], shop.orders, unit="order", progress=progress),
+        "users": write_items(dynamodb, tables["users"], shop.clients, unit="client", progress=progress),
+    }
+
+
+def write_items(
+    dynamodb: Any,
+    table: str,
+    items: Sequence[dict[str, Any]],
+    *,
+    unit: str,
+    progress: bool = True,
+    max_attempts: int = 8,
 ) -> int:
     """BatchWriteItem in chunks of 25, retrying unprocessed items with backoff; returns the number written."""
     from boto3.dynamodb.types import TypeSerializer
@@ -177,11 +327,11 @@ def write_clients(
 
     serializer = TypeSerializer()
     written = 0
-    with tqdm(total=len(clients), unit="client", disable=not progress, file=sys.stderr) as bar:
-        for start in range(0, len(clients), 25):
+    with tqdm(total=len(items), unit=unit, disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(items), 25):
             requests = [
-                {"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in client.items()}}}
-                for client in clients[start : start + 25]
+                {"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in item.items()}}}
+                for item in items[start : start + 25]
             ]
             for attempt in range(max_attempts):
                 response = dynamodb.batch_write_item(RequestItems={table: requests})
@@ -207,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="AWS profile: write to AWS instead of the local mode")
     parser.add_argument("--region", help="AWS region (default: the profile's, or us-east-1 locally)")
     parser.add_argument("--table", help="users table (default: the local mode's)")
+    parser.add_argument("--orders-table", help="orders table (default: the local mode's)")
+    parser.add_argument("--products-table", help="products table (default: the local mode's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
@@ -235,23 +387,27 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
-    if args.table is None:
+    if None in (args.table, args.orders_table, args.products_table):
         if not local:
-            parser.error("--table is required when writing to AWS (see `make deploy`'s output)")
-        from stack.resources import USERS
+            parser.error("--table, --orders-table and --products-table are required when writing to AWS "
+                         "(see `make deploy`'s output)")  # fmt: skip
+        from stack.resources import ORDERS, PRODUCTS, USERS
 
-        args.table = USERS.name
+        args.table, args.orders_table = args.table or USERS.name, args.orders_table or ORDERS.name
+        args.products_table = args.products_table or PRODUCTS.name
     dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
-    clients = generate_clients(args.count, seed=args.seed, as_of=as_of)
+    shop = generate_shop(args.count, seed=args.seed, as_of=as_of)
+    tables = {"users": args.table, "orders": args.orders_table, "products": args.products_table}
     try:
-        written = write_clients(dynamodb, args.table, clients, progress=not args.no_progress)
+        written = write_shop(dynamodb, tables, shop, progress=not args.no_progress)
     except Exception as exc:  # a clear message, not a traceback, for the usual causes
         target = args.endpoint_url or f"AWS ({session.region_name})"
         print(f"could not write to {args.table} at {target}: {exc}", file=sys.stderr)
         if local:
             print("is the local mode running? start it with `make local`", file=sys.stderr)
         return 1
-    print(f"wrote {written} clients to {args.table}")
+    print(f"wrote {written['users']} clients to {args.table}, {written['orders']} orders to {args.orders_table} and "
+          f"{written['products']} products to {args.products_table}")  # fmt: skip
     return 0
 
 
