@@ -122,6 +122,8 @@ class LocalMode:
         self.api_token = self.settings.api_token or secrets.token_urlsafe(24)
         self.token_generated = not self.settings.api_token
         self.unsubscribe_secret = secrets.token_urlsafe(32)  # links from this run verify in this run
+        # What the store signs its webhooks with (Shopify shows it under Settings > Notifications > Webhooks).
+        self.webhook_secret = os.environ.get("SHOPIFY_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
         self.started_at = 0.0
         self._clients: dict[str, Any] = {}
 
@@ -270,6 +272,7 @@ class LocalMode:
             environment |= resources.secrets_in_environment(
                 stack_function, api_token=self.api_token, unsubscribe_secret=self.unsubscribe_secret,
                 public_base_url=f"http://{self.settings.host}:{self.settings.app_port}",
+                webhook_secret=self.webhook_secret,
             )  # fmt: skip
             environment.update({name: os.environ[name] for name in PASSTHROUGH if name in os.environ})
         return WorkerSpec(
@@ -295,10 +298,13 @@ class LocalMode:
             "AWS_DEFAULT_REGION": resources.REGION,
             "API_URL": self.api.url,
             "API_TOKEN": self.api_token,
+            "WEBHOOK_URL": f"{self.api.url}/webhooks/shopify",
             "USERS_TABLE": self.deployed.tables["users"],
             "EMAILS_TABLE": self.deployed.tables["emails"],
             "DECISIONS_TABLE": self.deployed.tables["decisions"],
         }
+        if self.settings.terraform_prefix is None:
+            lines["SHOPIFY_WEBHOOK_SECRET"] = self.webhook_secret
         path = self.env_file
         path.write_text("".join(f"export {name}={value}\n" for name, value in lines.items()))
         path.chmod(0o600)
@@ -320,6 +326,7 @@ class LocalMode:
                 "API token",
                 self.api_token + ("   (generated; set API_TOKEN to choose one)" if self.token_generated else ""),
             ),
+            ("store webhook", f"{self.api.url}/webhooks/shopify   (signed with $SHOPIFY_WEBHOOK_SECRET: source env)"),
             ("users table", d.tables["users"]),
             ("emails table", d.tables["emails"]),
             ("decisions table", d.tables["decisions"]),

@@ -149,7 +149,9 @@ SUPPRESSIONS = Table("suppressions", hash_key="address")
 ORDERS = Table("orders", hash_key="userId", range_key="orderId", indexes=(Index("byUser", "userId", "orderedAt"),))
 # One item per product; byCategory lists a category's (engagement.adapters.store.products).
 PRODUCTS = Table("products", hash_key="productId", indexes=(Index("byCategory", "category", "productId"),))
-TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS, ORDERS, PRODUCTS)
+# A store's webhooks handled, by id, for a month (engagement.adapters.store.webhooks).
+WEBHOOKS = Table("webhooks", hash_key="webhookId", ttl_attribute="expiresAt")
+TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS, ORDERS, PRODUCTS, WEBHOOKS)
 
 EVENTS_TOPIC = f"{PREFIX}-engagement-events"
 SES_FEEDBACK_TOPIC = f"{PREFIX}-ses-feedback"
@@ -165,6 +167,7 @@ EMAIL_FUNCTION_TIMEOUT = 60
 SIGNALS_FUNCTION_TIMEOUT = 30
 FEEDBACK_FUNCTION_TIMEOUT = 30
 RESCORE_FUNCTION_TIMEOUT = 300
+WEBHOOKS_FUNCTION_TIMEOUT = 30
 FOURTEEN_DAYS = 14 * 24 * 3600
 EMAIL_REQUESTS_DLQ = Queue("email-requests-dlq", message_retention=FOURTEEN_DAYS)
 EMAIL_REQUESTS = Queue(
@@ -195,6 +198,13 @@ RESCORE_SEGMENTS = Queue(
     dead_letter=RESCORE_SEGMENTS_DLQ.logical_name,
     max_receive_count=5,
 )
+STORE_WEBHOOKS_DLQ = Queue("store-webhooks-dlq", message_retention=FOURTEEN_DAYS)
+STORE_WEBHOOKS = Queue(
+    "store-webhooks",
+    visibility_timeout=6 * WEBHOOKS_FUNCTION_TIMEOUT,
+    dead_letter=STORE_WEBHOOKS_DLQ.logical_name,
+    max_receive_count=5,
+)
 # Dead-letter queues come first: a queue's redrive policy names its DLQ's ARN.
 QUEUES = (
     EMAIL_REQUESTS_DLQ,
@@ -206,6 +216,8 @@ QUEUES = (
     SES_FEEDBACK,
     RESCORE_SEGMENTS_DLQ,
     RESCORE_SEGMENTS,
+    STORE_WEBHOOKS_DLQ,
+    STORE_WEBHOOKS,
 )
 
 # Only at-risk clients' creations and updates reach the email processor; deletions never make an email.
@@ -237,6 +249,7 @@ SCHEDULED_SENDER = Function("scheduled_sender", timeout=60, memory=256)
 CLIENT_SIGNALS_FUNCTION = Function("client_signals", timeout=SIGNALS_FUNCTION_TIMEOUT, memory=256)
 SES_FEEDBACK_FUNCTION = Function("ses_feedback", timeout=FEEDBACK_FUNCTION_TIMEOUT, memory=256)
 RESCORE = Function("rescore", timeout=RESCORE_FUNCTION_TIMEOUT, memory=512)
+STORE_WEBHOOKS_FUNCTION = Function("store_webhooks", timeout=WEBHOOKS_FUNCTION_TIMEOUT, memory=256)
 FUNCTIONS = (
     STREAM_PROCESSOR,
     EMAIL_PROCESSOR,
@@ -245,6 +258,7 @@ FUNCTIONS = (
     CLIENT_SIGNALS_FUNCTION,
     SES_FEEDBACK_FUNCTION,
     RESCORE,
+    STORE_WEBHOOKS_FUNCTION,
 )
 
 USERS_STREAM_SOURCE = StreamEventSource(
@@ -279,7 +293,13 @@ SES_FEEDBACK_SOURCE = QueueEventSource(
 RESCORE_SEGMENTS_SOURCE = QueueEventSource(
     function=RESCORE.logical_name, queue=RESCORE_SEGMENTS.logical_name, batch_size=1, maximum_concurrency=4
 )
-QUEUE_SOURCES = (EMAIL_REQUESTS_SOURCE, CLIENT_SIGNALS_SOURCE, SES_FEEDBACK_SOURCE, RESCORE_SEGMENTS_SOURCE)
+STORE_WEBHOOKS_SOURCE = QueueEventSource(
+    function=STORE_WEBHOOKS_FUNCTION.logical_name, queue=STORE_WEBHOOKS.logical_name, batch_size=10,
+    maximum_concurrency=2,
+)  # fmt: skip
+QUEUE_SOURCES = (
+    EMAIL_REQUESTS_SOURCE, CLIENT_SIGNALS_SOURCE, SES_FEEDBACK_SOURCE, RESCORE_SEGMENTS_SOURCE, STORE_WEBHOOKS_SOURCE,
+)  # fmt: skip
 
 SEND_DUE = Schedule("send-due", function=SCHEDULED_SENDER.logical_name, rate_minutes=5, payload={"action": "send-due"})
 RESCORE_SCHEDULE = Schedule(
@@ -299,6 +319,8 @@ LOCAL_OVERRIDES: dict[str, tuple[Any, str]] = {
     "send-due.rate_minutes": (0.25, "scheduled emails go out within seconds of becoming due"),
     "rescore.rate_minutes": (10, "the sweep runs every 10 minutes, so drift shows within a session"),
     "rescore-segments.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
+    "store-webhooks.visibility_timeout": (5, "a failed message is retried after seconds, not minutes"),
+    "store-webhooks.maximum_concurrency": (1, "one local worker per function, like reserved concurrency 1"),
     "ses.feedback": (
         "identity notifications",
         "moto's SES sends nothing through configuration-set event destinations; identity notifications send the "
@@ -436,6 +458,7 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         "ORDERS_TABLE_NAME": deployed.tables["orders"],
         "PRODUCTS_TABLE_NAME": deployed.tables["products"],
         "SHOP_CURRENCY": SHOP_CURRENCY,
+        "IMAGE_DOMAINS": "cdn.shopify.com",
     }
     if function is STREAM_PROCESSOR:
         return {
@@ -484,7 +507,18 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         }
     if function is API:
         return {**common, **content, **commerce, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
-                "PIPELINE_QUEUES": json.dumps(watched_queues(deployed))}  # fmt: skip
+                "PIPELINE_QUEUES": json.dumps(watched_queues(deployed)),
+                "WEBHOOK_QUEUE_URL": deployed.queue_urls[STORE_WEBHOOKS.logical_name],
+                "WEBHOOKS_TABLE_NAME": deployed.tables["webhooks"]}  # fmt: skip
+    if function is STORE_WEBHOOKS_FUNCTION:
+        return {
+            **common,
+            **commerce,
+            "USERS_TABLE_NAME": deployed.tables["users"],
+            "WEBHOOKS_TABLE_NAME": deployed.tables["webhooks"],
+            "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[STORE_WEBHOOKS_DLQ.logical_name],
+            "SHOP_URL": content["SHOP_URL"],
+        }
     return {**common, **delivery}  # scheduled_sender
 
 
@@ -524,11 +558,17 @@ def sends_email(function: Function) -> bool:
 
 
 def secrets_in_environment(
-    function: Function, *, api_token: str, unsubscribe_secret: str, public_base_url: str
+    function: Function,
+    *,
+    api_token: str,
+    unsubscribe_secret: str,
+    public_base_url: str,
+    webhook_secret: str = "sample-webhook-secret-0123456789",  # noqa: S107 - a placeholder, not a secret
 ) -> dict[str, str]:
     """What a function reads from SSM in AWS, given in its environment where there is no SSM (the local mode, tests,
-    benchmarks): the API's token; for the functions that send, the unsubscribe key and where its links point."""
-    secrets = {"API_TOKEN": api_token} if function is API else {}
+    benchmarks): the API's token and the store's webhook secret; for the functions that send, the unsubscribe key
+    and where its links point."""
+    secrets = {"API_TOKEN": api_token, "SHOPIFY_WEBHOOK_SECRET": webhook_secret} if function is API else {}
     if sends_email(function):
         secrets |= {"UNSUBSCRIBE_SECRET": unsubscribe_secret, "PUBLIC_BASE_URL": public_base_url}
     return secrets

@@ -15,6 +15,7 @@ locals {
     client_signals   = { timeout = 30, memory = 256, description = "Orders, opt-outs, deletions -> conversions" }
     ses_feedback     = { timeout = 30, memory = 256, description = "SES bounces and complaints -> suppressions" }
     rescore          = { timeout = 300, memory = 512, description = "Daily sweep: rescores clients, publishes drift" }
+    store_webhooks   = { timeout = 30, memory = 256, description = "Store webhooks -> orders recorded, products stored" }
   }
 }
 
@@ -34,6 +35,7 @@ module "messaging" {
     client-signals   = local.functions.client_signals.timeout
     ses-feedback     = local.functions.ses_feedback.timeout
     rescore-segments = local.functions.rescore.timeout
+    store-webhooks   = local.functions.store_webhooks.timeout
   }
   max_receive_count = 5 # the email processor's MAX_RECEIVE_COUNT says the same
   tags              = local.tags
@@ -70,6 +72,16 @@ resource "aws_ssm_parameter" "api_token" {
   type             = "SecureString"
   key_id           = module.data.kms_key_arn
   value_wo         = "${uuid()}${uuid()}"
+  value_wo_version = 1
+  tags             = local.tags
+}
+
+resource "aws_ssm_parameter" "shopify_webhook_secret" {
+  name             = "/${local.prefix}/shopify-webhook-secret"
+  description      = "The secret Shopify signs webhooks with (Settings > Notifications > Webhooks); 'unset' refuses them."
+  type             = "SecureString"
+  key_id           = module.data.kms_key_arn
+  value_wo         = "unset"
   value_wo_version = 1
   tags             = local.tags
 }
@@ -159,12 +171,14 @@ locals {
     module.messaging.queue_arns["client-signals"],
     module.messaging.queue_arns["ses-feedback"],
     module.messaging.queue_arns["rescore-segments"],
+    module.messaging.queue_arns["store-webhooks"],
   ]
   dead_letter_queue_arns = [
     module.messaging.dead_letter_arns["email-requests"],
     module.messaging.dead_letter_arns["client-signals"],
     module.messaging.dead_letter_arns["ses-feedback"],
     module.messaging.dead_letter_arns["rescore-segments"],
+    module.messaging.dead_letter_arns["store-webhooks"],
     module.messaging.stream_dlq_arn,
   ]
 }
@@ -324,7 +338,12 @@ data "aws_iam_policy_document" "api" {
   statement {
     sid       = "ReadApiToken"
     actions   = ["ssm:GetParameter"]
-    resources = [aws_ssm_parameter.api_token.arn]
+    resources = [aws_ssm_parameter.api_token.arn, aws_ssm_parameter.shopify_webhook_secret.arn]
+  }
+  statement {
+    sid       = "SkipWebhooksHandledBefore" # the webhook queue's SendMessage is in WatchTheQueuesAndRedriveToThem
+    actions   = ["dynamodb:GetItem"]
+    resources = [module.data.webhooks_table_arn]
   }
 }
 
@@ -418,6 +437,45 @@ data "aws_iam_policy_document" "rescore" {
   }
 }
 
+# A store's webhooks, from their queue: find or add the client, record the order; or store the product.
+data "aws_iam_policy_document" "store_webhooks" {
+  statement {
+    sid       = "ConsumeStoreWebhooks"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [module.messaging.queue_arns["store-webhooks"]]
+  }
+  statement {
+    sid       = "FindAddAndUpdateClients" # by address (the byEmail index); an order updates the client's aggregates
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = [module.data.users_table_arn, "${module.data.users_table_arn}/index/byEmail"]
+  }
+  statement {
+    sid       = "RecordOrders" # put with the client's update in one transaction
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+    resources = [module.data.orders_table_arn]
+  }
+  statement {
+    sid       = "StoreProductsAndReadCategories"
+    actions   = ["dynamodb:PutItem", "dynamodb:BatchGetItem"]
+    resources = [module.data.products_table_arn]
+  }
+  statement {
+    sid       = "MarkWebhooksHandled"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [module.data.webhooks_table_arn]
+  }
+  statement {
+    sid       = "DeadLetterWebhooks"
+    actions   = ["sqs:SendMessage"]
+    resources = [module.messaging.dead_letter_arns["store-webhooks"]]
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.data.kms_key_arn]
+  }
+}
+
 # ---- the functions ----------------------------------------------------------------------------------------
 
 locals {
@@ -429,6 +487,7 @@ locals {
     client_signals   = data.aws_iam_policy_document.client_signals.json
     ses_feedback     = data.aws_iam_policy_document.ses_feedback.json
     rescore          = data.aws_iam_policy_document.rescore.json
+    store_webhooks   = data.aws_iam_policy_document.store_webhooks.json
   }
   tables_environment = {
     USERS_TABLE_NAME        = module.data.users_table_name
@@ -457,6 +516,7 @@ locals {
     ORDERS_TABLE_NAME   = module.data.orders_table_name
     PRODUCTS_TABLE_NAME = module.data.products_table_name
     SHOP_CURRENCY       = var.shop_currency
+    IMAGE_DOMAINS       = join(",", var.image_domains)
   }
   function_environment = {
     stream_processor = {
@@ -481,6 +541,10 @@ locals {
       API_TOKEN_PARAMETER    = aws_ssm_parameter.api_token.name
       CONVERSION_WINDOW_DAYS = "30"
       PIPELINE_QUEUES        = jsonencode(module.messaging.watched_queues)
+      WEBHOOK_QUEUE_URL      = module.messaging.queue_urls["store-webhooks"]
+      WEBHOOKS_TABLE_NAME    = module.data.webhooks_table_name
+
+      SHOPIFY_WEBHOOK_SECRET_PARAMETER = aws_ssm_parameter.shopify_webhook_secret.name
     })
     scheduled_sender = local.delivery_environment
     client_signals = merge(local.tables_environment, {
@@ -501,6 +565,12 @@ locals {
       EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days) # the email processor's cooldown: one rule
       WINBACK_ATTEMPTS      = tostring(var.winback_attempts)
     }
+    store_webhooks = merge(local.commerce_environment, {
+      USERS_TABLE_NAME      = module.data.users_table_name
+      WEBHOOKS_TABLE_NAME   = module.data.webhooks_table_name
+      DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["store-webhooks"]
+      SHOP_URL              = var.shop_url
+    })
   }
 }
 
@@ -561,6 +631,7 @@ locals {
     ses-feedback   = { function = "ses_feedback", batch_size = 10, maximum_concurrency = 2 }
     # One segment task per invocation: a task runs for minutes and checkpoints itself.
     rescore-segments = { function = "rescore", batch_size = 1, maximum_concurrency = 4 }
+    store-webhooks   = { function = "store_webhooks", batch_size = 10, maximum_concurrency = 2 }
   }
 }
 

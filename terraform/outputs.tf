@@ -28,6 +28,26 @@ output "decisions_table" {
   value       = module.data.decisions_table_name
 }
 
+output "orders_table" {
+  description = "Orders table: scripts/import_orders.py --orders-table."
+  value       = module.data.orders_table_name
+}
+
+output "products_table" {
+  description = "Products table (the catalog): scripts/import_catalog.py --products-table."
+  value       = module.data.products_table_name
+}
+
+output "shopify_webhook_url" {
+  description = "Give Shopify this address for orders/create, orders/paid, products/create and products/update."
+  value       = "${module.http_api.url}/webhooks/shopify"
+}
+
+output "shopify_webhook_secret_parameter" {
+  description = "Put the secret Shopify shows for your webhooks here (aws ssm put-parameter --overwrite)."
+  value       = aws_ssm_parameter.shopify_webhook_secret.name
+}
+
 output "function_names" {
   description = "Lambda functions by folder name."
   value       = { for name, function in module.function : name => function.function_name }

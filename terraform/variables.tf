@@ -114,6 +114,12 @@ variable "shop_currency" {
   }
 }
 
+variable "image_domains" {
+  description = "Hosts a product's picture may be on besides the shop's own domain (the store's CDN)."
+  type        = list(string)
+  default     = ["cdn.shopify.com"]
+}
+
 variable "postal_address" {
   description = "The sender's postal address, which commercial email must carry."
   type        = string

@@ -24,6 +24,7 @@ from engagement.config import (
     RescoreConfig,
     ScheduledSenderConfig,
     SesFeedbackConfig,
+    StoreWebhooksConfig,
     StreamProcessorConfig,
 )
 from engagement.domain.consent import UnsubscribeTokens
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from engagement.services.rescore import RescoreSweep
     from engagement.services.ses_feedback import SesFeedbackService
     from engagement.services.signals import SignalsService
+    from engagement.services.store_webhooks import StoreWebhookService, WebhookReceiver
     from engagement.services.stream import StreamService
     from engagement.services.winback import WinbackService
     from engagement.writer import EmailWriter
@@ -259,6 +261,7 @@ def api(
     from engagement.services.stats import StatsService
 
     clock = clock or clock_from_environment()
+    webhook_secret = SecretSource(config.shopify_webhook_secret, config.shopify_webhook_secret_parameter)
     tables = _tables(config, clients)
     products = ProductRepository(config.products_table, clients.dynamodb)
     return ApiServices(
@@ -280,9 +283,11 @@ def api(
             products=products,
             clock=clock,
             domains=config.guardrails.allowed_link_domains,
+            image_domains=config.image_domains,
             shop_currency=config.shop_currency,
         ),
         conversions=_conversions(tables, config.conversion_window_days),
+        webhooks=_webhook_receiver(webhook_secret, config, clock, clients),
         editor=Editor(
             emails=tables.emails, users=tables.users, brand=config.brand, policy=config.guardrails, clock=clock
         ),
@@ -299,7 +304,65 @@ def api(
     )
 
 
+@dataclass(frozen=True)
+class StoreWebhooks:
+    service: StoreWebhookService
+    dead_letters: DeadLetterQueue
+    clock: Clock
+
+
+def store_webhooks(
+    config: StoreWebhooksConfig, *, clock: Clock | None = None, clients: Clients = DEFAULT_CLIENTS
+) -> StoreWebhooks:
+    from engagement.adapters.store.orders import OrderRepository
+    from engagement.adapters.store.products import ProductRepository
+    from engagement.adapters.store.webhooks import WebhookRepository
+    from engagement.services.catalog import CatalogService
+    from engagement.services.orders import OrderService
+    from engagement.services.store_webhooks import StoreWebhookService
+
+    clock = clock or clock_from_environment()
+    users = UserRepository(config.users_table, clients.dynamodb)
+    products = ProductRepository(config.products_table, clients.dynamodb)
+    service = StoreWebhookService(
+        webhooks=WebhookRepository(config.webhooks_table, clients.dynamodb),
+        users=users,
+        orders=OrderService(
+            users=users,
+            orders=OrderRepository(config.orders_table, clients.dynamodb),
+            products=products,
+            clock=clock,
+            shop_currency=config.shop_currency,
+        ),
+        catalog=CatalogService(
+            products=products,
+            clock=clock,
+            domains=config.shop_domains,
+            image_domains=config.image_domains,
+            shop_currency=config.shop_currency,
+        ),
+        shop_url=config.shop_url,
+        clock=clock,
+    )
+    return StoreWebhooks(
+        service, DeadLetterQueue(config.dead_letter_queue_url, source="store_webhooks", sqs=clients.sqs), clock
+    )
+
+
 # ---- shared parts ---------------------------------------------------------------------------------------------
+
+
+def _webhook_receiver(secret: SecretSource, config: ApiConfig, clock: Clock, clients: Clients) -> WebhookReceiver:
+    from engagement.adapters.store.webhooks import WebhookRepository
+    from engagement.adapters.webhook_inbox import WebhookInbox
+    from engagement.services.store_webhooks import WebhookReceiver
+
+    return WebhookReceiver(
+        secret=secret.get,
+        webhooks=WebhookRepository(config.webhooks_table, clients.dynamodb),
+        inbox=WebhookInbox(config.webhook_queue_url, clients.sqs),
+        clock=clock,
+    )
 
 
 def _conversions(tables: Tables, window_days: int) -> Conversions:

@@ -169,6 +169,10 @@ class CommerceConfig(FunctionConfig):
     orders_table: str = Field(alias="ORDERS_TABLE_NAME", min_length=3)
     products_table: str = Field(alias="PRODUCTS_TABLE_NAME", min_length=3)
     shop_currency: str = Field(alias="SHOP_CURRENCY", pattern=r"^[A-Z]{3}$")
+    # Where a product's picture may be besides the shop's domains: its store's CDN.
+    image_domains: tuple[str, ...] = Field(default=("cdn.shopify.com",), alias="IMAGE_DOMAINS")
+
+    _image_domains = field_validator("image_domains", mode="before")(lambda value: _json_or_list(value))
 
     @field_validator("shop_currency")
     @classmethod
@@ -179,6 +183,13 @@ class CommerceConfig(FunctionConfig):
 
 
 class ApiConfig(ContentConfig, CommerceConfig):
+    # A store's webhooks: verified with the shared secret (locally the value, in AWS the SSM parameter), queued.
+    webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", pattern=r"^https?://")
+    webhooks_table: str = Field(alias="WEBHOOKS_TABLE_NAME", min_length=3)
+    shopify_webhook_secret: str | None = Field(default=None, alias="SHOPIFY_WEBHOOK_SECRET", repr=False)
+    shopify_webhook_secret_parameter: str | None = Field(
+        default=None, alias="SHOPIFY_WEBHOOK_SECRET_PARAMETER", pattern=r"^/"
+    )
     # bearer: the API checks a shared token; jwt: API Gateway's JWT authorizer checked the caller before us.
     auth_mode: Literal["bearer", "jwt"] = Field(default="bearer", alias="AUTH_MODE")
     api_token: str | None = Field(default=None, alias="API_TOKEN", min_length=16, repr=False)
@@ -193,6 +204,8 @@ class ApiConfig(ContentConfig, CommerceConfig):
     def _one_token_source(self) -> Self:
         if self.auth_mode == "bearer":
             _exactly_one(self, "api_token", "api_token_parameter", "API_TOKEN locally, an SSM parameter name in AWS")
+        if self.shopify_webhook_secret is not None and self.shopify_webhook_secret_parameter is not None:
+            raise ValueError("set SHOPIFY_WEBHOOK_SECRET or SHOPIFY_WEBHOOK_SECRET_PARAMETER, not both")
         names = {queue.name for queue in self.pipeline_queues}
         for queue in self.pipeline_queues:
             if queue.redrives_to is not None and queue.redrives_to not in names:
@@ -202,6 +215,21 @@ class ApiConfig(ContentConfig, CommerceConfig):
 
 class ScheduledSenderConfig(DeliveryConfig):
     pass
+
+
+class StoreWebhooksConfig(CommerceConfig):
+    users_table: str = Field(alias="USERS_TABLE_NAME", min_length=3)
+    webhooks_table: str = Field(alias="WEBHOOKS_TABLE_NAME", min_length=3)
+    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
+    shop_url: str = Field(alias="SHOP_URL", pattern=r"^https://")
+    allowed_link_domains: tuple[str, ...] = Field(default=(), alias="ALLOWED_LINK_DOMAINS")
+
+    _domains = field_validator("allowed_link_domains", mode="before")(lambda value: _json_or_list(value))
+
+    @property
+    def shop_domains(self) -> tuple[str, ...]:
+        """Where a product's page and picture may be: the allowed link domains, or the shop's own."""
+        return self.allowed_link_domains or (urlsplit(self.shop_url).hostname or "",)
 
 
 class ClientSignalsConfig(TablesConfig):

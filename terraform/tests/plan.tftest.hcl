@@ -124,7 +124,7 @@ run "a_mock_apply_at_the_defaults" {
   command = apply
 
   assert {
-    condition     = length(output.function_names) == 7
+    condition     = length(output.function_names) == 8
     error_message = "every function is created"
   }
   assert {

@@ -22,11 +22,12 @@ def api_request(
     content_type: str | None = "application/json",
     request_context: dict[str, Any] | None = None,
     context: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> Answer:
     """path may carry a query; body: bytes or str as sent, anything else as JSON; request_context: what API Gateway
-    adds (a JWT authorizer's claims, say)."""
+    adds (a JWT authorizer's claims, say); headers: more request headers (a store's webhook's)."""
     route, _, query = path.partition("?")
-    headers = {"host": "api.example.com"}
+    headers = {"host": "api.example.com", **{name.lower(): value for name, value in (headers or {}).items()}}
     if content_type:
         headers["content-type"] = content_type
     if token:

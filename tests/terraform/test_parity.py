@@ -108,11 +108,13 @@ def test_topics_and_their_filtered_raw_subscriptions_match() -> None:
 
 
 def test_a_queue_its_own_function_feeds_has_no_subscription_and_no_queue_policy() -> None:
-    """rescore-segments: the rescore function queues its own tasks (its role allows it); no topic feeds it, so none
-    is subscribed to it, and no queue policy lets a topic (or anyone else) send to it."""
+    """rescore-segments: the rescore function queues its own tasks (its role allows it); store-webhooks: the API
+    queues the store's verified webhooks. No topic feeds them, so none is subscribed to them, and no queue policy
+    lets a topic (or anyone else) send to them."""
     messaging = hcl.child("messaging")
     fed_locally_by_no_topic = {q.logical_name for q in CONSUMERS} - {s.queue for s in resources.SUBSCRIPTIONS}
-    assert fed_locally_by_no_topic == set(messaging.locals["function_fed"]) == {resources.RESCORE_SEGMENTS.logical_name}
+    fed_by_functions = {resources.RESCORE_SEGMENTS.logical_name, resources.STORE_WEBHOOKS.logical_name}
+    assert fed_locally_by_no_topic == set(messaging.locals["function_fed"]) == fed_by_functions
     assert messaging.locals["topic_fed"] == (
         "${{for name, consumer in local.consumers : name => consumer if !contains(local.function_fed, name)}}"
     )
@@ -124,6 +126,8 @@ def test_a_queue_its_own_function_feeds_has_no_subscription_and_no_queue_policy(
     environment = root.value(root.locals["function_environment"][resources.RESCORE.logical_name])
     assert environment["SEGMENT_QUEUE_URL"] == '${module.messaging.queue_urls["rescore-segments"]}'
     assert environment["DEAD_LETTER_QUEUE_URL"] == '${module.messaging.dead_letter_urls["rescore-segments"]}'
+    api = root.value(root.locals["function_environment"][resources.API.logical_name])
+    assert api["WEBHOOK_QUEUE_URL"] == '${module.messaging.queue_urls["store-webhooks"]}'
 
 
 def test_the_stream_mapping_matches() -> None:
@@ -262,7 +266,8 @@ def test_functions_sizes_and_environment_match(local: resources.Function) -> Non
     assert call["environment"] == "${local.function_environment[each.key]}"
     environment = resources.sample_environment(local.logical_name)
     # Locally a value, in AWS the name of the SSM parameter that holds it.
-    secrets_locally = {name: f"{name}_PARAMETER" for name in ("API_TOKEN", "UNSUBSCRIBE_SECRET", "PUBLIC_BASE_URL")}
+    held_in_ssm = ("API_TOKEN", "UNSUBSCRIBE_SECRET", "PUBLIC_BASE_URL", "SHOPIFY_WEBHOOK_SECRET")
+    secrets_locally = {name: f"{name}_PARAMETER" for name in held_in_ssm}
     expected = {secrets_locally.get(name, name) for name in environment if not name.startswith("POWERTOOLS_")}
     if local is resources.EMAIL_PROCESSOR:  # locally the key comes from your shell, if at all; in AWS from SSM
         expected.add("OPENROUTER_API_KEY_PARAMETER")

@@ -26,16 +26,22 @@ from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
 from engagement.adapters.pipeline_monitor import PipelineMonitor
 from engagement.adapters.segment_queue import SegmentQueue
 from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
+from engagement.adapters.store.orders import OrderRepository
+from engagement.adapters.store.products import ProductRepository
+from engagement.adapters.store.webhooks import WebhookRepository
+from engagement.adapters.webhook_inbox import WebhookInbox
 from engagement.http import app as http_app
 from engagement.http.context import ApiServices
+from engagement.http.routers import catalog as catalog_routes
 from engagement.http.routers import clients as clients_routes
 from engagement.http.routers import emails as emails_routes
 from engagement.http.routers import operations as operations_routes
 from engagement.http.routers import public as public_routes
+from engagement.http.routers import webhooks as webhooks_routes
 from stack import resources
 from tests.terraform import hcl
 
-ROUTERS = (public_routes, clients_routes, emails_routes, operations_routes)
+ROUTERS = (public_routes, clients_routes, catalog_routes, emails_routes, operations_routes, webhooks_routes)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_FOLDERS = sorted(p.name for p in (REPO_ROOT / "functions").iterdir() if (p / "handler.py").is_file())
@@ -234,7 +240,7 @@ def test_the_key_policy_lets_sns_deliver_to_encrypted_queues_and_logs_encrypt() 
 
 ADAPTERS = (
     UserRepository, EmailRepository, DecisionRepository, SuppressionRepository, EventPublisher, DeadLetterQueue, Mailer,
-    PipelineMonitor, SegmentQueue,
+    PipelineMonitor, SegmentQueue, OrderRepository, ProductRepository, WebhookRepository, WebhookInbox,
 )  # fmt: skip
 # Batch calls are authorised as their single counterparts.
 ACTION_NAMES = {"publish_batch": "sns:Publish", "send_message_batch": "sqs:SendMessage",
@@ -260,6 +266,14 @@ POLICY_RESOURCES = {
     ("queue", "ses-feedback-dlq"): '${module.messaging.dead_letter_arns["ses-feedback"]}',
     ("queue", "rescore-segments"): '${module.messaging.queue_arns["rescore-segments"]}',
     ("queue", "rescore-segments-dlq"): '${module.messaging.dead_letter_arns["rescore-segments"]}',
+    ("queue", "store-webhooks"): '${module.messaging.queue_arns["store-webhooks"]}',
+    ("queue", "store-webhooks-dlq"): '${module.messaging.dead_letter_arns["store-webhooks"]}',
+    ("table", "orders"): "${module.data.orders_table_arn}",
+    ("index", "orders"): "${module.data.orders_table_arn}/index/*",
+    ("table", "products"): "${module.data.products_table_arn}",
+    ("index", "products"): "${module.data.products_table_arn}/index/*",
+    ("index", "users"): "${module.data.users_table_arn}/index/byEmail",
+    ("table", "webhooks"): "${module.data.webhooks_table_arn}",
     ("ses", "identity"): "${module.email.identities_arn}",
     ("ses", "configuration-set"): "${module.email.configuration_set_arn}",
     ("parameter", "unsubscribe-secret"): "${aws_ssm_parameter.unsubscribe_secret.arn}",
@@ -267,6 +281,7 @@ POLICY_RESOURCES = {
     ("parameter", "public-base-url"): "${aws_ssm_parameter.public_base_url.arn}",
     ("parameter", "api-token"): "${aws_ssm_parameter.api_token.arn}",
     ("parameter", "openrouter-api-key"): "${aws_ssm_parameter.openrouter_api_key.arn}",
+    ("parameter", "shopify-webhook-secret"): "${aws_ssm_parameter.shopify_webhook_secret.arn}",
     ("key", "data"): "${module.data.kms_key_arn}",
     ("metrics", "*"): "*",
 }
@@ -463,13 +478,17 @@ def needs(adapter: Any, method: str) -> set[tuple[str, tuple[str, str]]]:
         return pipeline_needs(adapter, method)
     if isinstance(adapter, EventPublisher):
         resource = ("topic", "events")
-    elif isinstance(adapter, DeadLetterQueue | SegmentQueue):  # each sends to the queue its URL names
+    elif isinstance(adapter, DeadLetterQueue | SegmentQueue | WebhookInbox):  # each sends to the queue its URL names
         resource = ("queue", adapter.queue_url.rsplit("/", 1)[1].removeprefix(prefix))
     else:
         resource = ("table", adapter.table_name.removeprefix(prefix))
     pairs = set()
-    for action in method_actions(type(adapter), method):
-        if action == TRANSACTION:  # every transaction is a counted write: it adds to the decisions table's counters
+    actions = method_actions(type(adapter), method)
+    if isinstance(adapter, OrderRepository) and TRANSACTION in actions:
+        # An order's transaction: the orders' puts, and the client's update that UserRepository.update_action made.
+        return {("dynamodb:PutItem", resource), ("dynamodb:UpdateItem", ("table", "users"))}
+    for action in actions:
+        if action == TRANSACTION:  # every other transaction is a counted write: it adds to the decisions' counters
             pairs.add(("dynamodb:UpdateItem", ("table", "decisions")))
             continue
         pairs.add((action, resource))
@@ -521,7 +540,12 @@ OTHER_NEEDS = {
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
     }
     | {("kms:Decrypt", ("key", "data")), ("ssm:GetParameter", ("parameter", "openrouter-api-key"))},
-    "api": {("ssm:GetParameter", ("parameter", "api-token")), ("kms:Decrypt", ("key", "data"))} | SENDING_NEEDS,
+    "api": {
+        ("ssm:GetParameter", ("parameter", "api-token")),
+        ("ssm:GetParameter", ("parameter", "shopify-webhook-secret")),
+        ("kms:Decrypt", ("key", "data")),
+    }
+    | SENDING_NEEDS,
     "scheduled_sender": SENDING_NEEDS,
     "client_signals": {
         (action, ("queue", "client-signals"))
@@ -535,6 +559,11 @@ OTHER_NEEDS = {
     | {("kms:Decrypt", ("key", "data"))},
     "rescore": {
         (action, ("queue", "rescore-segments"))
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+    }
+    | {("kms:Decrypt", ("key", "data"))},
+    "store_webhooks": {
+        (action, ("queue", "store-webhooks"))
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
     }
     | {("kms:Decrypt", ("key", "data"))},

@@ -1,7 +1,8 @@
 """The shop's products: what an email may show a client, so only what the shop itself sells and links to.
 
-A product's page and picture must be on the shop's own domains (or their subdomains): an email never links, or
-loads a picture, anywhere else.
+A product's page must be on the shop's own domains (or their subdomains), and its picture there or on the image
+hosts the shop names (its store's CDN, such as cdn.shopify.com): an email never links, or loads a picture, anywhere
+else.
 """
 
 from __future__ import annotations
@@ -84,14 +85,23 @@ class Product(CamelModel):
 
     @classmethod
     def accept(
-        cls, product_id: str, given: ProductInput, *, domains: Iterable[str], shop_currency: str, now: datetime
+        cls,
+        product_id: str,
+        given: ProductInput,
+        *,
+        domains: Iterable[str],
+        image_domains: Iterable[str] = (),
+        shop_currency: str,
+        now: datetime,
     ) -> Product:
-        """The product to store, or ProductRefused naming the field: links only to the shop's domains, priced in
-        the shop's currency."""
+        """The product to store, or ProductRefused naming the field: its page on the shop's domains, its picture
+        there or on the shop's image hosts, priced in the shop's currency."""
         domains = tuple(domains)
-        for name, url in (("url", given.url), ("imageUrl", given.image_url)):
-            if url is not None and not on_domains(url, domains):
-                raise ProductRefused(name, f"must be on the shop's own domains ({', '.join(domains)})")
+        if not on_domains(given.url, domains):
+            raise ProductRefused("url", f"must be on the shop's own domains ({', '.join(domains)})")
+        pictures = (*domains, *image_domains)
+        if given.image_url is not None and not on_domains(given.image_url, pictures):
+            raise ProductRefused("imageUrl", f"must be on the shop's domains or image hosts ({', '.join(pictures)})")
         currency = given.currency or shop_currency
         if currency != shop_currency:
             raise ProductRefused(

@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 
 from engagement.clock import as_utc, format_instant, parse_instant
 from engagement.domain.models import CamelModel, Instant
@@ -59,7 +59,13 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+def _to_the_millisecond(instant: datetime) -> datetime:
+    """As stored (engagement.clock.format_instant keeps milliseconds), so what is folded is what is read back."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
 Currency = Annotated[str, AfterValidator(_currency)]
+Stored = Annotated[Instant, AfterValidator(_to_the_millisecond)]
 Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_money)]
 
 
@@ -95,17 +101,10 @@ class OrderInput(CamelModel):
     model_config = ConfigDict(extra="forbid")
 
     order_id: str | None = Field(default=None, pattern=ORDER_ID_PATTERN, description="Sent again, it counts once")
-    ordered_at: Instant | None = Field(default=None, description="ISO 8601 with an offset; now if absent")
+    ordered_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with an offset; now if absent")
     amount: Money = Field(description="What the client paid, in currency")
     currency: Currency | None = Field(default=None, description="ISO 4217; the shop's currency if absent")
     line_items: tuple[LineItem, ...] = Field(default=(), max_length=MAX_LINE_ITEMS)
-
-    @field_validator("ordered_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a time zone offset (Z or +01:00)")
-        return value
 
 
 class Order(CamelModel):
@@ -115,12 +114,12 @@ class Order(CamelModel):
 
     user_id: str
     order_id: str
-    ordered_at: Instant
+    ordered_at: Stored
     amount: Money
     currency: Currency
     line_items: tuple[LineItem, ...] = ()
     source: OrderSource
-    recorded_at: Instant
+    recorded_at: Stored
     flags: tuple[Flag, ...] = ()
     unknown_product_ids: tuple[str, ...] = ()
 
@@ -260,6 +259,8 @@ def aggregates_of(item: Mapping[str, Any]) -> Aggregates:
         first = parse_instant(item["firstOrderDate"]) if item.get("firstOrderDate") else None
         name = "lastOrderDate"
         last = parse_instant(item["lastOrderDate"]) if item.get("lastOrderDate") else None
+        if first is None and count:
+            first = last  # an upstream writer's client: their first order was no later than their last
         name = "categoryCounts"
         counts = {str(category): int(value) for category, value in (item.get("categoryCounts") or {}).items()}
     except (ArithmeticError, ValueError, TypeError, AttributeError) as exc:

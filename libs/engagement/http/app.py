@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from engagement.http import guard
 from engagement.http.context import ApiServices
 from engagement.http.errors import error_response, register_error_handlers
-from engagement.http.routers import catalog, clients, emails, operations, public
+from engagement.http.routers import catalog, clients, emails, operations, public, webhooks
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
@@ -22,7 +22,7 @@ class HttpApi:
     def __init__(self, services: ApiServices) -> None:
         self.services = services
         self.resolver = APIGatewayHttpResolver(enable_validation=True)
-        for area in (public, clients, catalog, emails, operations):
+        for area in (public, clients, catalog, emails, operations, webhooks):
             self.resolver.include_router(area.router(services))
         register_error_handlers(self.resolver)
         self.resolver.not_found(self._no_route)

@@ -17,6 +17,7 @@ from engagement.services.delivery import Delivery
 from engagement.services.orders import OrderService
 from engagement.services.review import Editor
 from engagement.services.stats import StatsService
+from engagement.services.store_webhooks import WebhookReceiver
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: http_api keeps one HttpApi per ApiServices
@@ -31,6 +32,7 @@ class ApiServices:
     orders: OrderService
     catalog: CatalogService
     conversions: Conversions
+    webhooks: WebhookReceiver
     editor: Editor
     stats: StatsService
     pipeline: PipelineMonitor

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from engagement.domain import jsontext
+from engagement.domain.webhooks import MAX_WEBHOOK_BYTES
 from engagement.http.auth import SCOPE_PREFIX, granted_access, needed_access, verified_by_gateway
 from engagement.http.errors import refusal
 
 MAX_PATH_BYTES = 1024  # ids this long cannot be keys (DynamoDB allows 2048 bytes)
-MAX_BODY_BYTES = 64 * 1024  # the largest request any route takes is a few KB (an email's edit)
+MAX_BODY_BYTES = 64 * 1024  # the largest request any route takes is a few KB (an email's edit); a store's webhook
+# may be larger (a big order): MAX_WEBHOOK_BYTES
 JSON_ONLY = "send the body as JSON, with Content-Type: application/json"
 
 
@@ -32,8 +34,9 @@ def refuse(
         return refusal(403, beyond)
     if len(path.encode()) > MAX_PATH_BYTES:
         return refusal(414, f"the path is longer than {MAX_PATH_BYTES} bytes")
-    if body_bytes(event) > MAX_BODY_BYTES:  # no request of ours is this big: refused before anything reads it
-        return refusal(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    limit = MAX_WEBHOOK_BYTES if path.startswith("/webhooks/") else MAX_BODY_BYTES
+    if body_bytes(event) > limit:  # no request of ours is this big: refused before anything reads it
+        return refusal(413, f"the body is larger than {limit} bytes")
     content_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
     if api and event.get("body") and content_type != "application/json":
         # Otherwise a body sent as a form (curl -d without a Content-Type) would be read as no body at all.

@@ -119,6 +119,11 @@ class ProductStored(ProductView):
     stored: bool = Field(description="False: the catalog holds a newer version (updatedAt), which stays")
 
 
+class WebhookReceipt(BaseModel):
+    status: str = Field(description="queued, duplicate (handled before) or ignored (a topic we do not take)")
+    detail: str
+
+
 class ProductDeleted(BaseModel):
     productId: str
     deleted: bool

@@ -19,18 +19,24 @@ class Stored:
 
 class CatalogService:
     def __init__(
-        self, *, products: ProductRepository, clock: Clock, domains: Sequence[str], shop_currency: str
+        self,
+        *,
+        products: ProductRepository,
+        clock: Clock,
+        domains: Sequence[str],
+        shop_currency: str,
+        image_domains: Sequence[str] = (),
     ) -> None:
         self.products = products
         self.clock = clock
         self.domains = tuple(domains)
+        self.image_domains = tuple(image_domains)
         self.shop_currency = shop_currency
 
     def put(self, product_id: str, given: ProductInput) -> Stored:
         """Store a product (ProductRefused names a field that breaks the shop's rules)."""
-        product = Product.accept(
-            product_id, given, domains=self.domains, shop_currency=self.shop_currency, now=self.clock.now()
-        )
+        product = Product.accept(product_id, given, domains=self.domains, image_domains=self.image_domains,
+                                 shop_currency=self.shop_currency, now=self.clock.now())  # fmt: skip
         return Stored(product, self.products.put(product))
 
     def get(self, product_id: str) -> Product | None:

@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from engagement.adapters.store.orders import MAX_ORDERS_PER_WRITE, DuplicateOrders, OrderRepository
 from engagement.adapters.store.pagination import Page
-from engagement.adapters.store.products import ProductRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock, format_instant, parse_instant
 from engagement.domain.orders import (
@@ -66,13 +65,17 @@ class Recorded:
     client: dict[str, Any] | None
 
 
+class ProductCategories(Protocol):
+    def categories_of(self, product_ids: Iterable[str]) -> dict[str, str]: ...
+
+
 class OrderService:
     def __init__(
         self,
         *,
         users: UserRepository,
         orders: OrderRepository,
-        products: ProductRepository,
+        products: ProductCategories,
         clock: Clock,
         shop_currency: str,
         sleep: Callable[[float], None] = time.sleep,

@@ -325,3 +325,32 @@ resource "aws_dynamodb_table" "products" {
 
   tags = var.tags
 }
+
+# A store's webhooks handled, by id: a retried or replayed webhook changes nothing twice. Kept for a month.
+resource "aws_dynamodb_table" "webhooks" {
+  name                        = "${var.prefix}-webhooks"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "webhookId"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "webhookId"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.this.arn
+  }
+
+  tags = var.tags
+}

@@ -67,3 +67,13 @@ output "products_table_arn" {
   description = "Products table ARN (its index is under <arn>/index/*)."
   value       = aws_dynamodb_table.products.arn
 }
+
+output "webhooks_table_name" {
+  description = "Store webhooks handled (by id, for a month)."
+  value       = aws_dynamodb_table.webhooks.name
+}
+
+output "webhooks_table_arn" {
+  description = "Store webhooks table ARN."
+  value       = aws_dynamodb_table.webhooks.arn
+}

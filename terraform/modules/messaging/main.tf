@@ -35,10 +35,15 @@ locals {
       topic         = null
       filter_policy = null
     }
+    # A store's verified webhooks: the API queues them, the store_webhooks function handles them.
+    store-webhooks = {
+      topic         = null
+      filter_policy = null
+    }
   }
   # Queues their own function feeds, by name: `topic != null` cannot choose the subscriptions, since a topic's ARN
   # is unknown until the topic exists and for_each keys must be known when planning.
-  function_fed = ["rescore-segments"]
+  function_fed = ["rescore-segments", "store-webhooks"]
   topic_fed    = { for name, consumer in local.consumers : name => consumer if !contains(local.function_fed, name) }
 }
 

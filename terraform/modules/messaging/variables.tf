@@ -13,8 +13,8 @@ variable "consumer_timeouts" {
   type        = map(number)
 
   validation {
-    condition     = alltrue([for name in ["email-requests", "client-signals", "ses-feedback", "rescore-segments"] : contains(keys(var.consumer_timeouts), name)])
-    error_message = "consumer_timeouts needs email-requests, client-signals, ses-feedback and rescore-segments."
+    condition     = alltrue([for name in ["email-requests", "client-signals", "ses-feedback", "rescore-segments", "store-webhooks"] : contains(keys(var.consumer_timeouts), name)])
+    error_message = "consumer_timeouts needs email-requests, client-signals, ses-feedback, rescore-segments and store-webhooks."
   }
 }
 

@@ -29,6 +29,7 @@ module "messaging" {
     client-signals   = 30
     ses-feedback     = 30
     rescore-segments = 300
+    store-webhooks   = 30
   }
 }
 
