@@ -138,7 +138,8 @@ class CatalogWriter:
         return counts, problems
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
+    """dynamodb: a client to use instead of the one the arguments name (tests)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", type=Path, help="a .csv or .jsonl file, or Shopify's products_export.csv")
     parser.add_argument("--format", choices=("csv", "jsonl", "shopify"), help="default: by the name and header")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if kind == "csv" and _header(args.file).startswith("Handle,"):
         kind = "shopify"
 
-    dynamodb, local = dynamodb_client(args)
+    dynamodb, local = (dynamodb, args.profile is None) if dynamodb is not None else dynamodb_client(args)
     from stack import resources
 
     if not local and None in (args.products_table, args.shop_url, args.shop_currency):

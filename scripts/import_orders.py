@@ -169,7 +169,8 @@ class OrderWriter:
         return counts, problems
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
+    """dynamodb: a client to use instead of the one the arguments name (tests)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", type=Path, help="a .csv or .jsonl file")
     parser.add_argument("--format", choices=("csv", "jsonl"), help="when the file's name does not say")
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.file}: no such file")
     kind = file_format(args.file, args.format)
 
-    dynamodb, local = dynamodb_client(args)
+    dynamodb, local = (dynamodb, args.profile is None) if dynamodb is not None else dynamodb_client(args)
     from stack import resources
 
     if not local and None in (args.users_table, args.orders_table, args.products_table, args.shop_currency):

@@ -132,3 +132,102 @@ def test_a_hostile_client_name_shows_as_text_and_runs_nothing(page: Any, local_m
     assert injected == [0, 0, 0]
     assert page.dialogs == []
     assert page.problems == []
+
+
+def add_client(local_mode: RunningLocalMode, user_id: str) -> None:
+    api(local_mode, "POST", "/api/users", {"userId": user_id, "email": f"{user_id}@example.com", "name": user_id,
+                                           "createdAt": "2025-01-01T00:00:00Z"})  # fmt: skip
+
+
+def put_product(local_mode: RunningLocalMode, product_id: str, title: str, category: str, *, in_stock: bool) -> None:
+    api(local_mode, "PUT", f"/api/products/{product_id}", {
+        "title": title, "url": f"https://shop.example.com/products/{product_id}", "category": category, "price": 19.5,
+        "inStock": in_stock,
+    })  # fmt: skip
+
+
+def days_ago(days: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days * 86400))
+
+
+def test_the_client_page_lists_orders_newest_first_and_flags_an_unknown_product(
+    page: Any, local_mode: RunningLocalMode
+) -> None:
+    put_product(local_mode, "e2e-tee-1", "Linen tee", "e2e-tops", in_stock=True)
+    add_client(local_mode, "orders-e2e")
+    for order_id, days, amount, lines in (
+        ("o-e2e-mid", 20, 12.5, []),
+        ("o-e2e-old", 40, 49.95, [{"productId": "e2e-tee-1", "quantity": 1, "unitPrice": 49.95, "title": "Linen tee"}]),
+        ("o-e2e-new", 5, 30, [{"productId": "e2e-gone-9", "quantity": 2, "unitPrice": 10}]),
+    ):
+        api(local_mode, "POST", "/api/users/orders-e2e/orders",
+            {"orderId": order_id, "orderedAt": days_ago(days), "amount": amount, "lineItems": lines})  # fmt: skip
+
+    page.goto(f"{local_mode.api_url}/#/clients/orders-e2e")
+    rows = page.get_by_test_id("order-row")
+    rows.first.wait_for()
+    assert [row.get_attribute("data-order-id") for row in rows.all()] == ["o-e2e-new", "o-e2e-mid", "o-e2e-old"]
+    newest, _, oldest = rows.all()
+    assert "30.00" in newest.text_content()
+    assert "2 \u00d7 e2e-gone-9" in newest.text_content()  # no title given: the product id
+    assert "49.95" in oldest.text_content()
+    assert "1 \u00d7 Linen tee" in oldest.text_content()
+    flags = newest.get_by_test_id("order-flag").all_text_contents()
+    assert any("not in the catalog: e2e-gone-9" in flag for flag in flags), flags
+    assert any("do not add up to the amount" in flag for flag in flags), flags
+    assert oldest.get_by_test_id("order-flag").count() == 0
+    assert "92.45" in page.locator("dt:text-is('Total spent') + dd").text_content()  # 30 + 12.50 + 49.95
+    screenshot(page, "order-history")
+    assert page.problems == []
+
+
+def test_recording_an_order_id_twice_counts_it_once(page: Any, local_mode: RunningLocalMode) -> None:
+    add_client(local_mode, "duplicate-e2e")
+    page.goto(f"{local_mode.api_url}/#/clients/duplicate-e2e")
+    form = page.get_by_test_id("order-form")
+    result = page.get_by_test_id("order-result")
+    for expected in ("Recorded.", "Already recorded (counted once)"):
+        form.get_by_label("Amount").fill("25")
+        form.get_by_label("Order id").fill("dup-e2e-1")
+        form.get_by_role("button", name="Record order").click()
+        wait_for(lambda expected=expected: expected in (result.text_content() or ""))
+
+    page.get_by_test_id("order-row").first.wait_for()
+    page.wait_for_timeout(500)  # the history reloads after each order: let the last reload land
+    assert [row.get_attribute("data-order-id") for row in page.get_by_test_id("order-row").all()] == ["dup-e2e-1"]
+    assert api(local_mode, "GET", "/api/users/duplicate-e2e")["orderCount"] == 1
+    assert page.problems == []
+
+
+def test_the_catalog_lists_products_filters_them_and_shows_a_hostile_title_as_text(
+    page: Any, local_mode: RunningLocalMode
+) -> None:
+    put_product(local_mode, "e2e-hat-1", "Wool hat", "e2e-hats", in_stock=True)
+    put_product(local_mode, "e2e-hat-2", "Straw hat", "e2e-hats", in_stock=False)
+    put_product(local_mode, "e2e-bag-1", HOSTILE, "e2e-bags", in_stock=True)
+
+    def shown() -> set[str]:
+        return {row.get_attribute("data-product-id") for row in page.get_by_test_id("product-row").all()}
+
+    page.get_by_test_id("nav-catalog").click()
+    wait_for(lambda: {"e2e-hat-1", "e2e-hat-2", "e2e-bag-1"} <= shown())
+    title = page.locator("[data-product-id='e2e-bag-1'] a").first
+    assert title.text_content() == HOSTILE
+    assert (title.get_attribute("target"), title.get_attribute("rel")) == ("_blank", "noopener noreferrer")
+    assert page.locator("[data-testid='catalog'] img").count() == 0  # titles are text and no picture is loaded
+
+    page.get_by_test_id("category-filter").fill("e2e-hats")
+    wait_for(lambda: shown() == {"e2e-hat-1", "e2e-hat-2"})
+    page.get_by_test_id("stock-filter").select_option(label="In stock")
+    wait_for(lambda: shown() == {"e2e-hat-1"})
+    assert page.evaluate("location.hash") == "#/catalog?category=e2e-hats&inStock=true"
+
+    page.reload()  # the filters are in the address, so a reload keeps them
+    wait_for(lambda: shown() == {"e2e-hat-1"})
+    assert page.get_by_test_id("category-filter").input_value() == "e2e-hats"
+    page.get_by_test_id("stock-filter").select_option(label="Out of stock")
+    wait_for(lambda: shown() == {"e2e-hat-2"})
+    screenshot(page, "catalog")
+
+    assert page.dialogs == []
+    assert page.problems == []

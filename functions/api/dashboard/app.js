@@ -2,7 +2,7 @@
 // Every string from the API becomes a text node (see dom.js's h()); an email's HTML only ever goes into
 // <iframe sandbox="" srcdoc>, so nothing the API returns can run in this page.
 //
-// The modules: one per view (overview, clients, client-detail, review, outbox, pipeline), and what they share:
+// The modules: one per view (overview, clients, client-detail, review, outbox, pipeline, catalog), and what they share:
 // constants, dom, format, api, notices, session, routing (the hash routes) and pieces (badges, pagers, previews).
 
 import { $ } from './dom.js';

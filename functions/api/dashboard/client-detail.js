@@ -1,23 +1,27 @@
-// One client: score, timeline, orders, edits, emails, deletion.
+// One client: score, timeline, orders (history and recording one), edits, emails, deletion.
 
-import { BAND_LABELS, FACTOR_LABELS, REASON_LABELS, STATUS_LABELS } from './constants.js';
+import {
+  BAND_LABELS, FACTOR_LABELS, ORDER_FLAG_LABELS, ORDER_SOURCE_LABELS, PAGE_SIZE, REASON_LABELS, STATUS_LABELS,
+} from './constants.js';
 import { $, fill, h, uniqueId } from './dom.js';
-import { formatNumber, fromLocalInput, label, moneyFormat, scoreFormat, time } from './format.js';
-import { api, enc } from './api.js';
-import { clearErrors, errorBox, notify, showError, withBusy } from './notices.js';
+import { formatMoney, formatNumber, fromLocalInput, label, moneyFormat, scoreFormat, time } from './format.js';
+import { api, enc, query } from './api.js';
+import { clearErrors, errorBox, notify, showError, showLoadError, withBusy } from './notices.js';
 import { bandBadge, definitionList, emailDetails, pageHeader, scoreText, statusBadge } from './pieces.js';
-import { clientForm } from './clients.js';
+import { clientForm, emptyRow, labelCells } from './clients.js';
 import { review } from './review.js';
 
 export async function renderClientDetail(ctx, userId) {
   const root = h('section', { class: 'page', testid: 'client-detail' });
   const orderSection = orderForm(userId, refresh);
+  const orders = orderHistory(userId);
   const emailsSection = h('section', { class: 'card' }, h('h2', {}, 'Emails'), h('p', { class: 'loading' }, 'Loading\u2026'));
 
   async function refresh() {
     const client = await api('GET', `/api/users/${enc(userId)}`);
     draw(client);
     loadClientEmails(userId, client, emailsSection);
+    orders.load(null);
     return client;
   }
 
@@ -37,6 +41,7 @@ export async function renderClientDetail(ctx, userId) {
           deleteSection(client)),
         h('div', { class: 'column' },
           orderSection,
+          orders.element,
           timelineSection(client),
           emailsSection)),
     );
@@ -59,6 +64,8 @@ export function clientFields(client) {
     ['Email', client.email != null ? String(client.email) : '\u2014'],
     ['Orders', formatNumber(client.orderCount)],
     ['Average order value', formatNumber(client.averageOrderValue, moneyFormat)],
+    client.totalSpent != null ? ['Total spent', formatNumber(client.totalSpent, moneyFormat)] : null,
+    client.firstOrderDate ? ['First order', time(client.firstOrderDate)] : null,
     ['Last order', time(client.lastOrderDate)],
     ['Preferred categories', categories ? String(categories) : '\u2014'],
     ['Time zone', client.timezone ? String(client.timezone) : '\u2014'],
@@ -136,6 +143,7 @@ export function timelineEntry(entry) {
 export function orderForm(userId, refresh) {
   const amountId = uniqueId('amount');
   const dateId = uniqueId('ordered-at');
+  const orderIdId = uniqueId('order-id');
   const errorSlot = h('div');
   const result = h('div', { class: 'result', testid: 'order-result', 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Record order');
@@ -145,6 +153,9 @@ export function orderForm(userId, refresh) {
     h('div', { class: 'field' }, h('label', { for: dateId }, 'Ordered at'),
       h('input', { id: dateId, name: 'orderedAt', type: 'datetime-local', 'aria-describedby': `${dateId}-hint` }),
       h('small', { id: `${dateId}-hint`, class: 'hint' }, 'empty: now')),
+    h('div', { class: 'field' }, h('label', { for: orderIdId }, 'Order id'),
+      h('input', { id: orderIdId, name: 'orderId', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': `${orderIdId}-hint` }),
+      h('small', { id: `${orderIdId}-hint`, class: 'hint' }, 'optional; the same id again counts once')),
     h('div', { class: 'form-actions' }, submit),
     errorSlot);
 
@@ -155,13 +166,17 @@ export function orderForm(userId, refresh) {
     const body = { amount: Number(form.elements.namedItem('amount').value) };
     const orderedAt = form.elements.namedItem('orderedAt').value;
     if (orderedAt) body.orderedAt = fromLocalInput(orderedAt);
+    const orderId = form.elements.namedItem('orderId').value.trim();
+    if (orderId) body.orderId = orderId;
     await withBusy(submit, async () => {
       try {
         const outcome = await api('POST', `/api/users/${enc(userId)}/orders`, body);
-        const text = attributionText(outcome.attributedTo);
+        const text = outcome.duplicate === true
+          ? `Already recorded (counted once): order ${orderId} was sent before.`
+          : `Recorded. ${attributionText(outcome.attributedTo)}`;
         form.reset();
         result.replaceChildren(h('p', {}, text));
-        notify(`Order recorded. ${text}`, 'success');
+        notify(text, outcome.duplicate === true ? 'info' : 'success');
         await refresh();
       } catch (error) {
         showError(errorSlot, error, form);
@@ -169,6 +184,75 @@ export function orderForm(userId, refresh) {
     });
   }
   return h('section', { class: 'card' }, h('h2', {}, 'Record an order'), form, result);
+}
+
+/** The client's orders, newest first, 25 at a time: load(null) (re)loads the first page, load(cursor) appends. */
+export function orderHistory(userId) {
+  const errorSlot = h('div');
+  const tbody = h('tbody');
+  const table = h('table', { class: 'data compact stack', testid: 'order-history' },
+    h('caption', { class: 'visually-hidden' }, 'Orders, newest first'),
+    h('thead', {}, h('tr', {}, ['Date', 'Order', 'Amount', 'Items', 'Source', 'Flags']
+      .map((title) => h('th', { scope: 'col', class: title === 'Amount' ? 'num' : null }, title)))),
+    tbody);
+  const more = h('button', { type: 'button', testid: 'orders-more', hidden: true, onclick: () => load(nextCursor) }, 'Load more');
+  let nextCursor = null;
+  let loadSerial = 0;
+
+  async function load(cursor) {
+    loadSerial += 1;
+    const serial = loadSerial;
+    table.setAttribute('aria-busy', 'true');
+    more.disabled = true;
+    clearErrors(errorSlot);
+    try {
+      const page = await api('GET', `/api/users/${enc(userId)}/orders${query({ limit: PAGE_SIZE, cursor })}`);
+      if (serial !== loadSerial) return; // reloaded meanwhile (an order was recorded)
+      const rows = (Array.isArray(page.items) ? page.items : []).map(orderRow);
+      if (cursor) tbody.append(...rows);
+      else tbody.replaceChildren(...(rows.length ? rows : [emptyRow(6, 'No orders yet.')]));
+      labelCells(table);
+      nextCursor = page.nextCursor || null;
+      more.hidden = nextCursor === null;
+    } catch (error) {
+      if (serial === loadSerial) showLoadError(errorSlot, error, () => load(cursor));
+    } finally {
+      if (serial === loadSerial) {
+        table.removeAttribute('aria-busy');
+        more.disabled = false;
+      }
+    }
+  }
+
+  const element = h('section', { class: 'card' }, h('h2', {}, 'Order history'),
+    errorSlot, h('div', { class: 'table-wrap' }, table), h('div', { class: 'form-actions' }, more));
+  return { element, load };
+}
+
+export function orderRow(order) {
+  const lines = Array.isArray(order.lineItems) ? order.lineItems : [];
+  const flags = Array.isArray(order.flags) ? order.flags : [];
+  return h('tr', { testid: 'order-row', 'data-order-id': String(order.orderId) },
+    h('td', {}, time(order.orderedAt, { dateOnly: true })),
+    h('td', { class: 'wrap' }, h('code', {}, String(order.orderId))),
+    h('td', { class: 'num' }, formatMoney(order.amount, order.currency)),
+    h('td', { class: 'wrap' }, lines.length ? lines.map((line, i) => [i ? ', ' : '', lineItemText(line)]) : '\u2014'),
+    h('td', {}, order.source ? label(ORDER_SOURCE_LABELS, order.source) : '\u2014'),
+    h('td', {}, flags.length
+      ? h('span', { class: 'flags' }, flags.map((flag) => orderFlag(flag, order)))
+      : h('span', { class: 'muted' }, '\u2014')));
+}
+
+/** "2 × top-0042", or with the title the order gave it (its product id in the tooltip). */
+export function lineItemText(line) {
+  const name = line.title ? String(line.title) : String(line.productId);
+  return h('span', { title: line.title ? String(line.productId) : null }, `${formatNumber(line.quantity)} \u00d7 ${name}`);
+}
+
+export function orderFlag(flag, order) {
+  const unknown = flag === 'unknown_products' && Array.isArray(order.unknownProductIds) ? order.unknownProductIds : [];
+  return h('span', { class: 'flag flag-order', testid: 'order-flag', 'data-flag': String(flag) },
+    h('span', { 'aria-hidden': 'true' }, '\u26a0 '), label(ORDER_FLAG_LABELS, flag), unknown.length ? `: ${unknown.join(', ')}` : '');
 }
 
 export function attributionText(attributedTo) {

@@ -4,6 +4,7 @@ export const TOKEN_KEY = 'engagement.apiToken';
 export const REVIEWER_KEY = 'engagement.reviewer';
 export const PAGE_SIZE = 25;
 export const REVIEW_PAGE_SIZE = 50;
+export const CATALOG_PAGE_SIZE = 50;
 export const SEARCH_DELAY_MS = 300;
 export const REDRIVE_MAX = 100;
 
@@ -20,4 +21,12 @@ export const REASON_LABELS = {
   held_out: 'Held out (holdout)', client_missing: 'Client missing',
 };
 export const FACTOR_LABELS = { recency: 'Recency', frequency: 'Frequency', value: 'Order value' };
-export const SECTION_TITLES = { overview: 'Overview', clients: 'Clients', review: 'Review', outbox: 'Outbox', pipeline: 'Pipeline' };
+export const ORDER_SOURCE_LABELS = { api: 'API', import: 'Import', shopify: 'Shopify' };
+export const ORDER_FLAG_LABELS = {
+  line_totals_disagree: 'Line items do not add up to the amount',
+  unknown_products: 'Names a product not in the catalog',
+};
+export const STOCK_LABELS = { '': 'All', 'true': 'In stock', 'false': 'Out of stock' }; // the inStock filter's values
+export const SECTION_TITLES = {
+  overview: 'Overview', clients: 'Clients', review: 'Review', outbox: 'Outbox', pipeline: 'Pipeline', catalog: 'Catalog',
+};

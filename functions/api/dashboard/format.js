@@ -33,6 +33,11 @@ export function formatNumber(value, format = integerFormat) {
   return typeof value === 'number' && Number.isFinite(value) ? format.format(value) : value == null ? '\u2014' : String(value);
 }
 
+/** "49.95 EUR": an amount with its currency code (as the API names it). */
+export function formatMoney(amount, currency) {
+  return currency ? `${formatNumber(amount, moneyFormat)} ${currency}` : formatNumber(amount, moneyFormat);
+}
+
 export function formatRate(rate) {
   return typeof rate === 'number' ? percentFormat.format(rate) : '\u2014';
 }

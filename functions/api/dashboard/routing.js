@@ -2,7 +2,7 @@
 
 import { SECTION_TITLES } from './constants.js';
 import { $, h } from './dom.js';
-import { enc } from './api.js';
+import { enc, query } from './api.js';
 import { errorBox } from './notices.js';
 import { hasToken, showApp, showTokenForm } from './session.js';
 import { renderOverview } from './overview.js';
@@ -10,6 +10,7 @@ import { renderClients } from './clients.js';
 import { renderReview } from './review.js';
 import { renderOutbox } from './outbox.js';
 import { renderPipeline } from './pipeline.js';
+import { renderCatalog } from './catalog.js';
 
 export const ROUTES = {
   overview: renderOverview,
@@ -17,16 +18,19 @@ export const ROUTES = {
   review: renderReview,
   outbox: renderOutbox,
   pipeline: renderPipeline,
+  catalog: renderCatalog,
 };
 
 // serial: a newer navigation makes older, still loading, pages stale; keyHandler: the page's keyboard shortcuts
 export const navigation = { serial: 0, keyHandler: null };
 
+/** "#/clients/u-1" to { section: 'clients', rest: ['u-1'] }; a query after "?" is the page's filters (params). */
 export function parseRoute() {
   const hash = location.hash.startsWith('#/') ? location.hash.slice(2) : '';
-  const parts = hash.split('/').map(safeDecode);
+  const [path, search = ''] = hash.split('?', 2);
+  const parts = path.split('/').map(safeDecode);
   const section = parts[0] in ROUTES ? parts[0] : 'overview';
-  return { section, rest: parts.slice(1).filter((part) => part !== '') };
+  return { section, rest: parts.slice(1).filter((part) => part !== ''), params: new URLSearchParams(search) };
 }
 
 export function safeDecode(part) {
@@ -50,7 +54,7 @@ export async function route(focusMain = false) {
     return;
   }
   showApp();
-  const { section, rest } = parseRoute();
+  const { section, rest, params } = parseRoute();
   highlightNav(section);
   document.title = `${SECTION_TITLES[section]} \u00b7 Win-back console`;
   navigation.serial += 1;
@@ -70,7 +74,7 @@ export async function route(focusMain = false) {
     },
   };
   try {
-    await ROUTES[section](ctx, rest);
+    await ROUTES[section](ctx, rest, params);
   } catch (error) {
     if (error.status === 401 || !ctx.isCurrent()) return;
     ctx.mount(h('section', { class: 'page page-error' },
@@ -88,4 +92,9 @@ export function onHashChange() {
 
 export function clientHref(userId) {
   return `#/clients/${enc(userId)}`;
+}
+
+/** The catalog with its filters ({ category, inStock }), which a reload or a shared link keeps. */
+export function catalogHref(filters) {
+  return `#/catalog${query(filters)}`;
 }
