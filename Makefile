@@ -18,7 +18,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 TEST_WORKERS ?= 2
 
 .PHONY: help venv lock local demo seed test test-deploy test-slow lint typecheck unit integration e2e test-reliability \
-	rescore bench clean \
+	rescore backfill bench clean \
 	package plan deploy destroy outputs logs smoke checkov test-aws deploy-local destroy-local
 
 help: ## list the targets
@@ -50,6 +50,9 @@ demo: $(STAMP) ## start the local mode, seed clients, wait for the pipeline, pri
 
 seed: $(STAMP) ## seed clients into the running local mode (COUNT=20 SEED=7)
 	$(BIN)/python scripts/seed_users.py --count $(or $(COUNT),20) --seed $(or $(SEED),7)
+
+backfill: $(STAMP) ## recompute every client's order aggregates from the orders table (the running local mode), resumably
+	$(BIN)/python scripts/backfill_aggregates.py --state .local/backfill-state.json $(if $(RESTART),--restart)
 
 rescore: $(STAMP) ## run the rescoring sweep in the running local mode now (NOW=2027-06-01T00:00:00Z simulates time)
 	$(BIN)/python -m localmode rescore $(if $(NOW),--now $(NOW))

@@ -482,6 +482,76 @@ def rescore_sweep(clients: int) -> None:
           f"(bulk load {loaded_s:.1f} s, stream poller paused)")  # fmt: skip
 
 
+def order_import(orders: int, clients: int) -> None:
+    import csv
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from localmode.app import LocalMode, Settings
+    from scripts.seed_users import CATEGORIES, generate_catalog, write_items
+    from tests.e2e.conftest import free_port
+
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    catalog = generate_catalog(random.Random(5), now)
+    people = [{"userId": f"imp-{n:06}", "email": f"imp-{n}@example.com", "name": f"Client {n}",
+               "createdAt": "2020-01-01T00:00:00.000Z", "orderCount": 0, "averageOrderValue": 0,
+               "preferredCategories": [rng.choice(CATEGORIES)]} for n in range(clients)]  # fmt: skip
+    with tempfile.TemporaryDirectory() as state:
+        path = Path(state) / "orders.csv"
+        lines = 0
+        with path.open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(["userId", "orderId", "orderedAt", "amount", "currency", "productId", "quantity", "unitPrice"])
+            for n in range(orders):  # in date order, as a shop exports them
+                at = (now - timedelta(days=730) + timedelta(days=730 * n / orders)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                basket = [rng.choice(catalog) for _ in range(rng.choice((1, 1, 2, 3)))]
+                amount = sum(product["price"] for product in basket)
+                for product in basket:
+                    out.writerow([rng.choice(people)["userId"], f"ord-{n:07}", at, amount, "USD",
+                                  product["productId"], 1, product["price"]])  # fmt: skip
+                    lines += 1
+        settings = Settings(aws_port=free_port(), app_port=free_port(), state_dir=Path(state), api_token="b" * 24)
+        mode = LocalMode(settings, write=None)
+        mode.start()
+        try:
+            assert mode.deployed is not None
+            dynamodb = mode.client("dynamodb")
+            write_items(dynamodb, mode.deployed.tables["products"], catalog, unit="product", progress=False)
+            write_items(dynamodb, mode.deployed.tables["users"], people, unit="client", progress=False)
+            mode.wait_until_drained(timeout=60 + clients * 0.5)
+            keys = (("userId", "HASH"), ("orderId", "RANGE"))
+            dynamodb.create_table(
+                TableName="bench-raw-orders", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+                AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name, _ in keys],
+            )  # fmt: skip
+            raw = [{"userId": f"imp-{n % clients:06}", "orderId": f"raw-{n}", "orderedAt": "2026-01-01T00:00:00.000Z",
+                    "amount": 10, "currency": "USD", "source": "import",
+                    "lineItems": [{"productId": "top-0001", "quantity": 1, "unitPrice": 10}]}
+                   for n in range(min(orders, 20_000))]  # fmt: skip
+            started = time.perf_counter()
+            write_items(dynamodb, "bench-raw-orders", raw, unit="order", progress=False)
+            raw_rate = len(raw) / (time.perf_counter() - started)
+
+            environment = {**os.environ, "LOCAL_AWS_PORT": str(settings.aws_port), "LOCAL_STATE_DIR": state}
+            started = time.perf_counter()
+            finished = subprocess.run(
+                [sys.executable, "scripts/import_orders.py", str(path), "--no-progress"],
+                cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
+            )  # fmt: skip
+            import_s = time.perf_counter() - started
+            recorded = sum(page["Count"] for page in dynamodb.get_paginator("scan").paginate(
+                TableName=mode.deployed.tables["orders"], Select="COUNT"))  # fmt: skip
+        finally:
+            mode.stop()
+    print(f"\n7. Order import ({orders:,} orders, {lines:,} CSV lines, {clients:,} clients; the pipeline on)")
+    print(f"   {raw_rate:7.0f} items/s   the emulator's raw BatchWriteItem rate (25 a call, the ceiling here)")
+    failed = "" if finished.returncode == 0 else f"   (FAILED: {finished.stderr[-300:]})"
+    print(f"   {orders / import_s:7.0f} orders/s  scripts/import_orders.py: {import_s:.1f} s, "
+          f"{recorded:,} orders in the table{failed}")  # fmt: skip
+
+
 @contextmanager
 def own_environment() -> Iterator[None]:
     """An in-process benchmark's settings (fake credentials, an LLM key) must not leak into the next one: the
@@ -509,26 +579,42 @@ def main() -> None:
     parser.add_argument("--llm-runs", type=int, default=3)
     parser.add_argument("--rescore-clients", type=int, default=100_000)
     parser.add_argument("--unit-emails", type=int, default=50, help="emails drafted and sent to meter request units")
+    parser.add_argument("--import-orders", type=int, default=100_000, help="orders in the import benchmark's file")
+    parser.add_argument("--import-clients", type=int, default=10_000, help="clients the imported orders are for")
+    parser.add_argument("--only", type=int, nargs="*", help="run only these sections (numbers)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every benchmark still runs")
     args = parser.parse_args()
     if args.quick:
         args.import_runs, args.stream_batches, args.clients, args.put_items, args.llm_runs = 1, 1, [20], 20, 1
-        args.rescore_clients, args.unit_emails = 200, 10
+        args.rescore_clients, args.unit_emails, args.import_orders, args.import_clients = 200, 10, 200, 20
     print(f"Benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
-    import_times(args.import_runs)
-    if args.quick:
-        print("\n   As Lambda runs them: skipped with --quick (it builds the layer and a Python 3.12 runtime)")
-    else:
-        packaged_import_times(args.import_runs)
-    with own_environment():
-        stream_throughput(args.stream_batches)
-    with own_environment():
-        llm_batch(args.llm_latency, runs=args.llm_runs)
-    with own_environment():
-        request_units(args.unit_emails)
-    for clients in args.clients:
-        local_end_to_end(clients, args.put_items)
-    rescore_sweep(args.rescore_clients)
+
+    def wanted(section: int) -> bool:
+        return not args.only or section in args.only
+
+    if wanted(1):
+        import_times(args.import_runs)
+        if args.quick:
+            print("\n   As Lambda runs them: skipped with --quick (it builds the layer and a Python 3.12 runtime)")
+        else:
+            packaged_import_times(args.import_runs)
+    if wanted(2):
+        with own_environment():
+            stream_throughput(args.stream_batches)
+    if wanted(3):
+        with own_environment():
+            llm_batch(args.llm_latency, runs=args.llm_runs)
+    if wanted(4):
+        with own_environment():
+            request_units(args.unit_emails)
+    if wanted(5):
+        for clients in args.clients:
+            local_end_to_end(clients, args.put_items)
+    if wanted(6):
+        rescore_sweep(args.rescore_clients)
+    if wanted(7):
+        with own_environment():
+            order_import(args.import_orders, args.import_clients)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import argparse
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from scripts.importing import (
     connection_arguments,
     dynamodb_client,
     file_format,
+    quiet_service_logs,
     read_rows,
     run,
 )
@@ -107,7 +108,9 @@ class CatalogWriter:
         self.shop_url = shop_url
         self.workers = workers
 
-    def __call__(self, chunk: list[list[Row]]) -> tuple[Progress, list[Problem]]:
+    def __call__(
+        self, chunk: list[list[Row]], advance: Callable[[int], None] = lambda rows: None
+    ) -> tuple[Progress, list[Problem]]:
         from engagement.domain.catalog import ProductRefused
 
         counts, problems = Progress(), []
@@ -125,6 +128,8 @@ class CatalogWriter:
                 return bool(self.service.put(product_id, product).stored)
             except ProductRefused as refused:
                 return Problem(line, f"{refused.field}: {refused.message}")
+            finally:
+                advance(1)
 
         with ThreadPoolExecutor(self.workers) as pool:
             for outcome in pool.map(put, parsed):
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
     if kind == "csv" and _header(args.file).startswith("Handle,"):
         kind = "shopify"
 
+    quiet_service_logs()
     dynamodb, local = (dynamodb, args.profile is None) if dynamodb is not None else dynamodb_client(args)
     from stack import resources
 

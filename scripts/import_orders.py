@@ -27,7 +27,7 @@ import argparse
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +44,15 @@ from scripts.importing import (
     connection_arguments,
     dynamodb_client,
     file_format,
+    quiet_service_logs,
     read_rows,
     run,
 )
 
 CSV_COLUMNS = ("userId", "orderId", "orderedAt", "amount")  # currency, productId, quantity, unitPrice: optional
+# Rows read before a chunk is written: a client's orders in a chunk are one write (one stream change), so bigger
+# chunks mean fewer writes; after an interruption, at most a chunk is read again (its orders count once).
+CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,18 @@ class OrderWriter:
         self.seen: dict[tuple[str, str], int] = {}  # (client, order id) -> the line it was first met on
         self.flagged = 0
 
-    def __call__(self, chunk: list[list[Row]]) -> tuple[Progress, list[Problem]]:
+    def __call__(
+        self, chunk: list[list[Row]], advance: Callable[[int], None] = lambda rows: None
+    ) -> tuple[Progress, list[Problem]]:
+        """A chunk's orders, each client's in one write (their item read with the chunk's others, 100 a call);
+        advance: told how many rows each client's write covered, as it finishes."""
         from engagement.domain.orders import OrderSource
+        from engagement.errors import Conflict, NotFound
+        from engagement.services.orders import Outcome
 
         counts, problems = Progress(), []
         by_client: dict[str, list[ParsedOrder]] = defaultdict(list)
+        rows_of: dict[str, int] = defaultdict(int)
         for rows in chunk:
             parsed = parse(rows, self.kind)
             if isinstance(parsed, Problem):
@@ -136,19 +147,24 @@ class OrderWriter:
                 continue
             self.seen[key] = parsed.line
             by_client[parsed.user_id].append(parsed)
+            rows_of[parsed.user_id] += len(rows)
+
+        current = self.service.users.get_items(list(by_client))
 
         def record(user_id: str) -> tuple[str, Any]:
             orders = by_client[user_id]
             try:
-                return user_id, self.service.record(user_id, [o.order for o in orders], OrderSource.IMPORT)
+                if user_id not in current:
+                    raise NotFound(user_id)
+                return user_id, self.service.record(user_id, [o.order for o in orders], OrderSource.IMPORT,
+                                                    current=current[user_id])  # fmt: skip
             except Exception as exc:
                 return user_id, exc
+            finally:
+                advance(rows_of[user_id])
 
         with ThreadPoolExecutor(self.workers) as pool:
             outcomes = list(pool.map(record, list(by_client)))
-        from engagement.errors import Conflict, NotFound
-        from engagement.services.orders import Outcome
-
         for user_id, outcome in outcomes:
             orders = by_client[user_id]
             if isinstance(outcome, NotFound | Conflict):
@@ -178,12 +194,14 @@ def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
     parser.add_argument("--orders-table", help="default: the local mode's")
     parser.add_argument("--products-table", help="default: the local mode's")
     parser.add_argument("--shop-currency", help="ISO 4217 (default: the local mode's, USD)")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows a chunk (default {CHUNK_ROWS:,})")
     connection_arguments(parser)
     args = parser.parse_args(argv)
     if not args.file.is_file():
         parser.error(f"{args.file}: no such file")
     kind = file_format(args.file, args.format)
 
+    quiet_service_logs()
     dynamodb, local = (dynamodb, args.profile is None) if dynamodb is not None else dynamodb_client(args)
     from stack import resources
 
@@ -201,7 +219,7 @@ def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
     try:
         rows = read_rows(args.file, kind, required=CSV_COLUMNS if kind == "csv" else ())
         progress = run(args.file, order_groups(rows, kind), writer, noun="orders", restart=args.restart,
-                       show_progress=not args.no_progress)  # fmt: skip
+                       show_progress=not args.no_progress, chunk_rows=args.chunk_rows)  # fmt: skip
     except MissingColumns as missing:
         print(f"{args.file}: {missing}; nothing was imported", file=sys.stderr)
         return 2

@@ -170,6 +170,13 @@ def connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def quiet_service_logs() -> None:
+    """The services' structured lines are for CloudWatch; a script's reader wants its summary and its problems."""
+    from engagement.observability import logger
+
+    logger.setLevel("WARNING")
+
+
 def dynamodb_client(args: argparse.Namespace) -> tuple[Any, bool]:
     """A DynamoDB client for the local mode (running, found by its state file) or for AWS; and whether local."""
     import boto3
@@ -193,7 +200,7 @@ def dynamodb_client(args: argparse.Namespace) -> tuple[Any, bool]:
 def run(
     source: Path,
     groups: Iterator[tuple[int, list[Row]]],
-    write: Callable[[list[list[Row]]], tuple[Progress, list[Problem]]],
+    write: Callable[[list[list[Row]], Callable[[int], None]], tuple[Progress, list[Problem]]],
     *,
     noun: str,
     restart: bool,
@@ -203,7 +210,8 @@ def run(
 ) -> Progress:
     """Write the file's groups of rows a chunk at a time, saving a checkpoint after each; resume from the last one.
     groups: (last line, rows) for each unit written whole (an order and its line items, a product and its
-    variants), in file order; write: a chunk's groups in, the counts and the problems out."""
+    variants), in file order; write: a chunk's groups and a callback for the rows done so far in, the counts and
+    the problems out."""
     from tqdm import tqdm
 
     checkpoint = checkpoint or Checkpoint(source)
@@ -219,7 +227,7 @@ def run(
     bar = tqdm(total=lines, initial=skip_to, unit=" lines", disable=not show_progress, file=sys.stderr, smoothing=0.1)
 
     def flush(chunk: list[list[Row]], last_line: int) -> None:
-        counts, problems = write(chunk)
+        counts, problems = write(chunk, lambda rows: bar.update(min(rows, max(0, last_line - bar.n))))
         for problem in sorted(problems, key=lambda p: p.line):
             (tqdm.write if show_progress else print)(str(problem), file=sys.stderr)
             if len(progress.problems) < 100:
@@ -228,7 +236,7 @@ def run(
         progress.duplicates += counts.duplicates
         progress.unchanged += counts.unchanged
         progress.refused += counts.refused
-        bar.update(last_line - progress.line)
+        bar.update(last_line - bar.n)
         progress.line = last_line
         checkpoint.save(progress)
 

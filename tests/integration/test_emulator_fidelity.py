@@ -177,3 +177,22 @@ def test_a_mapped_queue_and_stream_keep_their_records_for_the_local_runtimes_pol
     records = streams.get_records(ShardIterator=iterator)["Records"]
     assert [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in received] == [("hello", "1")]
     assert [record["eventName"] for record in records] == ["INSERT"]
+
+
+def test_a_receive_still_drops_messages_past_the_queues_retention(moto: None) -> None:
+    """sqs.retention-check makes moto's check cheap (it counted every message for each one); the rule stays."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_queue("short")
+    queue._messages[0].sent_timestamp -= 61_000  # sent 61 s earlier than it was: past the 60 s retention
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+
+    # moto drops the expired message while it walks the queue and skips the next one in that receive: ask twice
+    answers = [sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10) for _ in range(2)]
+    received = [message["Body"] for answer in answers for message in answer.get("Messages", [])]
+
+    assert received == ["new"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scripts import import_catalog, import_orders, importing
+from scripts import import_catalog, import_orders
 from tests.support.events import client_values, to_image
 
 HEADER = "userId,orderId,orderedAt,amount,currency,productId,quantity,unitPrice\n"
@@ -93,24 +93,22 @@ def test_an_interrupted_import_resumes_after_its_last_chunk_and_counts_each_orde
     lines = [json.dumps({"userId": f"c-{1 + n % 2}", "orderId": f"o-{n}", "amount": "10.00",
                          "orderedAt": f"2026-05-{1 + n % 28:02}T10:00:00Z"}) for n in range(50)]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
-    original = importing.run
     calls = {"chunks": 0}
     writer_call = import_orders.OrderWriter.__call__
 
-    def crashing_writer(self: Any, chunk: Any) -> Any:
+    def crashing_writer(self: Any, chunk: Any, advance: Any) -> Any:
         calls["chunks"] += 1
         if calls["chunks"] == 3:
             raise ConnectionError("the connection dropped")  # as a network failure mid-import would
-        return writer_call(self, chunk)
+        return writer_call(self, chunk, advance)
 
-    monkeypatch.setattr(import_orders, "run", lambda *a, **k: original(*a, **{**k, "chunk_rows": 10}))
     monkeypatch.setattr(import_orders.OrderWriter, "__call__", crashing_writer)
-    assert run_orders(path, shop) == 1
+    assert run_orders(path, shop, "--chunk-rows", "10") == 1
     assert "run the same command again to resume" in capsys.readouterr().err
     assert len(orders_of(shop, "c-1")) + len(orders_of(shop, "c-2")) == 20  # two chunks of ten written
 
     calls["chunks"] = -100  # the connection is back
-    assert run_orders(path, shop) == 0
+    assert run_orders(path, shop, "--chunk-rows", "10") == 0
     assert "resuming" in capsys.readouterr().err
     assert (len(orders_of(shop, "c-1")), len(orders_of(shop, "c-2"))) == (25, 25)
     assert (client(shop, "c-1")["orderCount"], client(shop, "c-2")["orderCount"]) == (25, 25)

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from engagement.adapters.store.pagination import Page
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock, format_instant, parse_instant
 from engagement.domain.orders import (
+    Aggregates,
     BrokenAggregates,
     Order,
     OrderInput,
@@ -87,9 +89,12 @@ class OrderService:
         self.shop_currency = shop_currency
         self._sleep = sleep
 
-    def record(self, user_id: str, given: Sequence[OrderInput], source: OrderSource) -> Recorded:
-        """Record a client's orders; NotFound if there is no such client (nothing is written)."""
-        item = self.users.get_item(user_id)
+    def record(
+        self, user_id: str, given: Sequence[OrderInput], source: OrderSource, *, current: dict[str, Any] | None = None
+    ) -> Recorded:
+        """Record a client's orders; NotFound if there is no such client (nothing is written). current: the
+        client's item as just read (an import reads a chunk's clients at once); a stale one costs a retry."""
+        item = current if current is not None else self.users.get_item(user_id)
         if item is None:
             raise NotFound(f"no client {user_id!r}")
         now = self.clock.now()
@@ -162,24 +167,26 @@ class OrderService:
     def history(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[Order]:
         return self.orders.for_user(user_id, limit=limit, cursor=cursor)
 
-    def recompute(self, user_id: str) -> bool:
-        """Derive the client's aggregates from their orders again (the backfill); False if they have no orders
-        (an upstream writer's aggregates stay) or no longer exist. A conflicting write is retried."""
+    def recompute(self, user_id: str) -> bool | None:
+        """Derive the client's aggregates from their orders again (the backfill): True if they changed, False if
+        they were right, None if the client has no orders in the table (an upstream writer's aggregates stay) or
+        no longer exists. A conflicting write is retried."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             item = self.users.get_item(user_id)
             orders = list(self.orders.all_for_user(user_id))
             if item is None or not orders:
-                return False
+                return None
             categories = self.products.categories_of(line.product_id for order in orders for line in order.line_items)
             derived = recompute(sorted(orders, key=lambda order: order.ordered_at), categories)
-            changes = derived.attributes(derive_categories=derives_categories(item))
-            if all(_same(item.get(name), value) for name, value in changes.items()):
+            derive = derives_categories(item)
+            if _agrees(item, derived, derive_categories=derive):
                 return False
+            changes = derived.attributes(derive_categories=derive)
             expected = {name: item.get(name) for name in AGGREGATE_ATTRIBUTES}
             try:
                 if self.users.update(user_id, changes | {"updatedAt": format_instant(self.clock.now())},
                                      expected=expected) is None:  # fmt: skip
-                    return False
+                    return None
             except Conflict:
                 self._sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - a jitter, not a secret
                 continue
@@ -188,11 +195,21 @@ class OrderService:
         raise Conflict(f"client {user_id!r} kept changing while its aggregates were recomputed")
 
 
-def _same(stored: Any, derived: Any) -> bool:
-    if isinstance(derived, Mapping) and isinstance(stored, Mapping):
-        return {k: int(v) for k, v in stored.items()} == {k: int(v) for k, v in derived.items()}
-    if isinstance(derived, Iterable) and not isinstance(derived, str) and stored is not None:
-        return list(stored) == list(derived)
-    if isinstance(derived, int | float) or hasattr(derived, "as_tuple"):
-        return stored is not None and float(stored) == float(derived)
-    return bool(stored == derived)
+def _agrees(item: Mapping[str, Any], derived: Aggregates, *, derive_categories: bool) -> bool:
+    """Whether the item already says what the orders say (then the backfill writes nothing, and no event follows)."""
+    try:
+        current = aggregates_of(item)
+    except BrokenAggregates:
+        return False
+    average = item.get("averageOrderValue")
+    categories_agree = (
+        not (derive_categories and derived.category_counts)
+        or list(item.get("preferredCategories") or []) == derived.preferred_categories
+    )
+    return (
+        current == derived
+        and "totalSpent" in item
+        and average is not None
+        and Decimal(str(average)) == derived.average_order_value
+        and categories_agree
+    )

@@ -36,6 +36,21 @@ class UserRepository:
         item = response.get("Item")
         return from_item(item) if item else None
 
+    def get_items(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The clients' current items by id (consistent reads, 100 a call); the ids with no client are absent."""
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(user_ids))
+        for start in range(0, len(wanted), 100):
+            keys = [{"userId": {"S": user_id}} for user_id in wanted[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                with translated_errors("read clients"):
+                    response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    found[item["userId"]["S"]] = from_item(item)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def get(self, user_id: str, *, consistent: bool = True) -> Client | None:
         """The client's current item, or None; InvalidRecord if the item breaks the data contract."""
         item = self.get_item(user_id, consistent=consistent)
