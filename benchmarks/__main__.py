@@ -496,7 +496,8 @@ def order_import(orders: int, clients: int) -> None:
     catalog = generate_catalog(random.Random(5), now)
     people = [{"userId": f"imp-{n:06}", "email": f"imp-{n}@example.com", "name": f"Client {n}",
                "createdAt": "2020-01-01T00:00:00.000Z", "orderCount": 0, "averageOrderValue": 0,
-               "preferredCategories": [rng.choice(CATEGORIES)]} for n in range(clients)]  # fmt: skip
+               "preferredCategories": [rng.choice(CATEGORIES)], "engagementScore": 90}
+              for n in range(clients)]  # engagementScore: in good standing, so seeding them drafts nothing  # fmt: skip
     with tempfile.TemporaryDirectory() as state:
         path = Path(state) / "orders.csv"
         lines = 0
@@ -505,11 +506,11 @@ def order_import(orders: int, clients: int) -> None:
             out.writerow(["userId", "orderId", "orderedAt", "amount", "currency", "productId", "quantity", "unitPrice"])
             for n in range(orders):  # in date order, as a shop exports them
                 at = (now - timedelta(days=730) + timedelta(days=730 * n / orders)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                buyer = rng.choice(people)["userId"]
                 basket = [rng.choice(catalog) for _ in range(rng.choice((1, 1, 2, 3)))]
                 amount = sum(product["price"] for product in basket)
                 for product in basket:
-                    out.writerow([rng.choice(people)["userId"], f"ord-{n:07}", at, amount, "USD",
-                                  product["productId"], 1, product["price"]])  # fmt: skip
+                    out.writerow([buyer, f"ord-{n:07}", at, amount, "USD", product["productId"], 1, product["price"]])
                     lines += 1
         settings = Settings(aws_port=free_port(), app_port=free_port(), state_dir=Path(state), api_token="b" * 24)
         mode = LocalMode(settings, write=None)

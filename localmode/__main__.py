@@ -91,6 +91,14 @@ def _listing(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
 
 
+def _histories(orders_per_client: dict[str, int]) -> str:
+    if not orders_per_client:
+        return "no orders"
+    counts = sorted(orders_per_client.values())
+    return (f"{sum(counts)} orders of {len(counts)} clients ({counts[0]} to {counts[-1]} each, "
+            f"median {counts[len(counts) // 2]}; GET /api/users/{{id}}/orders)")  # fmt: skip
+
+
 def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str]]:
     bands = summary["bands"]
     per_band = ", ".join(f"{band} {bands.get(band, 0)}" for band in ("critical", "at_risk", "moderate", "good"))
@@ -102,6 +110,12 @@ def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str
             "events published",
             f"{sum(summary['events'].values())} ({_listing(summary['events'])}; "
             f"{summary['sns_calls']} SNS PublishBatch calls)",
+        ),
+        ("order histories", _histories(summary["orders_per_client"])),
+        (
+            "catalog",
+            f"{sum(summary['products_per_category'].values())} products in "
+            f"{len(summary['products_per_category'])} categories, {summary['products_in_stock']} in stock",
         ),
         ("emails drafted", f"{sum(summary['drafts_by_writer'].values())} ({_listing(summary['drafts_by_writer'])})"),
         (

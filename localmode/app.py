@@ -431,9 +431,25 @@ class LocalMode:
             for item in page["Items"]:
                 writers[item["writer"]["S"]] += 1
                 emailed.add(item["userId"]["S"])
+        orders_per_client: Counter[str] = Counter()
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=self.deployed.tables["orders"], ProjectionExpression="userId"
+        ):
+            orders_per_client.update(item["userId"]["S"] for item in page["Items"])
+        products: Counter[str] = Counter()
+        in_stock = 0
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=self.deployed.tables["products"], ProjectionExpression="category, inStock"
+        ):
+            for item in page["Items"]:
+                products[item["category"]["S"]] += 1
+                in_stock += bool(item.get("inStock", {}).get("BOOL"))
         depths = self.queue_depths()
         counts = self.activity.counts
         return {
+            "orders_per_client": dict(orders_per_client),
+            "products_per_category": dict(products),
+            "products_in_stock": in_stock,
             "bands": dict(bands),
             "events": dict(counts.events),
             "sns_calls": counts.sns_calls,

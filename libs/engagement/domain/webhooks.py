@@ -8,7 +8,7 @@ from pydantic import Field
 
 from engagement.domain.models import CamelModel, Instant
 
-MAX_WEBHOOK_BYTES = 200 * 1024  # queued whole in one SQS message (256 KiB with its envelope and attributes)
+MAX_WEBHOOK_BYTES = 160 * 1024  # queued whole in one SQS message: 256 KiB with its envelope and JSON escaping
 
 
 class StoreWebhook(CamelModel):

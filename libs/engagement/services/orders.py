@@ -54,7 +54,7 @@ class Outcome(StrEnum):
 class OrderResult:
     outcome: Outcome
     order_id: str | None = None
-    order: Order | None = None
+    order: Order | None = None  # as recorded now (a duplicate's earlier one: OrderService.get)
     field: str | None = None  # for a refusal: the field, and why
     reason: str | None = None
 
@@ -127,8 +127,7 @@ class OrderService:
             for stored in written:
                 results[pending[stored.order_id][0]] = OrderResult(Outcome.RECORDED, stored.order_id, stored)
             for stored in duplicates:
-                earlier = self.orders.get(user_id, stored.order_id)
-                results[pending[stored.order_id][0]] = OrderResult(Outcome.DUPLICATE, stored.order_id, earlier)
+                results[pending[stored.order_id][0]] = OrderResult(Outcome.DUPLICATE, stored.order_id)
         return Recorded(results=[result for result in results if result is not None], client=item)
 
     def _write(
@@ -163,6 +162,9 @@ class OrderService:
                 continue
             return orders, duplicates, {**item, **{k: v for k, v in changes.items() if v is not None}}
         raise Conflict(f"client {user_id!r} kept changing while its orders were recorded; try again")
+
+    def get(self, user_id: str, order_id: str) -> Order | None:
+        return self.orders.get(user_id, order_id)
 
     def history(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[Order]:
         return self.orders.for_user(user_id, limit=limit, cursor=cursor)

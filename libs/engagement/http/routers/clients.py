@@ -84,7 +84,7 @@ def router(api: ApiServices) -> Router:
         result = recorded.results[0]
         if result.outcome is Outcome.REFUSED:
             raise InvalidRequest((result.field or "body", result.reason or "refused"))
-        stored = result.order
+        stored = result.order or (api.orders.get(user_id, result.order_id) if result.order_id else None)
         attributed_to = None
         if result.outcome is Outcome.RECORDED and stored is not None:
             attributed_to = api.conversions.order_placed(user_id, stored.ordered_at)
