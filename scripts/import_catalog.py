@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
     kind = args.format or file_format(args.file, None)
     if kind == "csv" and _header(args.file).startswith("Handle,"):
         kind = "shopify"
+    if kind == "shopify" and "ID" not in _header(args.file).strip().split(","):
+        print("warning: this export has no ID column, so products are keyed by their handle; Shopify's webhooks name "
+              "products (and orders their line items) by id, which will then not match (flagged unknown_products). "
+              "Export with ids, or let the products/create and products/update webhooks fill the catalog.",
+              file=sys.stderr)  # fmt: skip
 
     quiet_service_logs()
     dynamodb, local = (dynamodb, args.profile is None) if dynamodb is not None else dynamodb_client(args)

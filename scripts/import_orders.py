@@ -93,6 +93,9 @@ def parse(rows: list[Row], kind: str) -> ParsedOrder | Problem:
     user_id = str(values.pop("userId", "") or "").strip()
     if not user_id:
         return Problem(first.line, "userId: missing")
+    if not str(values.get("orderId") or "").strip():
+        return Problem(first.line, "orderId: missing (a file's orders need their ids, so a resumed import counts "
+                                   "each once and an order's line items stay together)")  # fmt: skip
     if kind == "csv":
         line_items = [
             {name: row.values.get(name) or None for name in ("productId", "quantity", "unitPrice")}
@@ -128,8 +131,10 @@ class OrderWriter:
     ) -> tuple[Progress, list[Problem]]:
         """A chunk's orders, each client's in one write (their item read with the chunk's others, 100 a call);
         advance: told how many rows each client's write covered, as it finishes."""
+        from botocore.exceptions import BotoCoreError
+
         from engagement.domain.orders import OrderSource
-        from engagement.errors import Conflict, NotFound
+        from engagement.errors import Conflict, NotFound, TransientFailure
         from engagement.services.orders import Outcome
 
         counts, problems = Progress(), []
@@ -171,8 +176,12 @@ class OrderWriter:
                 reason = f"no client {user_id!r} (add the client first)" if isinstance(outcome, NotFound) else outcome
                 problems += [Problem(order.line, f"userId: {reason}") for order in orders]
                 continue
+            if isinstance(outcome, TransientFailure | BotoCoreError | ConnectionError):
+                raise outcome  # not the rows' fault (throttling beyond the retries, no connection): stop, resume later
             if isinstance(outcome, Exception):
-                raise outcome  # not the row's fault (throttling beyond the retries, no connection): stop, resume later
+                problems += [Problem(order.line, f"userId: {user_id}'s orders could not be written: {outcome}")
+                             for order in orders]  # fmt: skip
+                continue
             for order, result in zip(orders, outcome.results, strict=True):
                 if result.outcome is Outcome.RECORDED:
                     counts.imported += 1

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -194,6 +199,50 @@ def test_a_hard_bounce_from_ses_puts_the_address_on_the_suppression_list(local_m
     assert item["events"]["N"] == "1"  # one bounce, reported once
 
 
+def test_a_signed_shopify_order_reaches_the_orders_table_and_a_forged_one_is_refused(
+    local_mode: RunningLocalMode,
+) -> None:
+    """Shopify's orders/create to the running local mode's /webhooks/shopify, signed with the secret it wrote to
+    its env file: queued, handled by the store_webhooks function, recorded; the same body with a bad signature: 401."""
+    exports = (local_mode.state_dir / "env").read_text()
+    secret = exports.split("SHOPIFY_WEBHOOK_SECRET=", 1)[1].split()[0]
+    body = json.dumps({
+        "id": 880001, "email": "Grace.Hopper@Example.com", "processed_at": "2026-11-20T09:30:00-05:00", "test": False,
+        "total_price": "64.00", "currency": "USD",
+        "customer": {"id": 42, "email": "Grace.Hopper@Example.com", "first_name": "Grace", "last_name": "Hopper",
+                     "created_at": "2024-05-01T10:00:00-04:00", "email_marketing_consent": {"state": "unsubscribed"}},
+        "line_items": [{"product_id": 9001, "quantity": 2, "price": "32.00", "title": "Wool socks"}],
+    }).encode()  # fmt: skip
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+    def send(sign: str, webhook_id: str) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            local_mode.api_url + "/webhooks/shopify", data=body, method="POST",
+            headers={"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+                     "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-Hmac-Sha256": sign},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
+
+    assert send(signature, "e2e-wh-1") == (
+        200,
+        {"status": "queued", "detail": "webhook e2e-wh-1 (orders/create) is queued"},
+    )
+    assert send(base64.b64encode(b"x" * 32).decode(), "e2e-wh-2")[0] == 401
+
+    dynamodb = local_mode.client("dynamodb")
+    key = {"userId": {"S": "shopify-42"}, "orderId": {"S": "880001"}}
+    order = wait_for(lambda: dynamodb.get_item(TableName=resources.ORDERS.name, Key=key).get("Item"), timeout=30)
+    assert (order["amount"]["N"], order["source"]["S"]) == ("64", "shopify")
+    client = dynamodb.get_item(TableName=resources.USERS.name, Key={"userId": {"S": "shopify-42"}})["Item"]
+    assert (client["email"]["S"], client["orderCount"]["N"], client["optedOut"]["BOOL"]) == (
+        "grace.hopper@example.com", "1", True)  # unsubscribed in Shopify: no win-back email  # fmt: skip
+    assert send(signature, "e2e-wh-1")[1]["status"] == "duplicate"  # Shopify's retry of the same webhook
+
+
 def test_sigterm_stops_everything_cleanly(local_mode: RunningLocalMode) -> None:
     assert local_mode.stop() == 0
     assert local_mode.console().rstrip().endswith("stopped.")
@@ -212,11 +261,14 @@ def test_make_demo_seeds_drains_and_summarises(tmp_path: Any) -> None:
     summary = finished.stdout.split("Demo summary", 1)[1]
     assert "events published    20 (client.created 20" in summary
     assert "at-risk, no draft   0    drafts for others: 0" in summary
+    assert re.search(r"order histories     \d{2,} orders of (19|20) clients \(1 to \d+ each", summary)
+    assert "catalog             300 products in 12 categories" in summary
     dead_letter_queues = (
         "client-signals-dlq",
         "email-requests-dlq",
         "rescore-segments-dlq",
         "ses-feedback-dlq",
+        "store-webhooks-dlq",
         "stream-dlq",
     )
     assert ", ".join(f"{name} 0" for name in dead_letter_queues) in summary

@@ -42,6 +42,13 @@ def test_the_backfill_fixes_wrong_aggregates_leaves_upstream_clients_and_resumes
     for n in range(0, 450, 3):  # every third client has orders in the table; their items say 7 orders of 1.00
         put(aws, "orders", order(f"c-{n:03}", "o-1", "2025-02-01T10:00:00.000Z", "20.00", "top-1"))
         put(aws, "orders", order(f"c-{n:03}", "o-2", "2026-03-01T10:00:00.000Z", "30.50", "top-1"))
+    put(aws, "users", client_values("up-1", createdAt="2024-01-01T00:00:00.000Z", orderCount=5, averageOrderValue=50))
+    from engagement.domain.orders import OrderInput, OrderSource
+    from scripts.import_orders import order_service
+
+    service = order_service(aws["dynamodb"], users=resources.USERS.name, orders=resources.ORDERS.name,
+                            products=resources.PRODUCTS.name, currency="USD")  # fmt: skip
+    service.record("up-1", [OrderInput(order_id="web-1", amount=Decimal(100))], OrderSource.API)  # 5 upstream + 1
     state = tmp_path / "state.json"
     scans = {"pages": 0}
     real_scan = aws["dynamodb"].scan
@@ -59,7 +66,7 @@ def test_the_backfill_fixes_wrong_aggregates_leaves_upstream_clients_and_resumes
 
     assert backfill_aggregates.main(["--state", str(state), "--no-progress"], dynamodb=aws["dynamodb"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("450 clients examined: 150 recomputed, 0 already right, 300 without orders in the table")
+    assert out.startswith("451 clients examined: 150 recomputed, 1 already right, 300 without orders in the table")
     fixed, upstream = stored(aws, "c-447"), stored(aws, "c-448")
     assert (fixed["orderCount"], fixed["totalSpent"], fixed["averageOrderValue"]) == (
         2,
@@ -69,9 +76,11 @@ def test_the_backfill_fixes_wrong_aggregates_leaves_upstream_clients_and_resumes
     assert (fixed["firstOrderDate"], fixed["lastOrderDate"]) == ("2025-02-01T10:00:00.000Z", "2026-03-01T10:00:00.000Z")
     assert fixed["categoryCounts"] == {"tops": 2}
     assert (upstream["orderCount"], upstream["averageOrderValue"]) == (7, 1)  # an upstream writer's: left alone
+    counted_here = stored(aws, "up-1")
+    assert (counted_here["orderCount"], counted_here["totalSpent"]) == (6, Decimal(350))  # upstream's 5 stay
 
     assert backfill_aggregates.main(["--state", str(state), "--no-progress"], dynamodb=aws["dynamodb"]) == 0
     assert "is done" in capsys.readouterr().err
     assert backfill_aggregates.main(["--state", str(state), "--no-progress", "--restart"],
                                     dynamodb=aws["dynamodb"]) == 0  # fmt: skip
-    assert "0 recomputed, 150 already right" in capsys.readouterr().out  # nothing written twice: no events
+    assert "0 recomputed, 151 already right" in capsys.readouterr().out  # nothing written twice: no events

@@ -230,3 +230,27 @@ def test_without_a_secret_the_webhook_is_unavailable_not_open(load_handler: Any,
     status, answer, _ = api_request(api, "POST", "/webhooks/shopify", body, token=None, headers=headers)
     assert status == 503
     assert "secret" in answer["message"]
+
+
+def test_a_refused_order_adds_no_client_and_an_unsubscribed_customer_is_opted_out_here_too(
+    handlers: dict[str, ModuleType], aws: dict[str, Any]
+) -> None:
+    from tests.support.events import client_values, to_image
+
+    in_euros = {**fixture("orders_create.json"), "currency": "EUR"}  # the shop sells in USD
+    send(handlers, "orders/create", in_euros, webhook_id="eur-1")
+    known = client_values("c-5", email="maya.chen@example.com", createdAt="2024-01-01T00:00:00.000Z")
+    withdrawn = {**fixture("orders_create.json"), "id": 5723981234999}
+    withdrawn["customer"] = {**withdrawn["customer"], "email_marketing_consent": {"state": "unsubscribed"}}
+
+    handle_queued(aws, handlers)
+    assert item(aws, "users", userId="shopify-7011223344556") is None  # refused before any client was added
+    assert "currency: the shop's currency is USD" in dead_letters(aws)[0]["MessageAttributes"]["reason"]["StringValue"]
+
+    aws["dynamodb"].put_item(TableName=aws["deployed"].tables["users"], Item=to_image(known))
+    send(handlers, "orders/create", withdrawn, webhook_id="unsub-1")
+    handle_queued(aws, handlers)
+    client = item(aws, "users", userId="c-5")
+    assert client is not None
+    assert client["optedOut"] is True  # unsubscribed in the store: no win-back email from us either
+    assert client["orderCount"] == known["orderCount"] + 1

@@ -106,7 +106,7 @@ def test_an_upstream_writers_aggregates_are_the_starting_point_and_a_broken_one_
         ({"amount": "ten"}, "amount", "decimal"),
         ({"amount": "NaN"}, "amount", ""),
         ({"amount": "Infinity"}, "amount", ""),
-        ({"amount": "1.005"}, "amount", "more than two decimal places"),
+        ({"amount": "1.0005"}, "amount", "more than three decimal places"),
         ({"amount": 1, "currency": "XYZ"}, "currency", "not an ISO 4217 currency code"),
         ({"amount": 1, "orderedAt": "2026-11-01T10:00:00"}, "orderedAt", "timezone"),
         ({"amount": 1, "orderId": "a b"}, "orderId", "pattern"),
@@ -128,7 +128,8 @@ def test_an_order_in_the_future_before_the_client_joined_or_in_another_currency_
     joined = datetime(2025, 1, 10, 9, tzinfo=UTC)
 
     def check(**values: Any) -> tuple[datetime, str]:
-        return check_order(OrderInput(amount=Decimal(10), **values), now=NOW, client_since=joined, shop_currency="USD")
+        order = OrderInput(**{"amount": Decimal(10), **values})
+        return check_order(order, now=NOW, client_since=joined, shop_currency="USD")
 
     assert check() == (NOW, "USD")  # no date: now; no currency: the shop's
     assert check(ordered_at=NOW + timedelta(minutes=4)) == (NOW + timedelta(minutes=4), "USD")  # clock skew
@@ -137,6 +138,14 @@ def test_an_order_in_the_future_before_the_client_joined_or_in_another_currency_
         ({"ordered_at": joined - timedelta(days=1)}, "orderedAt", "before the client joined"),
         ({"currency": "EUR"}, "currency", "the shop's currency is USD"),
     ):
+        with pytest.raises(OrderRefused) as refused:
+            check(**values)
+        assert (refused.value.field, reason in refused.value.message) == (field, True)
+    with pytest.raises(OrderRefused, match="more decimals than USD has"):
+        check(amount=Decimal("10.005"))
+    kuwaiti = check_order(OrderInput(amount=Decimal("12.345")), now=NOW, client_since=None, shop_currency="KWD")
+    assert kuwaiti == (NOW, "KWD")  # fils: three decimals
+    for values, field, reason in ():
         with pytest.raises(OrderRefused) as refused:
             check(**values)
         assert (refused.value.field, reason in refused.value.message) == (field, True)
@@ -209,6 +218,8 @@ def test_a_shopify_order_becomes_our_order_and_its_customer() -> None:
         order_from_webhook({**payload, "test": True})
     with pytest.raises(NotForUs, match="email"):
         order_from_webhook({**payload, "customer": None, "email": None, "contact_email": None})
+    with pytest.raises(ValueError, match="no id"):
+        order_from_webhook({**payload, "id": None})
 
 
 def test_a_shopify_product_and_its_csv_export_become_our_product() -> None:
@@ -219,6 +230,8 @@ def test_a_shopify_product_and_its_csv_export_become_our_product() -> None:
     sold_out = {**payload, "variants": [{**v, "inventory_quantity": 0} for v in payload["variants"]]}
     assert not product_from_webhook(sold_out, "https://shop.example.com/")[1].in_stock
     assert not product_from_webhook({**payload, "status": "draft"}, "https://shop.example.com/")[1].in_stock
+    with pytest.raises(ValueError, match="no id"):
+        product_from_webhook({**payload, "id": None}, "https://shop.example.com/")
 
     rows = [
         {"Handle": "linen-trousers", "Title": "Linen trousers", "Type": "pants", "Status": "active",
@@ -230,3 +243,25 @@ def test_a_shopify_product_and_its_csv_export_become_our_product() -> None:
     product_id, product = CsvProduct("linen-trousers", 2, rows).product("https://shop.example.com")
     assert (product_id, product.price, product.in_stock, product.image_url) == (
         "linen-trousers", Decimal("79.00"), True, "https://cdn.shopify.com/a.jpg")  # fmt: skip
+
+
+def test_an_upstream_writers_orders_stay_counted_through_our_orders_their_later_writes_and_a_recount() -> None:
+    def order(number: int, amount: str, day: int) -> Order:
+        return Order(user_id="c-1", order_id=f"o-{number}", ordered_at=datetime(2026, 11, day, tzinfo=UTC),
+                     amount=Decimal(amount), currency="USD", source=OrderSource.API, recorded_at=NOW)  # fmt: skip
+
+    upstream = {"orderCount": Decimal(5), "averageOrderValue": Decimal(50), "lastOrderDate": "2026-10-01T00:00:00.000Z"}
+    first = order(1, "100", 5)
+    item = upstream | aggregates_of(upstream).with_order(first, {}).attributes(derive_categories=False)
+    assert (item["orderCount"], item["totalSpent"], item["averageOrderValue"]) == (6, Decimal(350), Decimal("58.33"))
+    assert recompute([first], {}, aggregates_of(item).baseline) == aggregates_of(item)  # a recount keeps the 5
+
+    item |= {"orderCount": Decimal(8), "averageOrderValue": Decimal(60)}  # the original system's writer, later
+    now = aggregates_of(item)
+    assert (now.order_count, now.total_spent, now.baseline.order_count, now.baseline.total_spent) == (
+        8, Decimal(480), 7, Decimal(380))  # upstream's figures win; ours (one order, 100) stay on top  # fmt: skip
+    second = order(2, "100", 20)
+    after = now.with_order(second, {})
+    assert (after.order_count, after.total_spent, after.average_order_value) == (9, Decimal(580), Decimal("64.44"))
+    stored = item | after.attributes(derive_categories=False)
+    assert recompute([first, second], {}, aggregates_of(stored).baseline) == aggregates_of(stored)

@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from engagement.clock import format_instant
 from engagement.domain.models import CamelModel, Instant, has_control_characters
-from engagement.domain.orders import PRODUCT_ID_PATTERN, Currency, Money
+from engagement.domain.orders import PRODUCT_ID_PATTERN, Currency, Money, fits_currency
 
 MAX_CATEGORY_LENGTH = 100
 
@@ -103,6 +103,8 @@ class Product(CamelModel):
         if given.image_url is not None and not on_domains(given.image_url, pictures):
             raise ProductRefused("imageUrl", f"must be on the shop's domains or image hosts ({', '.join(pictures)})")
         currency = given.currency or shop_currency
+        if not fits_currency(given.price, currency):
+            raise ProductRefused("price", f"{given.price} has more decimals than {currency} has")
         if currency != shop_currency:
             raise ProductRefused(
                 "currency", f"the shop's currency is {shop_currency}; {currency} prices need converting"

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from engagement.clock import parse_instant
 from engagement.domain.jsontext import json_object
 from engagement.domain.models import ENVELOPE_VERSION, Client, EngagementEvent, EventType, Signal
 from engagement.domain.scoring import score_client
@@ -121,8 +122,13 @@ def _signals(event_type: EventType, old: Mapping[str, Any] | None, new: Mapping[
     found = []
     old, new = old or {}, new or {}
     try:
-        if event_type is EventType.CLIENT_UPDATED and float(new.get("orderCount") or 0) > float(
-            old.get("orderCount") or 0
+        # orderCount rose. When the orders table counted it (ordersCounted), only a new latest order is a signal:
+        # an older order recorded late (an import of the history, a backdated one) converts no email sent since.
+        counted_here = new.get("ordersCounted") is not None and new.get("ordersCounted") == new.get("orderCount")
+        if (
+            event_type is EventType.CLIENT_UPDATED
+            and float(new.get("orderCount") or 0) > float(old.get("orderCount") or 0)
+            and (not counted_here or _later(new.get("lastOrderDate"), old.get("lastOrderDate")))
         ):
             found.append(Signal.ORDER_PLACED)
     except (TypeError, ValueError):
@@ -130,6 +136,16 @@ def _signals(event_type: EventType, old: Mapping[str, Any] | None, new: Mapping[
     if new.get("optedOut") is True and old.get("optedOut") is not True:
         found.append(Signal.OPTED_OUT)
     return tuple(found)
+
+
+def _later(new: Any, old: Any) -> bool:
+    """Whether the new instant is after the old one (or the old one is absent)."""
+    if not new:
+        return False
+    try:
+        return old is None or parse_instant(str(new)) > parse_instant(str(old))
+    except ValueError:
+        return False
 
 
 def encode_event(event: EngagementEvent) -> str:

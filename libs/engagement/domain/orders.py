@@ -33,6 +33,7 @@ _CODES = (
 )
 CURRENCIES = frozenset(_CODES.split())
 MAX_AMOUNT = Decimal(10_000_000)
+CENT = Decimal("0.01")
 MAX_LINE_ITEMS = 250  # Shopify's own limit on an order's line items
 CLOCK_SKEW = timedelta(minutes=5)  # an order stamped a little ahead of our clock is not refused for it
 TOP_CATEGORIES = 3  # preferredCategories derived from orders: the client's three most bought
@@ -54,9 +55,20 @@ def _money(value: Decimal) -> Decimal:
         raise ValueError("must not be negative")
     if value > MAX_AMOUNT:
         raise ValueError(f"must be at most {MAX_AMOUNT}")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError("has more than two decimal places")
-    return value.quantize(Decimal("0.01"))
+    if value != value.quantize(Decimal("0.001")):
+        raise ValueError("has more than three decimal places")
+    return value
+
+
+# ISO 4217's minor units where they are not 2 (cents): currencies without (JPY) and with thousandths (KWD).
+_WHOLE, _THOUSANDTHS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF", "BHD IQD JOD KWD LYD OMR TND"
+MINOR_UNITS = {**dict.fromkeys(_WHOLE.split(), 0), **dict.fromkeys(_THOUSANDTHS.split(), 3)}
+
+
+def fits_currency(amount: Decimal, currency: str) -> bool:
+    """Whether the amount has no more decimals than the currency's minor unit allows (JPY 0, USD 2, KWD 3)."""
+    places = MINOR_UNITS.get(currency, 2)
+    return amount == amount.quantize(Decimal(1).scaleb(-places))
 
 
 def _to_the_millisecond(instant: datetime) -> datetime:
@@ -164,6 +176,10 @@ def check_order(
     currency = given.currency or shop_currency
     if currency != shop_currency:
         raise OrderRefused("currency", f"the shop's currency is {shop_currency}; {currency} amounts need converting")
+    if not fits_currency(given.amount, currency):
+        raise OrderRefused(
+            "amount", f"{given.amount} has more decimals than {currency} has ({MINOR_UNITS.get(currency, 2)})"
+        )
     return at, currency
 
 
@@ -180,20 +196,45 @@ def flags_for(given: OrderInput, known_products: Iterable[str]) -> tuple[tuple[F
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The orders an upstream writer counted on the client that the orders table does not hold: where the orders
+    recorded here add on, and what a recount from the table starts from."""
+
+    order_count: int = 0
+    total_spent: Decimal = Decimal(0)
+    first_order_date: datetime | None = None
+    last_order_date: datetime | None = None
+
+    def attribute(self) -> dict[str, Any] | None:
+        if not self.order_count:
+            return None
+        return {"orderCount": self.order_count, "totalSpent": self.total_spent,
+                "firstOrderDate": format_instant(self.first_order_date) if self.first_order_date else None,
+                "lastOrderDate": format_instant(self.last_order_date) if self.last_order_date else None}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Aggregates:
-    """What a client's item says about their orders."""
+    """What a client's item says about their orders: the baseline (an upstream writer's), then every order recorded
+    here."""
 
     order_count: int = 0
     total_spent: Decimal = Decimal(0)
     first_order_date: datetime | None = None
     last_order_date: datetime | None = None
     category_counts: Mapping[str, int] = field(default_factory=dict)
+    baseline: Baseline = field(default_factory=Baseline)
+
+    @classmethod
+    def starting_from(cls, baseline: Baseline) -> Aggregates:
+        return cls(baseline.order_count, baseline.total_spent, baseline.first_order_date, baseline.last_order_date,
+                   {}, baseline)  # fmt: skip
 
     @property
     def average_order_value(self) -> Decimal:
         if not self.order_count:
             return Decimal(0)
-        return (self.total_spent / self.order_count).quantize(Decimal("0.01"))
+        return (self.total_spent / self.order_count).quantize(CENT)
 
     @property
     def preferred_categories(self) -> list[str]:
@@ -227,6 +268,8 @@ class Aggregates:
             "firstOrderDate": format_instant(self.first_order_date) if self.first_order_date else None,
             "lastOrderDate": format_instant(self.last_order_date) if self.last_order_date else None,
             "categoryCounts": dict(self.category_counts) or None,
+            "orderBaseline": self.baseline.attribute(),
+            "ordersCounted": self.order_count,  # ours: an orderCount that differs was written upstream since
         }
         if derive_categories and self.category_counts:
             values["preferredCategories"] = self.preferred_categories
@@ -234,9 +277,9 @@ class Aggregates:
         return values
 
 
-def recompute(orders: Iterable[Order], categories: Mapping[str, str]) -> Aggregates:
-    """The aggregates of these orders, from nothing."""
-    aggregates = Aggregates()
+def recompute(orders: Iterable[Order], categories: Mapping[str, str], baseline: Baseline | None = None) -> Aggregates:
+    """The aggregates of these orders, from the baseline (none: from nothing)."""
+    aggregates = Aggregates.starting_from(baseline or Baseline())
     for order in orders:
         aggregates = aggregates.with_order(order, categories)
     return aggregates
@@ -247,32 +290,55 @@ class BrokenAggregates(ValueError):
 
 
 def aggregates_of(item: Mapping[str, Any]) -> Aggregates:
-    """The aggregates a users item holds now. An item an upstream writer maintains (orderCount and
-    averageOrderValue only, the original system's way) gives its total as count x average, so new orders add to
-    what it said. BrokenAggregates names the attribute that is not what the data contract says."""
+    """The aggregates a users item holds now, with its baseline. BrokenAggregates names an attribute that is not
+    what the data contract says.
+
+    - Never written here (no ordersCounted): an upstream writer's client (orderCount and averageOrderValue only,
+      the original system's way); its total is count x average, and all of it is the baseline.
+    - Written here last (orderCount is the ordersCounted we wrote, averageOrderValue agrees with totalSpent): as
+      stored.
+    - Written upstream since (the original system's writer changed orderCount or averageOrderValue): the upstream
+      figures win, and the baseline becomes them less the orders recorded here, so new orders, and a recount from
+      the orders table, add to what upstream says."""
     name = "orderCount"
     try:
         count = int(Decimal(str(item.get(name) or 0)))
-        name = "totalSpent" if item.get("totalSpent") is not None else "averageOrderValue"
-        total = Decimal(str(item.get("totalSpent") or Decimal(str(item.get("averageOrderValue") or 0)) * count))
+        name = "averageOrderValue"
+        average = Decimal(str(item.get(name) or 0))
+        name = "totalSpent"
+        total = Decimal(str(item[name])) if item.get(name) is not None else None
         name = "firstOrderDate"
-        first = parse_instant(item["firstOrderDate"]) if item.get("firstOrderDate") else None
+        first = parse_instant(item[name]) if item.get(name) else None
         name = "lastOrderDate"
-        last = parse_instant(item["lastOrderDate"]) if item.get("lastOrderDate") else None
-        if first is None and count:
-            first = last  # an upstream writer's client: their first order was no later than their last
+        last = parse_instant(item[name]) if item.get(name) else None
         name = "categoryCounts"
-        counts = {str(category): int(value) for category, value in (item.get("categoryCounts") or {}).items()}
-    except (ArithmeticError, ValueError, TypeError, AttributeError) as exc:
+        counts = {str(category): int(value) for category, value in (item.get(name) or {}).items()}
+        name = "ordersCounted"
+        counted = int(Decimal(str(item[name]))) if item.get(name) is not None else None
+        name = "orderBaseline"
+        baseline = _baseline(item.get(name) or {})
+    except (ArithmeticError, ValueError, TypeError, AttributeError, KeyError) as exc:
         raise BrokenAggregates(f"{name} is {item.get(name)!r}") from exc
-    if count < 0 or not total.is_finite() or total < 0:
-        raise BrokenAggregates(f"orderCount {count} and total {total} cannot both be right")
-    return Aggregates(
-        order_count=count,
-        total_spent=total.quantize(Decimal("0.01")),
-        first_order_date=first,
-        last_order_date=last,
-        category_counts=counts,
+    if count < 0 or average < 0 or not average.is_finite() or (total is not None and not total.is_finite()):
+        raise BrokenAggregates(f"orderCount {count} and averageOrderValue {average} cannot both be right")
+    first = first or (last if count else None)  # upstream's first order was no later than their last
+    upstream_total = (average * count).quantize(CENT)
+    if counted is None:
+        upstream = Baseline(count, upstream_total, first, last)
+        return Aggregates(count, upstream_total, first, last, counts, upstream)
+    if total is not None and count == counted and average == (total / count if count else Decimal(0)).quantize(CENT):
+        return Aggregates(count, total, first, last, counts, baseline)
+    counted_here, spent_here = counted - baseline.order_count, (total or Decimal(0)) - baseline.total_spent
+    rebased = Baseline(max(0, count - counted_here), max(Decimal(0), upstream_total - spent_here), first, last)
+    return Aggregates(count, upstream_total, first, last, counts, rebased)
+
+
+def _baseline(stored: Mapping[str, Any]) -> Baseline:
+    return Baseline(
+        order_count=int(Decimal(str(stored.get("orderCount") or 0))),
+        total_spent=Decimal(str(stored.get("totalSpent") or 0)),
+        first_order_date=parse_instant(stored["firstOrderDate"]) if stored.get("firstOrderDate") else None,
+        last_order_date=parse_instant(stored["lastOrderDate"]) if stored.get("lastOrderDate") else None,
     )
 
 

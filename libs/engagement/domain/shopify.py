@@ -51,6 +51,7 @@ class ShopifyCustomer:
     name: str
     created_at: str | None
     subscribed: bool  # consented to email marketing
+    withdrew: bool = False  # unsubscribed (or had their data redacted): no marketing email, even if we had consent
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def order_from_webhook(payload: Mapping[str, Any]) -> ShopifyOrder:
     ValueError name what is wrong; NotForUs when there is nothing to record."""
     if payload.get("test") is True:
         raise NotForUs("a test order")
+    if payload.get("id") in (None, ""):
+        raise ValueError("id: the order has no id")
     customer = payload.get("customer") or {}
     email = customer.get("email") or payload.get("email") or payload.get("contact_email")
     if not email:
@@ -84,6 +87,7 @@ def order_from_webhook(payload: Mapping[str, Any]) -> ShopifyOrder:
     name = " ".join(part for part in (customer.get("first_name"), customer.get("last_name")) if part) or email
     consent = (customer.get("email_marketing_consent") or {}).get("state")
     subscribed = consent == "subscribed" if consent is not None else bool(customer.get("accepts_marketing"))
+    withdrew = consent in ("unsubscribed", "redacted")
     return ShopifyOrder(
         customer=ShopifyCustomer(
             customer_id=str(customer.get("id") or email),
@@ -91,6 +95,7 @@ def order_from_webhook(payload: Mapping[str, Any]) -> ShopifyOrder:
             name=str(name)[:256],
             created_at=customer.get("created_at"),
             subscribed=subscribed,
+            withdrew=withdrew,
         ),
         order=order,
     )
@@ -98,6 +103,8 @@ def order_from_webhook(payload: Mapping[str, Any]) -> ShopifyOrder:
 
 def product_from_webhook(payload: Mapping[str, Any], shop_url: str) -> tuple[str, ProductInput]:
     """A products/create or products/update payload as (product id, our product)."""
+    if payload.get("id") in (None, ""):
+        raise ValueError("id: the product has no id")
     variants = payload.get("variants") or []
     image = payload.get("image") or next(iter(payload.get("images") or []), None) or {}
     return str(payload.get("id")), ProductInput(

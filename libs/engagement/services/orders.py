@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock, format_instant, parse_instant
 from engagement.domain.orders import (
     Aggregates,
+    Baseline,
     BrokenAggregates,
     Order,
     OrderInput,
@@ -40,8 +42,10 @@ from engagement.errors import Conflict, NotFound
 from engagement.observability import logger
 
 WRITE_ATTEMPTS = 10
+MAX_WRITE_BYTES = 3_000_000  # a transaction holds at most 4 MB: room for the client's item and the encoding
 # What a write of new aggregates expects to find unchanged (the optimistic check).
-AGGREGATE_ATTRIBUTES = ("orderCount", "totalSpent", "firstOrderDate", "lastOrderDate", "preferredCategoriesFrom")
+AGGREGATE_ATTRIBUTES = ("orderCount", "averageOrderValue", "totalSpent", "firstOrderDate", "lastOrderDate",
+                        "ordersCounted", "preferredCategoriesFrom")  # fmt: skip
 
 
 class Outcome(StrEnum):
@@ -121,8 +125,7 @@ class OrderService:
             new.append(Order(user_id=user_id, order_id=order_id, ordered_at=at, amount=order.amount,
                              currency=currency, line_items=order.line_items, source=source, recorded_at=now,
                              flags=flags, unknown_product_ids=unknown))  # fmt: skip
-        for start in range(0, len(new), MAX_ORDERS_PER_WRITE):
-            chunk = new[start : start + MAX_ORDERS_PER_WRITE]
+        for chunk in _writes(new):
             written, duplicates, item = self._write(user_id, chunk, item, categories)
             for stored in written:
                 results[pending[stored.order_id][0]] = OrderResult(Outcome.RECORDED, stored.order_id, stored)
@@ -172,14 +175,22 @@ class OrderService:
     def recompute(self, user_id: str) -> bool | None:
         """Derive the client's aggregates from their orders again (the backfill): True if they changed, False if
         they were right, None if the client has no orders in the table (an upstream writer's aggregates stay) or
-        no longer exists. A conflicting write is retried."""
+        no longer exists. A conflicting write is retried. What an upstream writer counted before the client's
+        first order here (their baseline) stays counted."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             item = self.users.get_item(user_id)
             orders = list(self.orders.all_for_user(user_id))
             if item is None or not orders:
                 return None
             categories = self.products.categories_of(line.product_id for order in orders for line in order.line_items)
-            derived = recompute(sorted(orders, key=lambda order: order.ordered_at), categories)
+            # Counted here before: the upstream part its first order here found (ordersCounted) stays under the
+            # table's orders. Never counted here (the table was filled some other way, a bulk load of the history):
+            # the table is the whole story.
+            baseline = Baseline()
+            if item.get("ordersCounted") is not None:
+                with suppress(BrokenAggregates):  # a broken item: the table's orders are all there is to go on
+                    baseline = aggregates_of(item).baseline
+            derived = recompute(sorted(orders, key=lambda order: order.ordered_at), categories, baseline)
             derive = derives_categories(item)
             if _agrees(item, derived, derive_categories=derive):
                 return False
@@ -195,6 +206,21 @@ class OrderService:
             logger.info("aggregates recomputed", extra={"userId": user_id, "orders": len(orders)})
             return True
         raise Conflict(f"client {user_id!r} kept changing while its aggregates were recomputed")
+
+
+def _writes(orders: list[Order]) -> Iterator[list[Order]]:
+    """The orders in groups one transaction takes: at most 99 (and the client's update), under its 4 MB."""
+    group: list[Order] = []
+    size = 0
+    for order in orders:
+        bytes_ = len(order.model_dump_json()) + 200  # names and types on the wire
+        if group and (len(group) == MAX_ORDERS_PER_WRITE or size + bytes_ > MAX_WRITE_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(order)
+        size += bytes_
+    if group:
+        yield group
 
 
 def _agrees(item: Mapping[str, Any], derived: Aggregates, *, derive_categories: bool) -> bool:

@@ -25,7 +25,10 @@ class SignalsService:
         user_id = event.client.user_id
         for signal in event.signals:
             if signal is Signal.ORDER_PLACED:
-                self.conversions.order_placed(user_id, event.occurred_at)
+                # when the order was placed: the new lastOrderDate if this change set it, else (an upstream count)
+                # when the change was made
+                placed = event.client.last_order_date if "lastOrderDate" in event.changed else None
+                self.conversions.order_placed(user_id, placed or event.occurred_at)
             else:
                 cancel_pending(
                     self.emails, user_id, reason=signal.value, by=f"system:{signal.value}", now=self.clock.now()

@@ -24,7 +24,7 @@ from engagement.clock import Clock, format_instant, parse_instant
 from engagement.domain import jsontext
 from engagement.domain.catalog import ProductRefused
 from engagement.domain.models import normalise_address
-from engagement.domain.orders import OrderSource
+from engagement.domain.orders import OrderRefused, OrderSource, check_order
 from engagement.domain.shopify import (
     ORDER_TOPICS,
     PRODUCT_TOPICS,
@@ -156,6 +156,12 @@ class StoreWebhookService:
             raise InvalidRecord(str(skipped), field="customer") from None
         except ValidationError as exc:
             raise InvalidRecord.from_validation("Shopify order", exc) from None
+        except ValueError as exc:
+            raise InvalidRecord(str(exc), field="id") from None
+        try:  # what does not depend on the client, before a new client is added for an order that is refused
+            check_order(placed.order, now=self.clock.now(), client_since=None, shop_currency=self.orders.shop_currency)
+        except OrderRefused as refused:
+            raise InvalidRecord(f"{refused.field}: {refused.message}", field=refused.field) from None
         user_id = self._client_for(placed.customer, placed.order.ordered_at or self.clock.now())
         try:
             recorded = self.orders.record(user_id, [placed.order], OrderSource.SHOPIFY)
@@ -169,15 +175,19 @@ class StoreWebhookService:
         return f"{result.outcome.value} order {result.order_id} of {user_id}"
 
     def _client_for(self, customer: ShopifyCustomer, ordered_at: datetime) -> str:
-        """The client with the customer's address, or a new one (consenting only if the customer subscribed)."""
+        """The client with the customer's address, or a new one (consenting only if the customer subscribed). A
+        customer who unsubscribed in the store is opted out here too (never opted back in: that is theirs to do)."""
         try:
             address = normalise_address(customer.email)
         except ValueError as exc:
             raise InvalidRecord(f"customer.email: {exc}", field="customer.email") from None
+        now = self.clock.now()
         found = self.users.with_email(address)
         if found:
-            return sorted(found)[0]
-        now = self.clock.now()
+            user_id = sorted(found)[0]
+            if customer.withdrew:
+                self.users.opt_out(user_id, now)  # a fact: the stream cancels their pending drafts
+            return user_id
         try:
             joined = min(parse_instant(customer.created_at), ordered_at) if customer.created_at else ordered_at
         except ValueError:
@@ -202,5 +212,5 @@ class StoreWebhookService:
         except ProductRefused as refused:
             raise InvalidRecord(f"{refused.field}: {refused.message}", field=refused.field) from None
         except ValueError as exc:
-            raise InvalidRecord(str(exc), field="variants") from None
+            raise InvalidRecord(str(exc), field="payload") from None
         return f"{'stored' if stored.stored else 'kept the newer'} product {product_id}"
