@@ -28,7 +28,7 @@ if not __package__:  # run as a file: the repository's root on the path, for sta
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.import_orders import order_service
-from scripts.importing import connection_arguments, dynamodb_client, quiet_service_logs
+from scripts.importing import connection_arguments, dynamodb_client, quiet_service_logs, stopped
 
 PAGE_SIZE = 200
 
@@ -75,14 +75,8 @@ def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
     if progress.examined:
         print(f"resuming after {progress.examined} clients", file=sys.stderr)
     began = time.monotonic()
-    try:
-        _run(dynamodb, users_table, service, progress, state, args)
-    except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        print(f"stopped: {exc}\nrun the same command again to resume after the last page", file=sys.stderr)
-        return 1
+    if status := stopped(lambda: _run(dynamodb, users_table, service, progress, state, args), source=users_table):
+        return status
     print(f"{progress.summary()} in {time.monotonic() - began:.1f} s")
     return 0
 

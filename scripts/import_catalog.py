@@ -37,7 +37,6 @@ if not __package__:  # run as a file: the repository's root on the path, for sta
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.importing import (
-    MissingColumns,
     Problem,
     Progress,
     Row,
@@ -47,6 +46,7 @@ from scripts.importing import (
     quiet_service_logs,
     read_rows,
     run,
+    stopped,
 )
 
 CSV_COLUMNS = ("productId", "title", "url", "category", "price")
@@ -178,20 +178,17 @@ def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
     service = catalog_service(dynamodb, args.products_table or resources.PRODUCTS.name, domains, images,
                               args.shop_currency or resources.SHOP_CURRENCY)  # fmt: skip
     began = time.monotonic()
-    try:
+    done: list[Progress] = []
+
+    def work() -> None:
         required = {"csv": CSV_COLUMNS, "shopify": ("Handle", "Title", "Variant Price")}.get(kind, ())
         rows = read_rows(args.file, "jsonl" if kind == "jsonl" else "csv", required=required)
-        progress = run(args.file, product_groups(rows, kind), CatalogWriter(service, kind, shop_url, args.workers),
-                       noun="products", restart=args.restart, show_progress=not args.no_progress)  # fmt: skip
-    except MissingColumns as missing:
-        print(f"{args.file}: {missing}; nothing was imported", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        print(f"stopped: {exc}\nrun the same command again to resume after the last chunk written", file=sys.stderr)
-        return 1
+        done.append(run(args.file, product_groups(rows, kind), CatalogWriter(service, kind, shop_url, args.workers),
+                        noun="products", restart=args.restart, show_progress=not args.no_progress))  # fmt: skip
+
+    if (status := stopped(work, source=str(args.file))) is not None:
+        return status
+    progress = done[0]
     print(f"{progress.summary('products')} in {time.monotonic() - began:.1f} s")
     return 0 if not progress.refused else 3
 

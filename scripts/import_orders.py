@@ -37,7 +37,6 @@ if not __package__:  # run as a file: the repository's root on the path, for sta
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.importing import (
-    MissingColumns,
     Problem,
     Progress,
     Row,
@@ -47,6 +46,7 @@ from scripts.importing import (
     quiet_service_logs,
     read_rows,
     run,
+    stopped,
 )
 
 CSV_COLUMNS = ("userId", "orderId", "orderedAt", "amount")  # currency, productId, quantity, unitPrice: optional
@@ -225,20 +225,16 @@ def main(argv: list[str] | None = None, *, dynamodb: Any = None) -> int:
     )
     writer = OrderWriter(service, kind, args.workers)
     began = time.monotonic()
-    try:
+    done: list[Progress] = []
+
+    def work() -> None:
         rows = read_rows(args.file, kind, required=CSV_COLUMNS if kind == "csv" else ())
-        progress = run(args.file, order_groups(rows, kind), writer, noun="orders", restart=args.restart,
-                       show_progress=not args.no_progress, chunk_rows=args.chunk_rows)  # fmt: skip
-    except MissingColumns as missing:
-        print(f"{args.file}: {missing}; nothing was imported", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        print(f"stopped: {exc}\nrun the same command again to resume after the last chunk written", file=sys.stderr)
-        return 1
-    elapsed = time.monotonic() - began
+        done.append(run(args.file, order_groups(rows, kind), writer, noun="orders", restart=args.restart,
+                        show_progress=not args.no_progress, chunk_rows=args.chunk_rows))  # fmt: skip
+
+    if (status := stopped(work, source=str(args.file))) is not None:
+        return status
+    progress, elapsed = done[0], time.monotonic() - began
     flagged = f", {writer.flagged} flagged (see each order's flags)" if writer.flagged else ""
     print(f"{progress.summary('orders')}{flagged} in {elapsed:.1f} s")
     return 0 if not progress.refused else 3

@@ -170,6 +170,24 @@ def connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def stopped(work: Callable[[], object], *, source: str) -> int | None:
+    """Run the work; None when it finished, else the exit status, having said why and that the same command
+    resumes: 2 for a file refused before anything was written, 130 for Ctrl-C, 1 for anything else (a dropped
+    connection, throttling that outlasts the retries)."""
+    try:
+        work()
+    except MissingColumns as missing:
+        print(f"{source}: {missing}; nothing was imported", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        print(f"stopped: {exc}\nrun the same command again to resume where it stopped", file=sys.stderr)
+        return 1
+    return None
+
+
 def quiet_service_logs() -> None:
     """The services' structured lines are for CloudWatch; a script's reader wants its summary and its problems."""
     from engagement.observability import logger

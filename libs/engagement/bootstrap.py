@@ -7,7 +7,7 @@ object to swap a part. (cosmicpython's bootstrap is the model.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from engagement.clock import Clock, clock_from_environment
 from engagement.config import (
     ApiConfig,
     ClientSignalsConfig,
+    CommerceConfig,
     DeliveryConfig,
     EmailProcessorConfig,
     RescoreConfig,
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
     from types_boto3_sqs import SQSClient
 
     from engagement.http.context import ApiServices
+    from engagement.services.catalog import CatalogService
     from engagement.services.conversion import Conversions
     from engagement.services.delivery import Delivery
+    from engagement.services.orders import OrderService
     from engagement.services.rescore import RescoreSweep
     from engagement.services.ses_feedback import SesFeedbackService
     from engagement.services.signals import SignalsService
@@ -250,20 +253,16 @@ def api(
 ) -> ApiServices:
     """The HTTP API's services (engagement.http.app.http_api serves them); assets: the dashboard's files by name."""
     from engagement.adapters.pipeline_monitor import PipelineMonitor
-    from engagement.adapters.store.orders import OrderRepository
-    from engagement.adapters.store.products import ProductRepository
     from engagement.http.auth import BearerTokenAuth
     from engagement.http.context import ApiServices
-    from engagement.services.catalog import CatalogService
     from engagement.services.clients import ClientService
-    from engagement.services.orders import OrderService
     from engagement.services.review import Editor
     from engagement.services.stats import StatsService
 
     clock = clock or clock_from_environment()
     webhook_secret = SecretSource(config.shopify_webhook_secret, config.shopify_webhook_secret_parameter)
     tables = _tables(config, clients)
-    products = ProductRepository(config.products_table, clients.dynamodb)
+    orders, catalog = _commerce(config, tables.users, config.guardrails.allowed_link_domains, clock, clients)
     return ApiServices(
         auth_mode=config.auth_mode,
         clock=clock,
@@ -272,20 +271,8 @@ def api(
         decisions=tables.decisions,
         delivery=_delivery(config, tables, clock, clients),
         clients=ClientService(users=tables.users, clock=clock),
-        orders=OrderService(
-            users=tables.users,
-            orders=OrderRepository(config.orders_table, clients.dynamodb),
-            products=products,
-            clock=clock,
-            shop_currency=config.shop_currency,
-        ),
-        catalog=CatalogService(
-            products=products,
-            clock=clock,
-            domains=config.guardrails.allowed_link_domains,
-            image_domains=config.image_domains,
-            shop_currency=config.shop_currency,
-        ),
+        orders=orders,
+        catalog=catalog,
         conversions=_conversions(tables, config.conversion_window_days),
         webhooks=_webhook_receiver(webhook_secret, config, clock, clients),
         editor=Editor(
@@ -314,33 +301,17 @@ class StoreWebhooks:
 def store_webhooks(
     config: StoreWebhooksConfig, *, clock: Clock | None = None, clients: Clients = DEFAULT_CLIENTS
 ) -> StoreWebhooks:
-    from engagement.adapters.store.orders import OrderRepository
-    from engagement.adapters.store.products import ProductRepository
     from engagement.adapters.store.webhooks import WebhookRepository
-    from engagement.services.catalog import CatalogService
-    from engagement.services.orders import OrderService
     from engagement.services.store_webhooks import StoreWebhookService
 
     clock = clock or clock_from_environment()
     users = UserRepository(config.users_table, clients.dynamodb)
-    products = ProductRepository(config.products_table, clients.dynamodb)
+    orders, catalog = _commerce(config, users, config.shop_domains, clock, clients)
     service = StoreWebhookService(
         webhooks=WebhookRepository(config.webhooks_table, clients.dynamodb),
         users=users,
-        orders=OrderService(
-            users=users,
-            orders=OrderRepository(config.orders_table, clients.dynamodb),
-            products=products,
-            clock=clock,
-            shop_currency=config.shop_currency,
-        ),
-        catalog=CatalogService(
-            products=products,
-            clock=clock,
-            domains=config.shop_domains,
-            image_domains=config.image_domains,
-            shop_currency=config.shop_currency,
-        ),
+        orders=orders,
+        catalog=catalog,
         shop_url=config.shop_url,
         clock=clock,
     )
@@ -350,6 +321,23 @@ def store_webhooks(
 
 
 # ---- shared parts ---------------------------------------------------------------------------------------------
+
+
+def _commerce(
+    config: CommerceConfig, users: UserRepository, domains: Sequence[str], clock: Clock, clients: Clients
+) -> tuple[OrderService, CatalogService]:
+    """Orders and the catalog, as the API and the store's webhooks record them (domains: where products may link)."""
+    from engagement.adapters.store.orders import OrderRepository
+    from engagement.adapters.store.products import ProductRepository
+    from engagement.services.catalog import CatalogService
+    from engagement.services.orders import OrderService
+
+    products = ProductRepository(config.products_table, clients.dynamodb)
+    orders = OrderService(users=users, orders=OrderRepository(config.orders_table, clients.dynamodb),
+                          products=products, clock=clock, shop_currency=config.shop_currency)  # fmt: skip
+    catalog = CatalogService(products=products, clock=clock, domains=domains, image_domains=config.image_domains,
+                             shop_currency=config.shop_currency)  # fmt: skip
+    return orders, catalog
 
 
 def _webhook_receiver(secret: SecretSource, config: ApiConfig, clock: Clock, clients: Clients) -> WebhookReceiver:

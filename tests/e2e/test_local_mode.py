@@ -236,7 +236,7 @@ def test_a_signed_shopify_order_reaches_the_orders_table_and_a_forged_one_is_ref
     dynamodb = local_mode.client("dynamodb")
     key = {"userId": {"S": "shopify-42"}, "orderId": {"S": "880001"}}
     order = wait_for(lambda: dynamodb.get_item(TableName=resources.ORDERS.name, Key=key).get("Item"), timeout=30)
-    assert (order["amount"]["N"], order["source"]["S"]) == ("64", "shopify")
+    assert (float(order["amount"]["N"]), order["source"]["S"]) == (64, "shopify")
     client = dynamodb.get_item(TableName=resources.USERS.name, Key={"userId": {"S": "shopify-42"}})["Item"]
     assert (client["email"]["S"], client["orderCount"]["N"], client["optedOut"]["BOOL"]) == (
         "grace.hopper@example.com", "1", True)  # unsubscribed in Shopify: no win-back email  # fmt: skip

@@ -37,7 +37,7 @@ class Module:
         return self.resources[kind][name]
 
     def value(self, expression: Any) -> Any:
-        """A literal, or a simple expression of literals, locals, variables, + - * / and tostring()."""
+        """A literal, or a simple expression of literals, locals, variables, + - * /, tostring() and join()."""
         if isinstance(expression, dict):
             return {key: self.value(inner) for key, inner in expression.items()}
         if isinstance(expression, list):
@@ -54,6 +54,10 @@ class Module:
             if isinstance(converted, str) and converted.startswith("${"):
                 return expression  # what it converts is not known here: kept as written
             return str(converted).lower() if isinstance(converted, bool) else str(converted)
+        if inner.startswith("join(") and inner.endswith(")"):
+            separator, listed = _arguments(inner[len("join(") : -1])
+            items = self.value("${" + listed + "}")
+            return expression if isinstance(items, str) else ast.literal_eval(separator).join(items)
         if inner.startswith("merge(") and inner.endswith(")"):
             merged: dict[str, Any] = {}
             for argument in _arguments(inner[len("merge(") : -1]):
