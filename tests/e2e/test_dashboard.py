@@ -194,7 +194,8 @@ def test_recording_an_order_id_twice_counts_it_once(page: Any, local_mode: Runni
 
     page.get_by_test_id("order-row").first.wait_for()
     page.wait_for_timeout(500)  # the history reloads after each order: let the last reload land
-    assert [row.get_attribute("data-order-id") for row in page.get_by_test_id("order-row").all()] == ["dup-e2e-1"]
+    order_ids = page.get_by_test_id("order-row").evaluate_all("rows => rows.map(r => r.dataset.orderId)")
+    assert order_ids == ["dup-e2e-1"]
     assert api(local_mode, "GET", "/api/users/duplicate-e2e")["orderCount"] == 1
     assert page.problems == []
 
@@ -207,7 +208,8 @@ def test_the_catalog_lists_products_filters_them_and_shows_a_hostile_title_as_te
     put_product(local_mode, "e2e-bag-1", HOSTILE, "e2e-bags", in_stock=True)
 
     def shown() -> set[str]:
-        return {row.get_attribute("data-product-id") for row in page.get_by_test_id("product-row").all()}
+        # one read of every row at once: the list re-renders as filters change, so row-by-row reads can race it
+        return set(page.get_by_test_id("product-row").evaluate_all("rows => rows.map(r => r.dataset.productId)"))
 
     page.get_by_test_id("nav-catalog").click()
     wait_for(lambda: {"e2e-hat-1", "e2e-hat-2", "e2e-bag-1"} <= shown())
