@@ -151,7 +151,9 @@ ORDERS = Table("orders", hash_key="userId", range_key="orderId", indexes=(Index(
 PRODUCTS = Table("products", hash_key="productId", indexes=(Index("byCategory", "category", "productId"),))
 # A store's webhooks handled, by id, for a month (engagement.adapters.store.webhooks).
 WEBHOOKS = Table("webhooks", hash_key="webhookId", ttl_attribute="expiresAt")
-TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS, ORDERS, PRODUCTS, WEBHOOKS)
+# The churn model's versions, newest last; kept a year (engagement.adapters.store.churn_models).
+MODELS = Table("models", hash_key="model", range_key="version", ttl_attribute="expiresAt")
+TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS, ORDERS, PRODUCTS, WEBHOOKS, MODELS)
 
 EVENTS_TOPIC = f"{PREFIX}-engagement-events"
 SES_FEEDBACK_TOPIC = f"{PREFIX}-ses-feedback"
@@ -460,9 +462,11 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         "SHOP_CURRENCY": SHOP_CURRENCY,
         "IMAGE_DOMAINS": "cdn.shopify.com",
     }
+    churn = {"MODELS_TABLE_NAME": deployed.tables["models"]}  # every function that scores reads the latest model
     if function is STREAM_PROCESSOR:
         return {
             **common,
+            **churn,
             "USERS_TABLE_NAME": deployed.tables["users"],
             "EVENTS_TOPIC_ARN": deployed.topic_arn,
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[STREAM_DLQ.logical_name],
@@ -471,6 +475,7 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         return {
             **common,
             **content,
+            **churn,
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[EMAIL_REQUESTS_DLQ.logical_name],
             "EMAIL_COOLDOWN_DAYS": "7",
             "FREQUENCY_CAP": "2",
@@ -504,9 +509,14 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "RESCORE_PAGE_SIZE": "500",
             "EMAIL_COOLDOWN_DAYS": "7",
             "WINBACK_ATTEMPTS": "3",
+            **churn,
+            "CHURN_MODEL": "mbgnbd",
+            "CHURN_MIN_REPEAT_BUYERS": "200",
+            "CHURN_REFIT_DAYS": "7",
+            "CHURN_MAX_CLIENTS": "50000",
         }
     if function is API:
-        return {**common, **content, **commerce, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
+        return {**common, **content, **commerce, **churn, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
                 "PIPELINE_QUEUES": json.dumps(watched_queues(deployed)),
                 "WEBHOOK_QUEUE_URL": deployed.queue_urls[STORE_WEBHOOKS.logical_name],
                 "WEBHOOKS_TABLE_NAME": deployed.tables["webhooks"]}  # fmt: skip

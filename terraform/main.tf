@@ -148,6 +148,11 @@ data "aws_iam_policy_document" "stream_processor" {
     resources = [module.data.users_table_arn]
   }
   statement {
+    sid       = "ReadChurnModel" # the newest version: one Query, newest first
+    actions   = ["dynamodb:Query"]
+    resources = [module.data.models_table_arn]
+  }
+  statement {
     sid       = "PublishEvents"
     actions   = ["sns:Publish"]
     resources = [module.messaging.events_topic_arn]
@@ -256,6 +261,11 @@ data "aws_iam_policy_document" "email_processor" {
     resources = [module.data.decisions_table_arn]
   }
   statement {
+    sid       = "ReadChurnModel" # the newest version: one Query, newest first
+    actions   = ["dynamodb:Query"]
+    resources = [module.data.models_table_arn]
+  }
+  statement {
     sid       = "DeadLetterMessages"
     actions   = ["sqs:SendMessage"]
     resources = [module.messaging.dead_letter_arns["email-requests"]]
@@ -275,6 +285,11 @@ data "aws_iam_policy_document" "email_processor" {
 data "aws_iam_policy_document" "api" {
   source_policy_documents = [data.aws_iam_policy_document.sending.json]
 
+  statement {
+    sid       = "ReadChurnModel" # the newest version: one Query, newest first
+    actions   = ["dynamodb:Query"]
+    resources = [module.data.models_table_arn]
+  }
   statement {
     sid       = "ManageClients"
     actions   = ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
@@ -421,6 +436,11 @@ data "aws_iam_policy_document" "rescore" {
     resources = [module.data.users_table_arn]
   }
   statement {
+    sid       = "FitAndReadChurnModel" # the coordinator stores each weekly fit as a new version
+    actions   = ["dynamodb:Query", "dynamodb:PutItem"]
+    resources = [module.data.models_table_arn]
+  }
+  statement {
     sid       = "PublishEvents"
     actions   = ["sns:Publish"]
     resources = [module.messaging.events_topic_arn]
@@ -520,12 +540,14 @@ locals {
   }
   function_environment = {
     stream_processor = {
+      MODELS_TABLE_NAME     = module.data.models_table_name
       USERS_TABLE_NAME      = module.data.users_table_name
       EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
       DEAD_LETTER_QUEUE_URL = module.messaging.stream_dlq_url
     }
     email_processor = merge(local.content_environment, {
       DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["email-requests"]
+      MODELS_TABLE_NAME     = module.data.models_table_name
       EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days)
       FREQUENCY_CAP         = tostring(var.frequency_cap)
       HOLDOUT_PERCENT       = tostring(var.holdout_percent)
@@ -543,6 +565,7 @@ locals {
       PIPELINE_QUEUES        = jsonencode(module.messaging.watched_queues)
       WEBHOOK_QUEUE_URL      = module.messaging.queue_urls["store-webhooks"]
       WEBHOOKS_TABLE_NAME    = module.data.webhooks_table_name
+      MODELS_TABLE_NAME      = module.data.models_table_name
 
       SHOPIFY_WEBHOOK_SECRET_PARAMETER = aws_ssm_parameter.shopify_webhook_secret.name
     })
@@ -556,14 +579,19 @@ locals {
       DEAD_LETTER_QUEUE_URL   = module.messaging.dead_letter_urls["ses-feedback"]
     }
     rescore = {
-      USERS_TABLE_NAME      = module.data.users_table_name
-      EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
-      SEGMENT_QUEUE_URL     = module.messaging.queue_urls["rescore-segments"]
-      DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["rescore-segments"]
-      RESCORE_SEGMENTS      = tostring(var.rescore_segments)
-      RESCORE_PAGE_SIZE     = "500"
-      EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days) # the email processor's cooldown: one rule
-      WINBACK_ATTEMPTS      = tostring(var.winback_attempts)
+      USERS_TABLE_NAME        = module.data.users_table_name
+      EVENTS_TOPIC_ARN        = module.messaging.events_topic_arn
+      SEGMENT_QUEUE_URL       = module.messaging.queue_urls["rescore-segments"]
+      DEAD_LETTER_QUEUE_URL   = module.messaging.dead_letter_urls["rescore-segments"]
+      RESCORE_SEGMENTS        = tostring(var.rescore_segments)
+      RESCORE_PAGE_SIZE       = "500"
+      EMAIL_COOLDOWN_DAYS     = tostring(var.email_cooldown_days) # the email processor's cooldown: one rule
+      WINBACK_ATTEMPTS        = tostring(var.winback_attempts)
+      MODELS_TABLE_NAME       = module.data.models_table_name
+      CHURN_MODEL             = var.churn_model
+      CHURN_MIN_REPEAT_BUYERS = tostring(var.churn_min_repeat_buyers)
+      CHURN_REFIT_DAYS        = tostring(var.churn_refit_days)
+      CHURN_MAX_CLIENTS       = tostring(var.churn_max_clients)
     }
     store_webhooks = merge(local.commerce_environment, {
       USERS_TABLE_NAME      = module.data.users_table_name

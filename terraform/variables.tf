@@ -293,6 +293,50 @@ variable "rescore_segments" {
   }
 }
 
+variable "churn_model" {
+  description = "The churn model the weekly fit uses: mbgnbd (a one-time buyer can lapse) or bgnbd (Fader et al. 2005)."
+  type        = string
+  default     = "mbgnbd"
+
+  validation {
+    condition     = contains(["mbgnbd", "bgnbd"], var.churn_model)
+    error_message = "churn_model must be mbgnbd or bgnbd."
+  }
+}
+
+variable "churn_min_repeat_buyers" {
+  description = "Clients with a repeat order the churn model needs; with fewer, the rule score stays in use."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.churn_min_repeat_buyers >= 1 && floor(var.churn_min_repeat_buyers) == var.churn_min_repeat_buyers
+    error_message = "churn_min_repeat_buyers must be a whole number of at least 1."
+  }
+}
+
+variable "churn_refit_days" {
+  description = "Days between fits of the churn model (the daily sweep refits when the stored one is this old)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.churn_refit_days > 0 && var.churn_refit_days <= 365
+    error_message = "churn_refit_days must be more than 0 and at most 365."
+  }
+}
+
+variable "churn_max_clients" {
+  description = "Clients the churn model is fitted on at most: a uniform sample of them when there are more."
+  type        = number
+  default     = 50000
+
+  validation {
+    condition     = var.churn_max_clients >= 100 && var.churn_max_clients <= 1000000 && floor(var.churn_max_clients) == var.churn_max_clients
+    error_message = "churn_max_clients must be a whole number between 100 and 1000000."
+  }
+}
+
 variable "winback_attempts" {
   description = "Win-back emails per lapse (from a client's last order) before the sweep stops asking for another."
   type        = number

@@ -23,7 +23,7 @@ services = bootstrap.rescore(config)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" not in event:  # the schedule
-        return services.sweep.start()
+        return services.sweep.start(time_left_in(context))
     record_handler = at_the_edge(
         decode_task, lambda task, _: services.sweep.run_segment(task, time_left=time_left_in(context)),
         dead_letters=services.dead_letters, clock=services.clock, metric="SegmentTasksDeadLettered",

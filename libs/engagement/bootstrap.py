@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
 from engagement.adapters.secrets import RotatingKey, SecretSource
 from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
+from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.clock import Clock, clock_from_environment
 from engagement.config import (
     ApiConfig,
@@ -102,6 +103,7 @@ def stream_processor(
             publisher=EventPublisher(config.events_topic_arn, clients.sns),
             dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="stream_processor", sqs=clients.sqs),
             clock=clock or clock_from_environment(),
+            models=ChurnModelRepository(config.models_table, clients.dynamodb),
         )
     )
 
@@ -137,6 +139,7 @@ def email_processor(
             rules=config.rules,
             clock=clock,
             suppressions=tables.suppressions,
+            models=ChurnModelRepository(config.models_table, clients.dynamodb),
             delivery=_delivery(config, tables, clock, clients) if config.delivery_mode == "auto" else None,
         ),
         dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="email_processor", sqs=clients.sqs),
@@ -233,11 +236,16 @@ class Rescore:
 def rescore(config: RescoreConfig, *, clock: Clock | None = None, clients: Clients = DEFAULT_CLIENTS) -> Rescore:
     from engagement.adapters.segment_queue import SegmentQueue
     from engagement.domain.sweep import RescoreRules
+    from engagement.services.churn import ChurnFitting
     from engagement.services.rescore import RescoreSweep
 
     clock = clock or clock_from_environment()
+    users = UserRepository(config.users_table, clients.dynamodb)
+    models = ChurnModelRepository(config.models_table, clients.dynamodb)
     sweep = RescoreSweep(
-        users=UserRepository(config.users_table, clients.dynamodb),
+        users=users,
+        models=models,
+        fitting=ChurnFitting(users=users, models=models, settings=config.fit_settings),
         publisher=EventPublisher(config.events_topic_arn, clients.sns),
         tasks=SegmentQueue(config.segment_queue_url, clients.sqs),
         rules=RescoreRules(cooldown=timedelta(days=config.email_cooldown_days), max_attempts=config.winback_attempts),
@@ -262,6 +270,7 @@ def api(
     clock = clock or clock_from_environment()
     webhook_secret = SecretSource(config.shopify_webhook_secret, config.shopify_webhook_secret_parameter)
     tables = _tables(config, clients)
+    models = ChurnModelRepository(config.models_table, clients.dynamodb)
     orders, catalog = _commerce(config, tables.users, config.guardrails.allowed_link_domains, clock, clients)
     return ApiServices(
         auth_mode=config.auth_mode,
@@ -276,15 +285,22 @@ def api(
         conversions=_conversions(tables, config.conversion_window_days),
         webhooks=_webhook_receiver(webhook_secret, config, clock, clients),
         editor=Editor(
-            emails=tables.emails, users=tables.users, brand=config.brand, policy=config.guardrails, clock=clock
+            emails=tables.emails,
+            users=tables.users,
+            brand=config.brand,
+            policy=config.guardrails,
+            clock=clock,
+            models=models,
         ),
         stats=StatsService(
             users=tables.users,
             emails=tables.emails,
             decisions=tables.decisions,
             clock=clock,
+            models=models,
             max_age=timedelta(seconds=config.stats_max_age_s),
         ),
+        churn_models=models,
         pipeline=PipelineMonitor(config.pipeline_queues, sqs=clients.sqs, cloudwatch=clients.cloudwatch),
         auth=BearerTokenAuth(SecretSource(config.api_token, config.api_token_parameter).get),
         assets=assets,

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from engagement.adapters.pipeline_monitor import WatchedQueue
+from engagement.domain.churn import Variant
+from engagement.domain.churn_model import FitSettings
 from engagement.domain.models import EmailAddress
 from engagement.domain.orders import CURRENCIES
 from engagement.domain.policy import EligibilityRules
@@ -37,7 +39,13 @@ class FunctionConfig(BaseModel):
             raise ConfigurationError(f"{cls.__name__} cannot start: {problems}") from None
 
 
-class StreamProcessorConfig(FunctionConfig):
+class ChurnModelsConfig(FunctionConfig):
+    """Where the churn model's versions are: every function that scores reads the latest."""
+
+    models_table: str = Field(alias="MODELS_TABLE_NAME", min_length=3)
+
+
+class StreamProcessorConfig(ChurnModelsConfig):
     users_table: str = Field(alias="USERS_TABLE_NAME", min_length=3)
     events_topic_arn: str = Field(alias="EVENTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
@@ -129,7 +137,7 @@ class ContentConfig(DeliveryConfig):
         return Brand(name=self.brand_name, postal_address=self.postal_address, shop_url=self.shop_url)
 
 
-class EmailProcessorConfig(ContentConfig):
+class EmailProcessorConfig(ContentConfig, ChurnModelsConfig):
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
     cooldown_days: float = Field(default=7, alias="EMAIL_COOLDOWN_DAYS", ge=0, le=365)
     frequency_cap: int = Field(default=2, alias="FREQUENCY_CAP", ge=1, le=100)
@@ -182,7 +190,7 @@ class CommerceConfig(FunctionConfig):
         return value
 
 
-class ApiConfig(ContentConfig, CommerceConfig):
+class ApiConfig(ContentConfig, CommerceConfig, ChurnModelsConfig):
     # A store's webhooks: verified with the shared secret (locally the value, in AWS the SSM parameter), queued.
     webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", pattern=r"^https?://")
     webhooks_table: str = Field(alias="WEBHOOKS_TABLE_NAME", min_length=3)
@@ -242,7 +250,7 @@ class SesFeedbackConfig(FunctionConfig):
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
 
 
-class RescoreConfig(FunctionConfig):
+class RescoreConfig(ChurnModelsConfig):
     users_table: str = Field(alias="USERS_TABLE_NAME", min_length=3)
     events_topic_arn: str = Field(alias="EVENTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     segment_queue_url: str = Field(alias="SEGMENT_QUEUE_URL", pattern=r"^https?://")
@@ -251,3 +259,16 @@ class RescoreConfig(FunctionConfig):
     page_size: int = Field(default=500, alias="RESCORE_PAGE_SIZE", ge=1, le=10_000)
     email_cooldown_days: int = Field(default=7, alias="EMAIL_COOLDOWN_DAYS", ge=1, le=365)
     winback_attempts: int = Field(default=3, alias="WINBACK_ATTEMPTS", ge=1, le=100)
+    churn_model: Variant = Field(default=Variant.MBGNBD, alias="CHURN_MODEL")
+    churn_min_repeat_buyers: int = Field(default=200, alias="CHURN_MIN_REPEAT_BUYERS", ge=1, le=10_000_000)
+    churn_refit_days: float = Field(default=7, alias="CHURN_REFIT_DAYS", gt=0, le=365)
+    churn_max_clients: int = Field(default=50_000, alias="CHURN_MAX_CLIENTS", ge=100, le=1_000_000)
+
+    @property
+    def fit_settings(self) -> FitSettings:
+        return FitSettings(
+            variant=self.churn_model,
+            min_repeat_buyers=self.churn_min_repeat_buyers,
+            refit_every=timedelta(days=self.churn_refit_days),
+            max_clients=self.churn_max_clients,
+        )

@@ -233,3 +233,30 @@ def test_the_catalog_lists_products_filters_them_and_shows_a_hostile_title_as_te
 
     assert page.dialogs == []
     assert page.problems == []
+
+
+def test_a_client_the_churn_model_did_not_judge_shows_why_and_no_chance_of_still_being_a_client(
+    page: Any, local_mode: RunningLocalMode
+) -> None:
+    add_client(local_mode, "unjudged-e2e")
+    note = api(local_mode, "GET", "/api/users/unjudged-e2e")["score"]["note"]  # nothing has fitted a model here
+
+    page.goto(f"{local_mode.api_url}/#/clients/unjudged-e2e")
+    page.get_by_test_id("score-note").wait_for()
+    assert page.get_by_test_id("score-note").text_content() == note
+    score = page.get_by_test_id("score")
+    assert [score.get_by_test_id(testid).count() for testid in ("p-alive", "next-order", "overdue")] == [0, 0, 0]
+    assert "rule score" in score.text_content()
+    screenshot(page, "client-score-note")
+    assert page.problems == []
+
+
+def test_the_overview_says_why_no_churn_model_is_in_use(page: Any, local_mode: RunningLocalMode) -> None:
+    reason = api(local_mode, "GET", "/api/stats")["churn"]["model"]["reason"]
+
+    panel = page.get_by_test_id("churn-panel")
+    panel.wait_for()
+    assert panel.get_by_test_id("churn-model-reason").text_content() == reason
+    assert panel.get_by_test_id("p-alive-bar").count() == 0  # no distribution without a model
+    screenshot(page, "overview-churn-model-none")
+    assert page.problems == []

@@ -194,7 +194,7 @@ def test_two_processors_racing_on_one_client_make_one_email(handler: ModuleType,
         users=StaleUsers(first.users.table_name), emails=first.emails,
         decisions=StaleDecisions(first.decisions.table_name),
         writer=first.writer, brand=first.brand, rules=first.rules, clock=first.clock,
-        suppressions=first.suppressions,
+        suppressions=first.suppressions, models=first.models,
     )  # fmt: skip
 
     first.handle_event(event_for(RUNBOOK_TEST_USER_8, "evt-a"))

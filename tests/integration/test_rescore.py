@@ -70,7 +70,11 @@ def test_a_good_client_who_stops_ordering_is_found_at_risk_and_gets_a_draft(
     clock.advance(timedelta(days=200))  # no write at all in the meantime
     started = pipeline.sweep()
 
-    assert started == {"started": True, "runDate": "2027-06-16", "now": "2027-06-16T09:00:00.000Z", "segments": 4}
+    assert started == {
+        "started": True, "runDate": "2027-06-16", "now": "2027-06-16T09:00:00.000Z", "segments": 4,
+        "churnModel": {"version": "2027-06-16T09:00:00.000Z", "status": "insufficient",
+                       "reason": "too little data for a churn model: 0 clients with a repeat order, 200 needed"},
+    }  # fmt: skip
     assert [(event.client.user_id, event.type.value, event.score.band.value) for event in published] == [
         ("ada", "client.rescored", "at_risk")
     ]  # the steady client's band (its engagementScore) did not change: nothing published for it

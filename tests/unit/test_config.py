@@ -9,6 +9,7 @@ STREAM_ENV = {
     "USERS_TABLE_NAME": "users",
     "EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:events",
     "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+    "MODELS_TABLE_NAME": "models",
 }
 
 
@@ -44,6 +45,7 @@ CONTENT_ENV = {
     "PIPELINE_QUEUES": '[{"name": "q", "url": "https://sqs.example.com/1/q", "kind": "queue"}]',
     "ORDERS_TABLE_NAME": "orders", "PRODUCTS_TABLE_NAME": "products", "SHOP_CURRENCY": "EUR",
     "WEBHOOK_QUEUE_URL": "https://sqs.example.com/1/store-webhooks", "WEBHOOKS_TABLE_NAME": "webhooks",
+    "MODELS_TABLE_NAME": "models",
 }  # fmt: skip
 
 

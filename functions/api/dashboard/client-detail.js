@@ -78,15 +78,45 @@ export function clientFields(client) {
 }
 
 export function scoreSection(score) {
-  const source = score.source === 'provided'
-    ? `Set by an override; the model gives ${formatNumber(score.computedValue, scoreFormat)}.`
-    : 'Computed by the model.';
   const factors = Array.isArray(score.breakdown) ? score.breakdown : [];
+  const rhythm = score.rhythm && typeof score.rhythm === 'object' ? score.rhythm : null;
   return h('section', { class: 'card', testid: 'score' },
     h('h2', {}, 'Score'),
     h('p', { class: 'score-line' }, h('span', { class: 'score-value' }, scoreText(score)), ' ', bandBadge(score.band)),
-    h('p', { class: 'muted' }, source),
+    h('p', { class: 'muted' }, scoreSourceText(score)),
+    rhythm ? rhythmBlock(rhythm)
+      : score.note ? h('p', { class: 'muted', testid: 'score-note' }, String(score.note)) : null,
+    factors.length && score.source !== 'computed' ? h('h3', {}, 'Rule score') : null,
     factors.length ? h('ul', { class: 'breakdown', testid: 'score-breakdown' }, factors.map(factorItem)) : null);
+}
+
+/** Where the score comes from: an override, the churn model (P(alive) on 0-100) or the rule score. */
+export function scoreSourceText(score) {
+  const own = formatNumber(score.computedValue, scoreFormat);
+  if (score.source === 'provided') {
+    return `Set by an override; the ${score.rhythm ? 'churn model' : 'rule score'} gives ${own}.`;
+  }
+  if (score.source === 'model') return 'From the churn model: the chance that they are still a client, out of 100.';
+  return 'Computed by the rule score (recency, frequency and order value).';
+}
+
+/** "21 %", "under 1 %" for a chance above 0 that rounds to 0. */
+export function chanceText(probability) {
+  if (typeof probability !== 'number' || !Number.isFinite(probability)) return '\u2014';
+  const percent = Math.round(probability * 100);
+  return percent === 0 && probability > 0 ? 'under 1 %' : `${percent} %`;
+}
+
+/** The churn model's view of the client against their own buying rhythm. */
+export function rhythmBlock(rhythm) {
+  return h('div', { class: 'rhythm', testid: 'rhythm' },
+    h('p', { testid: 'p-alive' }, 'Still a client: ', h('strong', {}, chanceText(rhythm.pAlive))),
+    rhythm.nextOrderDate ? h('p', { testid: 'next-order' },
+      'Next order expected: ', time(rhythm.nextOrderDate, { dateOnly: true }), ' (if still a client)') : null,
+    rhythm.overdue === true ? h('p', {}, h('span', { class: 'flag flag-overdue', testid: 'overdue' },
+      h('span', { 'aria-hidden': 'true' }, '\u26a0 '), 'Overdue against their own rhythm')) : null,
+    rhythm.explanation ? h('p', { class: 'muted', testid: 'rhythm-explanation' }, String(rhythm.explanation)) : null,
+    rhythm.modelVersion ? h('p', { class: 'hint' }, 'Churn model ', h('code', {}, String(rhythm.modelVersion))) : null);
 }
 
 export function factorItem(factor) {

@@ -20,7 +20,7 @@ export const CLIENT_FIELDS = [
   { name: 'averageOrderValue', label: 'Average order value', type: 'number', min: 0, step: 0.01, numeric: true },
   { name: 'preferredCategories', label: 'Preferred categories', hint: 'comma-separated', list: true, clearsTo: [] },
   { name: 'engagementScore', label: 'Score override', type: 'number', min: 0, max: 100, step: 'any', numeric: true,
-    hint: 'empty: the computed score is used', clearsTo: null },
+    hint: 'empty: the churn model\u2019s or the rule score is used', clearsTo: null },
   { name: 'timezone', label: 'Time zone', hint: 'IANA name, e.g. Europe/London', datalist: 'timezones', clearsTo: null },
 ];
 

@@ -20,6 +20,9 @@ export const REASON_LABELS = {
   cooldown: 'Cooldown', opted_out: 'Opted out', suppressed: 'Suppressed', frequency_cap: 'Frequency cap',
   held_out: 'Held out (holdout)', client_missing: 'Client missing',
 };
+export const P_ALIVE_BUCKETS = ['0-10', '10-20', '20-30', '30-40', '40-50', '50-60', '60-70', '70-80', '80-90', '90-100'];
+export const P_ALIVE_COLOUR = '#1f5fbf'; // the accent;
+export const VARIANT_LABELS = { bgnbd: 'BG/NBD', mbgnbd: 'MBG/NBD' };
 export const FACTOR_LABELS = { recency: 'Recency', frequency: 'Frequency', value: 'Order value' };
 export const ORDER_SOURCE_LABELS = { api: 'API', import: 'Import', shopify: 'Shopify' };
 export const ORDER_FLAG_LABELS = {

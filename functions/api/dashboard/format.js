@@ -8,6 +8,7 @@ export const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full'
 export const integerFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 export const scoreFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 export const moneyFormat = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+export const parameterFormat = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 4 });
 export const percentFormat = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
 
 export function parseDate(value) {

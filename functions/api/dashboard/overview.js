@@ -1,11 +1,15 @@
 // The overview: clients per band, emails per status, decisions and conversion.
 
-import { BANDS, BAND_COLOURS, BAND_LABELS, REASON_LABELS, STATUS_LABELS } from './constants.js';
+import {
+  BANDS, BAND_COLOURS, BAND_LABELS, P_ALIVE_BUCKETS, P_ALIVE_COLOUR, REASON_LABELS, STATUS_LABELS, VARIANT_LABELS,
+} from './constants.js';
 import { $, fill, h, svg } from './dom.js';
-import { formatAge, formatDate, formatLift, formatNumber, formatRate, label, parseDate } from './format.js';
+import {
+  formatAge, formatDate, formatLift, formatNumber, formatRate, label, parameterFormat, parseDate, time,
+} from './format.js';
 import { api } from './api.js';
 import { clearErrors, notify, showError, withBusy } from './notices.js';
-import { pageHeader } from './pieces.js';
+import { definitionList, pageHeader } from './pieces.js';
 
 export async function renderOverview(ctx) {
   const root = h('section', { class: 'page', testid: 'overview' });
@@ -51,6 +55,7 @@ export function overviewContent(stats, load) {
     ),
     h('div', { class: 'panels' },
       h('section', { class: 'card' }, h('h2', {}, 'Clients per band'), bandChart(clients.byBand || {})),
+      churnPanel(stats.churn),
       h('section', { class: 'card' }, h('h2', {}, 'Emails per status'),
         barTable(byStatus, (key) => label(STATUS_LABELS, key), 'Status', 'status-chart')),
       h('section', { class: 'card' }, h('h2', {}, 'Decisions by reason'),
@@ -83,30 +88,82 @@ export function tile(title, value, note, testid, href) {
 
 export function bandChart(byBand) {
   const bands = BANDS.concat(byBand.unknown ? ['unknown'] : []);
-  const counts = bands.map((band) => (typeof byBand[band] === 'number' ? byBand[band] : 0));
-  const max = Math.max(1, ...counts);
-  const slot = 100;
-  const barWidth = 56;
+  return columnChart({
+    keys: bands, counts: byBand, name: (band) => BAND_LABELS[band], colour: (band) => BAND_COLOURS[band],
+    title: 'Clients per band', chartClass: 'band-chart', testid: 'band-chart', barTestid: 'band-bar', keyAttribute: 'data-band',
+  });
+}
+
+/** Vertical bars with their counts above and names below: one per key, each a <g> a test can find by its key. */
+export function columnChart({ keys, counts, name, colour, title, chartClass, testid, barTestid, keyAttribute, slot = 100, barWidth = 56 }) {
+  const values = keys.map((key) => (typeof counts[key] === 'number' ? counts[key] : 0));
+  const max = Math.max(1, ...values);
   const top = 26;
   const bottom = 30;
   const height = 220;
   const plot = height - top - bottom;
-  const summary = bands.map((band, i) => `${BAND_LABELS[band]} ${counts[i]}`).join(', ');
+  const summary = keys.map((key, i) => `${name(key)} ${values[i]}`).join(', ');
   return svg('svg', {
-    class: 'band-chart', viewBox: `0 0 ${slot * bands.length} ${height}`, role: 'img',
-    'aria-label': `Clients per band: ${summary}`, testid: 'band-chart',
+    class: `column-chart ${chartClass}`, viewBox: `0 0 ${slot * keys.length} ${height}`, role: 'img',
+    'aria-label': `${title}: ${summary}`, testid,
   },
-  svg('line', { x1: 0, x2: slot * bands.length, y1: top + plot, y2: top + plot, class: 'axis' }),
-  bands.map((band, i) => {
-    const barHeight = counts[i] ? Math.max(2, (counts[i] / max) * plot) : 0;
+  svg('line', { x1: 0, x2: slot * keys.length, y1: top + plot, y2: top + plot, class: 'axis' }),
+  keys.map((key, i) => {
+    const barHeight = values[i] ? Math.max(2, (values[i] / max) * plot) : 0;
     const x = i * slot + (slot - barWidth) / 2;
     const y = top + plot - barHeight;
-    return svg('g', { 'data-testid': 'band-bar', 'data-band': band },
-      svg('rect', { x, y, width: barWidth, height: barHeight, rx: 3, fill: BAND_COLOURS[band] }),
-      svg('text', { x: x + barWidth / 2, y: y - 8, 'text-anchor': 'middle', class: 'bar-count' }, String(counts[i])),
-      svg('text', { x: x + barWidth / 2, y: height - 10, 'text-anchor': 'middle', class: 'bar-label' }, BAND_LABELS[band]),
+    return svg('g', { 'data-testid': barTestid, [keyAttribute]: key },
+      svg('rect', { x, y, width: barWidth, height: barHeight, rx: 3, fill: colour(key) }),
+      svg('text', { x: x + barWidth / 2, y: y - 8, 'text-anchor': 'middle', class: 'bar-count' }, String(values[i])),
+      svg('text', { x: x + barWidth / 2, y: height - 10, 'text-anchor': 'middle', class: 'bar-label' }, name(key)),
     );
   }));
+}
+
+/** The churn model in use and what it says about the clients; null when the stats predate it (no churn). */
+export function churnPanel(churn) {
+  if (!churn || typeof churn !== 'object') return null;
+  const model = churn.model && typeof churn.model === 'object' ? churn.model : {};
+  const fitted = model.status === 'fitted';
+  return h('section', { class: 'card', testid: 'churn-panel' },
+    h('h2', {}, 'Churn model'),
+    fitted ? [
+      h('p', { testid: 'churn-model-summary' }, modelSummary(model)),
+      columnChart({
+        keys: P_ALIVE_BUCKETS, counts: churn.pAlive || {}, name: (bucket) => bucket.replace('-', '\u2013'),
+        colour: () => P_ALIVE_COLOUR, title: 'Clients per chance of still being a client, in %', chartClass: 'p-alive-chart',
+        testid: 'p-alive-chart', barTestid: 'p-alive-bar', keyAttribute: 'data-bucket', slot: 60, barWidth: 40,
+      }),
+      h('p', { class: 'muted chart-caption' }, 'Clients per chance of still being a client (%)'),
+      h('p', { testid: 'overdue-count' },
+        `${formatNumber(churn.overdue ?? 0)} of ${formatNumber(churn.judged ?? 0)} clients overdue against their own rhythm`),
+      modelParameters(model),
+    ] : [
+      h('p', { testid: 'churn-model-reason' }, model.reason ? String(model.reason) : 'No churn model is in use.'),
+      model.status === 'insufficient' && model.fittedAt
+        ? h('p', { class: 'muted' }, 'Last tried ', time(model.fittedAt), '; the rule score is in use.') : null,
+    ]);
+}
+
+/** "MBG/NBD fitted 3 Jan 2027 on 1,200 clients (400 repeat buyers)", with the whole when the fit saw a sample. */
+export function modelSummary(model) {
+  const sample = model.sampled === true ? `, a sample of ${formatNumber(model.clientsSeen)}` : '';
+  return [label(VARIANT_LABELS, model.variant), ' fitted ', time(model.fittedAt),
+    ` on ${formatNumber(model.clients)} clients${sample} (${formatNumber(model.repeatBuyers)} repeat buyers)`];
+}
+
+export function modelParameters(model) {
+  const parameter = (value) => h('code', {}, formatNumber(value, parameterFormat));
+  return h('details', { class: 'model-parameters' }, h('summary', {}, 'Parameters'),
+    definitionList([
+      ['Version', h('code', {}, String(model.version))],
+      ['r, \u03b1 (order rate)', [parameter(model.r), ', ', parameter(model.alpha)]],
+      ['a, b (dropping out)', [parameter(model.a), ', ', parameter(model.b)]],
+      ['Time unit', model.timeUnit ? String(model.timeUnit) : '\u2014'],
+      ['Log-likelihood', parameter(model.logLikelihood)],
+      ['Iterations', formatNumber(model.iterations)],
+      ['Repeat buyers needed', formatNumber(model.minRepeatBuyers)],
+    ]));
 }
 
 export function barTable(counts, name, heading, testid) {

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from engagement.clock import parse_instant
+from engagement.domain.churn_model import ChurnModel
 from engagement.domain.jsontext import json_object
 from engagement.domain.models import ENVELOPE_VERSION, Client, EngagementEvent, EventType, Signal
 from engagement.domain.scoring import score_client
@@ -89,8 +90,10 @@ def event_from_change(
     old_image: Mapping[str, Any] | None,
     new_image: Mapping[str, Any] | None,
     now: datetime,
+    model: ChurnModel | None = None,
 ) -> EngagementEvent | None:
-    """The event a stream record means, or None when it changed no fact (a write of the system's own)."""
+    """The event a stream record means, scored (with the churn model when there is one), or None when it changed no
+    fact (a write of the system's own)."""
     event_type = _EVENT_TYPES.get(event_name)
     if event_type is None:
         raise InvalidRecord(f"eventName {event_name!r} is unknown (expected INSERT, MODIFY or REMOVE)", "eventName")
@@ -110,7 +113,7 @@ def event_from_change(
         type=event_type,
         occurred_at=occurred_at,
         client=client,
-        score=score_client(client, now),
+        score=score_client(client, now, model),
         changed=changed,
         signals=_signals(event_type, old_image, new_image),
     )

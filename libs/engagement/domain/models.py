@@ -99,7 +99,8 @@ class Band(StrEnum):
 
 class ScoreSource(StrEnum):
     PROVIDED = "provided"  # the item's engagementScore, set upstream or by an operator
-    COMPUTED = "computed"  # the built-in model
+    MODEL = "model"  # the churn model fitted on the shop's order histories (engagement.domain.churn_model)
+    COMPUTED = "computed"  # the built-in rule score
 
 
 class Client(CamelModel):
@@ -153,12 +154,31 @@ class ScoreFactor(CamelModel):
     explanation: str
 
 
+class Rhythm(CamelModel):
+    """A client judged by the churn model against their own buying rhythm."""
+
+    p_alive: float = Field(ge=0, le=1, description="How likely the client is still a client")
+    expected_orders: float = Field(ge=0, description="Orders expected in the next horizon_days")
+    horizon_days: int
+    usual_gap_days: float | None = Field(description="The mean time between their orders; none after one order")
+    days_since_last_order: float
+    gaps_late: float | None = Field(description="Days since the last order, in usual gaps")
+    overdue: bool = Field(description="Silent for at least twice their usual gap")
+    next_order_date: Instant = Field(description="If still a client: the median date of their next order")
+    explanation: str
+    model_version: str
+
+
 class Score(CamelModel):
     value: float = Field(ge=0, le=100, description="The effective score: provided if set, else computed")
     band: Band
     source: ScoreSource
-    computed_value: int = Field(ge=0, le=100, description="The built-in model's score, even when overridden")
-    breakdown: tuple[ScoreFactor, ...]
+    computed_value: int = Field(
+        ge=0, le=100, description="The system's own score, even when overridden: the churn model's, else the rule's"
+    )
+    breakdown: tuple[ScoreFactor, ...] = Field(description="The rule score's parts, whichever score is in use")
+    rhythm: Rhythm | None = Field(default=None, description="The churn model's view, when it judged the client")
+    note: str | None = Field(default=None, description="Why the churn model did not judge the client")
 
 
 class EventType(StrEnum):
@@ -229,6 +249,7 @@ class DecisionRecord(CamelModel):
     event_type: EventType
     score: float | None = None
     band: Band | None = None
+    score_source: ScoreSource | None = None  # provided, model (the churn model) or computed (the rule score)
     email_id: str | None = None
     converted_at: Instant | None = None  # a held_out decision followed by an order within the window
 

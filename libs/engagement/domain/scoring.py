@@ -8,7 +8,11 @@ The built-in model adds three parts, each monotone in its fact:
 
 With no order for 180 days or more the recency part is 0, so the score is at most 45: below 50 (at risk) whatever
 the client's history. A client who never ordered is measured from when they joined (createdAt), so a new sign-up
-is not treated as lapsed. A provided engagementScore wins over the model; the model's view travels with it.
+is not treated as lapsed.
+
+When the shop's churn model is fitted (engagement.domain.churn_model), it judges every client with an order history
+instead: the score is P(alive) on 0-100, the source `model`, and the rhythm says it in words; the bands and the
+risk threshold stay. A provided engagementScore wins over both; the system's own view travels with it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from engagement.domain.churn_model import ChurnModel, judge, score_of
 from engagement.domain.models import Band, Client, Score, ScoreFactor, ScoreSource
 
 RECENCY_POINTS = 55.0
@@ -99,21 +104,13 @@ def computed_score(client: Client, now: datetime) -> tuple[int, tuple[ScoreFacto
     return round(sum(part.points for part in breakdown)), breakdown
 
 
-def score_client(client: Client, now: datetime) -> Score:
-    value, breakdown = computed_score(client, now)
-    if client.engagement_score is not None:
-        provided = client.engagement_score
-        return Score(
-            value=provided,
-            band=band_for(provided),
-            source=ScoreSource.PROVIDED,
-            computed_value=value,
-            breakdown=breakdown,
-        )
-    return Score(
-        value=value,
-        band=band_for(value),
-        source=ScoreSource.COMPUTED,
-        computed_value=value,
-        breakdown=breakdown,
-    )
+def score_client(client: Client, now: datetime, model: ChurnModel | None = None) -> Score:
+    """The client's score: provided, else the churn model's (when it can judge them), else the rule score's."""
+    rule_value, breakdown = computed_score(client, now)
+    judged = judge(client, model, now)
+    rhythm, note = (judged, None) if not isinstance(judged, str) else (None, judged)
+    own_value, own_source = (score_of(rhythm), ScoreSource.MODEL) if rhythm else (rule_value, ScoreSource.COMPUTED)
+    provided = client.engagement_score
+    value, source = (provided, ScoreSource.PROVIDED) if provided is not None else (own_value, own_source)
+    return Score(value=value, band=band_for(value), source=source, computed_value=own_value, breakdown=breakdown,
+                 rhythm=rhythm, note=note)  # fmt: skip

@@ -32,6 +32,7 @@ class SegmentTask(CamelModel):
     segment: int = Field(ge=0)
     total_segments: int = Field(ge=1, le=1_000_000)
     start_key: dict[str, Any] | None = None
+    model_version: str | None = None  # the churn model the run scores with (the coordinator may just have fitted it)
 
     def continued(self, start_key: dict[str, Any]) -> SegmentTask:
         return self.model_copy(update={"start_key": start_key})
@@ -48,11 +49,11 @@ def decode_task(body: str) -> SegmentTask:
     return task
 
 
-def plan_run(now: datetime, total_segments: int) -> list[SegmentTask]:
-    """One day's run: a task per segment, every one scoring as of the same instant."""
+def plan_run(now: datetime, total_segments: int, model_version: str | None = None) -> list[SegmentTask]:
+    """One day's run: a task per segment, every one scoring as of the same instant with the same churn model."""
     run_date = now.date().isoformat()
-    return [SegmentTask(run_date=run_date, now=now, segment=segment, total_segments=total_segments)
-            for segment in range(total_segments)]  # fmt: skip
+    return [SegmentTask(run_date=run_date, now=now, segment=segment, total_segments=total_segments,
+                        model_version=model_version) for segment in range(total_segments)]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from engagement.adapters.pipeline_monitor import PipelineMonitor
 from engagement.adapters.store import DecisionRepository, EmailRepository, UserRepository
+from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.clock import Clock
 from engagement.http.auth import BearerTokenAuth
 from engagement.services.catalog import CatalogService
@@ -35,6 +36,7 @@ class ApiServices:
     webhooks: WebhookReceiver
     editor: Editor
     stats: StatsService
+    churn_models: ChurnModelRepository
     pipeline: PipelineMonitor
     auth: BearerTokenAuth
     assets: Mapping[str, str]  # the dashboard's files by name, read once at cold start

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from engagement.adapters.store.pagination import Page
 from engagement.clock import format_instant
 from engagement.domain.catalog import Product
+from engagement.domain.churn_model import ChurnModel
 from engagement.domain.models import Band, Client, DecisionRecord, Email
 from engagement.domain.orders import Order
 from engagement.domain.scoring import score_client
@@ -32,15 +33,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def client_summary(item: Mapping[str, Any], now: datetime, *, breakdown: bool = False) -> dict[str, Any]:
-    """A client as stored, with its score now (value, band, source; and with breakdown, how it was reached). An
-    item that breaks the data contract is shown as stored, with the problem and no score."""
+def client_summary(
+    item: Mapping[str, Any], now: datetime, model: ChurnModel | None = None, *, breakdown: bool = False
+) -> dict[str, Any]:
+    """A client as stored, with its score now (value, band, source; and with breakdown, how it was reached: the
+    rule's parts, the churn model's rhythm or why it did not judge). An item that breaks the data contract is shown
+    as stored, with the problem and no score."""
     try:
         client = Client.model_validate(item)
     except ValidationError as exc:
         return {**_plain(dict(item)), "problem": describe(validation_problems(exc))}
     view = client.model_dump(mode="json", by_alias=True, exclude_none=True)
-    view["score"] = score_client(client, now).model_dump(
+    view["score"] = score_client(client, now, model).model_dump(
         mode="json", by_alias=True, include=None if breakdown else {"value", "band", "source"}
     )
     return view
@@ -63,11 +67,12 @@ def client_detail(
     item: Mapping[str, Any],
     *,
     now: datetime,
+    model: ChurnModel | None,
     recent_decisions: list[DecisionRecord],
     recent_emails: list[Email],
 ) -> dict[str, Any]:
     """A client with the score's breakdown and a timeline of decisions (one per event) and email steps."""
-    view = client_summary(item, now, breakdown=True)
+    view = client_summary(item, now, model, breakdown=True)
     view["timeline"] = timeline(recent_decisions, recent_emails)
     view["recentDecisions"] = [decision.model_dump(mode="json", by_alias=True) for decision in recent_decisions]
     view["recentEmails"] = [email_view(email, with_content=False) for email in recent_emails]
@@ -78,7 +83,7 @@ def timeline(decisions: list[DecisionRecord], emails: list[Email]) -> list[dict[
     """What happened to a client, newest first: each event's decision, and each step of each email."""
     entries = [
         {"kind": "decision", **decision.model_dump(mode="json", by_alias=True,
-                                                    include={"send", "reason", "event_type", "score", "band",
+                                                    include={"send", "reason", "event_type", "score", "band", "score_source",
                                                              "email_id"}), "at": decision.decided_at}
         for decision in decisions
     ] + [

@@ -16,6 +16,10 @@ Idempotent per day: a published client is marked with the run's date and skipped
 the event's id is derived from the run's date and the client, so a task retried after publishing makes the same
 event (the email processor's email id comes from it: no second email). A task running out of time queues its
 own continuation with the scan's LastEvaluatedKey (the checkpoint) and ends successfully.
+
+Before it queues the run, the coordinator refits the churn model when the stored one is due (services/churn.py);
+the tasks name the version, so every segment scores with it. A failed fit is logged and the run goes on with the
+version before it.
 """
 
 from __future__ import annotations
@@ -24,24 +28,28 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from engagement.adapters.messaging import EventPublisher
 from engagement.adapters.segment_queue import SegmentQueue
+from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock, TimeLeft, format_instant, unlimited
+from engagement.domain.churn_model import ChurnModel
 from engagement.domain.events import client_from_item
 from engagement.domain.models import Client, Score
 from engagement.domain.scoring import score_client
 from engagement.domain.sweep import RescoreRules, SegmentTask, Verdict, assess, plan_run, rescored_event
 from engagement.errors import InvalidRecord, TransientFailure
 from engagement.observability import count, logger
+from engagement.services.churn import ChurnFitting
 
 # What scoring, the decision and the event need; nothing else is read.
 RESCORE_ATTRIBUTES = (
-    "userId", "email", "name", "lastOrderDate", "orderCount", "averageOrderValue", "preferredCategories",
-    "createdAt", "engagementScore", "optedOut", "suppressed", "timezone", "lastEmailDate", "computedScore", "band",
-    "winbackLapse", "winbackAttempts", "rescoredOn",
+    "userId", "email", "name", "firstOrderDate", "lastOrderDate", "orderCount", "averageOrderValue",
+    "preferredCategories", "createdAt", "engagementScore", "optedOut", "suppressed", "timezone", "lastEmailDate",
+    "computedScore", "band", "winbackLapse", "winbackAttempts", "rescoredOn",
 )  # fmt: skip
 CHECKPOINT_RESERVE_S = 10.0  # stop a segment with this much of the invocation left, and queue the rest...
 SLOWEST_PAGES_RESERVED = 2  # ...plus time for this many of its slowest pages so far: the next one must fit
@@ -69,9 +77,13 @@ class RescoreSweep:
         rules: RescoreRules,
         clock: Clock,
         total_segments: int,
+        models: ChurnModelRepository,
+        fitting: ChurnFitting | None = None,
         page_size: int = 500,
     ) -> None:
         self.users = users
+        self.models = models
+        self.fitting = fitting
         self.publisher = publisher
         self.tasks = tasks
         self.rules = rules
@@ -79,30 +91,45 @@ class RescoreSweep:
         self.total_segments = total_segments
         self.page_size = page_size
 
-    def start(self) -> dict[str, Any]:
-        """The coordinator: one task per segment, all scoring as of this instant. Nothing is queued while an
-        earlier run's tasks are still pending: two runs at once would scan every client twice."""
+    def start(self, time_left: TimeLeft = unlimited) -> dict[str, Any]:
+        """The coordinator: the churn model refitted if due, then one task per segment, all scoring as of this
+        instant with the same model. Nothing is queued while an earlier run's tasks are still pending: two runs at
+        once would scan every client twice."""
         now = self.clock.now()
         pending = self.tasks.pending()
         if pending:
             logger.warning("rescore not started: the last run is still going", extra={"pendingTasks": pending})
             count("RescoreRunsSkipped")
             return {"started": False, "now": format_instant(now), "pendingTasks": pending}
-        tasks = plan_run(now, self.total_segments)
+        model = self._refit_if_due(now, time_left)
+        tasks = plan_run(now, self.total_segments, model.version if model else None)
         self.tasks.send(tasks)
-        logger.info("rescore started", extra={"runDate": tasks[0].run_date, "segments": self.total_segments})
+        logger.info("rescore started", extra={"runDate": tasks[0].run_date, "segments": self.total_segments,
+                                              "churnModel": tasks[0].model_version})  # fmt: skip
         return {
             "started": True,
             "runDate": tasks[0].run_date,
             "now": format_instant(now),
             "segments": self.total_segments,
+            "churnModel": _described(model),
         }
+
+    def _refit_if_due(self, now: datetime, time_left: TimeLeft) -> ChurnModel | None:
+        """The model this run scores with: refitted first when due. A fit that fails leaves the last version."""
+        if self.fitting is not None:
+            try:
+                self.fitting.refit_if_due(now, time_left)
+            except Exception:  # the sweep must run whatever the fit does
+                logger.exception("churn model fit failed; the run scores with the version before it")
+                count("ChurnModelFitsFailed")
+        return self.models.latest()
 
     def run_segment(self, task: SegmentTask, time_left: TimeLeft = unlimited) -> SegmentReport:
         """Scan and rescore the task's segment a page at a time. When the next page might not finish in the time
         left (a slow page on a busy table included), queue the rest as a continuation and stop: an invocation that
         timed out instead would be retried from its task's start, beside its own continuation."""
         report = SegmentReport()
+        model = self.models.latest(at_least=task.model_version)
         start_key = task.start_key
         left, slowest_page = time_left(), 0.0
         while True:
@@ -110,7 +137,7 @@ class RescoreSweep:
                 task.segment, task.total_segments, attributes=RESCORE_ATTRIBUTES, start_key=start_key,
                 limit=self.page_size,
             )  # fmt: skip
-            self._rescore(items, task, report)
+            self._rescore(items, task, model, report)
             if start_key is None:
                 break
             now_left = time_left()
@@ -127,7 +154,9 @@ class RescoreSweep:
                                                    **report.as_dict()})  # fmt: skip
         return report
 
-    def _rescore(self, items: Sequence[Mapping[str, Any]], task: SegmentTask, report: SegmentReport) -> None:
+    def _rescore(
+        self, items: Sequence[Mapping[str, Any]], task: SegmentTask, model: ChurnModel | None, report: SegmentReport
+    ) -> None:
         due: list[tuple[Client, Score, Verdict]] = []
         for item in items:
             report.scanned += 1
@@ -136,7 +165,7 @@ class RescoreSweep:
             except InvalidRecord:
                 report.unscorable += 1  # the stream dead-lettered it when it was written; nothing to add here
                 continue
-            score = score_client(client, task.now)
+            score = score_client(client, task.now, model)
             verdict = assess(client, score, task.now, task.run_date, self.rules)
             if verdict is not None:
                 due.append((client, score, verdict))
@@ -155,3 +184,9 @@ class RescoreSweep:
             if verdict.publish:
                 report.published[verdict.reason] += 1
         count("RescoreEventsPublished", len(events))
+
+
+def _described(model: ChurnModel | None) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    return {"version": model.version, "status": model.status, "reason": model.reason}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.adapters.store.emails import EmailRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
@@ -50,9 +51,17 @@ class EmailEdit(CamelModel):
 
 class Editor:
     def __init__(
-        self, *, emails: EmailRepository, users: UserRepository, brand: Brand, policy: GuardrailPolicy, clock: Clock
+        self,
+        *,
+        emails: EmailRepository,
+        users: UserRepository,
+        brand: Brand,
+        policy: GuardrailPolicy,
+        clock: Clock,
+        models: ChurnModelRepository,
     ) -> None:
         self.emails = emails
+        self.models = models
         self.users = users
         self.brand = brand
         self.policy = policy
@@ -79,7 +88,7 @@ class Editor:
             raise Conflict(f"the client's item breaks the data contract ({invalid})") from invalid
         if client is None:
             raise Conflict(f"client {email.user_id} no longer exists")
-        request = WriteRequest(client=client, score=score_client(client, now), now=now)
+        request = WriteRequest(client=client, score=score_client(client, now, self.models.latest()), now=now)
         if violations := check(content, request, self.policy):
             raise InvalidRequest(*((violation.rule, str(violation)) for violation in violations))
         rendered = render_email(content, self.brand)

@@ -16,10 +16,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.adapters.store.decisions import CONVERSION_COUNTERS, DECIDED_PREFIX, DecisionRepository
 from engagement.adapters.store.emails import EmailRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock, TimeLeft, format_instant, parse_instant, unlimited
+from engagement.domain.churn_model import ChurnModel
 from engagement.domain.conversion_rates import conversion_rates
 from engagement.domain.events import client_from_item
 from engagement.domain.models import Band, DecisionReason, EmailStatus
@@ -27,8 +29,9 @@ from engagement.domain.scoring import score_client
 from engagement.errors import InvalidRecord, TransientFailure
 from engagement.observability import logger
 
-SCORED_ATTRIBUTES = ("userId", "email", "lastOrderDate", "orderCount", "averageOrderValue", "createdAt",
-                     "engagementScore")  # fmt: skip
+SCORED_ATTRIBUTES = ("userId", "email", "firstOrderDate", "lastOrderDate", "orderCount", "averageOrderValue",
+                     "createdAt", "engagementScore")  # fmt: skip
+P_ALIVE_BUCKETS = tuple(f"{low}-{low + 10}" for low in range(0, 100, 10))  # P(alive) in %: [0, 10) ... [90, 100]
 UNKNOWN_BAND = "unknown"  # items that break the data contract: they cannot be scored
 
 
@@ -41,16 +44,35 @@ class OutOfTime(Exception):
     """The count would outlast the request."""
 
 
-def clients_per_band(items: Any, now: datetime, time_left: TimeLeft = unlimited) -> dict[str, int]:
+def count_clients(
+    items: Any, now: datetime, model: ChurnModel | None = None, time_left: TimeLeft = unlimited
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """Clients per band; and, of those the churn model judged, how many per P(alive) bucket and how many are
+    overdue against their own rhythm."""
     counts: Counter[str] = Counter({band.value: 0 for band in Band} | {UNKNOWN_BAND: 0})
+    alive: Counter[str] = Counter({bucket: 0 for bucket in P_ALIVE_BUCKETS})
+    overdue = 0
     for seen, item in enumerate(items, start=1):
         if seen % CHECK_EVERY == 0 and time_left() < RESERVE_S:
             raise OutOfTime
         try:
-            counts[score_client(client_from_item(item), now).band.value] += 1
+            score = score_client(client_from_item(item), now, model)
         except InvalidRecord:
             counts[UNKNOWN_BAND] += 1
-    return dict(counts)
+            continue
+        counts[score.band.value] += 1
+        if score.rhythm is not None:
+            alive[P_ALIVE_BUCKETS[min(9, int(score.rhythm.p_alive * 10))]] += 1
+            overdue += score.rhythm.overdue
+    judged = sum(alive.values())
+    return dict(counts), {"judged": judged, "overdue": overdue, "pAlive": dict(alive)}
+
+
+def model_view(model: ChurnModel | None) -> dict[str, Any]:
+    """The churn model in use, or why there is none."""
+    if model is None:
+        return {"status": "none", "reason": "no churn model fitted yet: the rule score is in use"}
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class StatsService:
@@ -61,9 +83,11 @@ class StatsService:
         emails: EmailRepository,
         decisions: DecisionRepository,
         clock: Clock,
+        models: ChurnModelRepository,
         max_age: timedelta = timedelta(minutes=5),
     ) -> None:
         self.users = users
+        self.models = models
         self.emails = emails
         self.decisions = decisions
         self.clock = clock
@@ -106,10 +130,12 @@ class StatsService:
         }
 
     def _aggregate(self, now: datetime, time_left: Callable[[], float]) -> dict[str, Any]:
-        bands = clients_per_band(self.users.every_item(SCORED_ATTRIBUTES), now, time_left)
+        model = self.models.latest()
+        bands, churn = count_clients(self.users.every_item(SCORED_ATTRIBUTES), now, model, time_left)
         statuses = {status.value: self.emails.count_in_status(status) for status in EmailStatus}
         return {
             "computedAt": format_instant(now),
             "clients": {"total": sum(bands.values()), "byBand": bands},
+            "churn": {**churn, "model": model_view(model)},
             "emails": {"total": sum(statuses.values()), "byStatus": statuses},
         }

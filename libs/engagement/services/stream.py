@@ -21,6 +21,7 @@ from engagement.adapters.messaging import (
     DeadLetterQueue,
     EventPublisher,
 )
+from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.adapters.store.dynamo import from_item
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
@@ -32,9 +33,15 @@ from engagement.observability import count, logger
 
 class StreamService:
     def __init__(
-        self, users: UserRepository, publisher: EventPublisher, dead_letters: DeadLetterQueue, clock: Clock
+        self,
+        users: UserRepository,
+        publisher: EventPublisher,
+        dead_letters: DeadLetterQueue,
+        clock: Clock,
+        models: ChurnModelRepository,
     ) -> None:
         self.users = users
+        self.models = models
         self.publisher = publisher
         self.dead_letters = dead_letters
         self.clock = clock
@@ -54,6 +61,7 @@ class StreamService:
                 old_image=old_image,
                 new_image=new_image,
                 now=self.clock.now(),
+                model=self.models.latest(),
             )
         except InvalidRecord as invalid:
             self._dead_letter(raw, invalid.reason, invalid.field)

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.adapters.store.decisions import DecisionRepository, decision_key
 from engagement.adapters.store.emails import EmailRepository
 from engagement.adapters.store.suppressions import UNSUBSCRIBED, SuppressionRepository
@@ -69,9 +70,11 @@ class WinbackService:
         rules: EligibilityRules,
         clock: Clock,
         suppressions: SuppressionRepository,
+        models: ChurnModelRepository,
         delivery: Delivery | None = None,
     ) -> None:
         self.users = users
+        self.models = models
         self.emails = emails
         self.decisions = decisions
         self.writer = writer
@@ -98,7 +101,9 @@ class WinbackService:
         if client is None:
             return self._record(event, now, Decision(send=False, reason=DecisionReason.CLIENT_MISSING), None)
         email_id = email_id_for(event)
-        score = score_client(client, now)
+        # the event's own model version at least: a refit a moment ago is not judged by the version before it
+        judged_by = event.score.rhythm.model_version if event.score.rhythm else None
+        score = score_client(client, now, self.models.latest(at_least=judged_by))
         history = self._history(client, now)
         resuming = history.last_email_id == email_id
         stored = self.emails.get(email_id) if resuming else None
@@ -220,6 +225,7 @@ class WinbackService:
             event_type=event.type,
             score=score.value if score else None,
             band=score.band if score else None,
+            score_source=score.source if score else None,
             email_id=email_id,
         )
         self.decisions.record(record)  # and counted, once, in the same write

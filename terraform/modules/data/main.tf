@@ -354,3 +354,39 @@ resource "aws_dynamodb_table" "webhooks" {
 
   tags = var.tags
 }
+
+# The churn model's versions (partition "churn", sort key: when it was fitted); every function scores with the
+# newest. Kept a year, so a fit can be compared with the ones before it.
+resource "aws_dynamodb_table" "models" {
+  name                        = "${var.prefix}-models"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "model"
+  range_key                   = "version"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "model"
+    type = "S"
+  }
+
+  attribute {
+    name = "version"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.this.arn
+  }
+
+  tags = var.tags
+}

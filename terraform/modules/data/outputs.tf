@@ -77,3 +77,13 @@ output "webhooks_table_arn" {
   description = "Store webhooks table ARN."
   value       = aws_dynamodb_table.webhooks.arn
 }
+
+output "models_table_name" {
+  description = "The churn model's versions (newest last)."
+  value       = aws_dynamodb_table.models.name
+}
+
+output "models_table_arn" {
+  description = "Models table ARN."
+  value       = aws_dynamodb_table.models.arn
+}

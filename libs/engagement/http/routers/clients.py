@@ -40,19 +40,19 @@ def router(api: ApiServices) -> Router:
         limit: PageSize = 25, cursor: Cursor = None, band: BandFilter = None, q: Search = None
     ) -> dict[str, Any]:
         """Clients in table order. Filtered pages may hold fewer than limit items while nextCursor goes on."""
-        now = api.clock.now()
+        now, model = api.clock.now(), api.churn_models.latest()
 
         def matches(item: dict[str, Any]) -> bool:
-            return matches_filter(client_summary(item, now), band, q)
+            return matches_filter(client_summary(item, now, model), band, q)
 
         page = api.users.page(limit=limit, cursor=cursor, matches=matches if band or q else None)
-        return page_view(page, lambda item: client_summary(item, now))
+        return page_view(page, lambda item: client_summary(item, now, model))
 
     @routes.post("/api/users", responses=answers(ClientView, "Created", 201))
     def create_user(new: Annotated[NewClient, Body()]) -> Response[str]:
         item = api.clients.create(new)
         return Response(status_code=201, content_type=content_types.APPLICATION_JSON,
-                        body=json.dumps(client_summary(item, api.clock.now())))  # fmt: skip
+                        body=json.dumps(client_summary(item, api.clock.now(), api.churn_models.latest())))  # fmt: skip
 
     @routes.get("/api/users/<user_id>", responses=answers(ClientDetail))
     def get_user(user_id: str) -> dict[str, Any]:
@@ -62,13 +62,14 @@ def router(api: ApiServices) -> Router:
         return client_detail(
             item,
             now=api.clock.now(),
+            model=api.churn_models.latest(),
             recent_decisions=api.decisions.for_user(user_id, limit=20).items,
             recent_emails=api.emails.for_user(user_id, limit=10).items,
         )
 
     @routes.patch("/api/users/<user_id>", responses=answers(ClientView))
     def change_user(user_id: str, changes: Annotated[ClientChanges, Body()]) -> dict[str, Any]:
-        return client_summary(api.clients.change(user_id, changes), api.clock.now())
+        return client_summary(api.clients.change(user_id, changes), api.clock.now(), api.churn_models.latest())
 
     @routes.delete("/api/users/<user_id>", responses=answers(Deleted))
     def delete_user(user_id: str) -> dict[str, Any]:
@@ -91,7 +92,9 @@ def router(api: ApiServices) -> Router:
         body = {
             "order": order_view(stored) if stored else None,
             "duplicate": result.outcome is Outcome.DUPLICATE,
-            "client": client_summary(recorded.client or {"userId": user_id}, api.clock.now()),
+            "client": client_summary(
+                recorded.client or {"userId": user_id}, api.clock.now(), api.churn_models.latest()
+            ),
             "attributedTo": attributed_to,
         }
         status = 201 if result.outcome is Outcome.RECORDED else 200
