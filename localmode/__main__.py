@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from engagement.clock import ShiftedClock
     from scripts.seed_users import generate_shop, write_shop
 
     began = time.monotonic()
@@ -72,6 +73,11 @@ def demo(args: argparse.Namespace) -> int:
         shop = generate_shop(args.count, seed=args.seed)
         write_shop(mode.client("dynamodb"), mode.deployed.tables, shop, progress=True)
         drained = mode.wait_until_drained(timeout=args.timeout)
+        if drained:  # the day's sweep, as the schedule starts it: the churn model is fitted on the seeded histories
+            clients = {name: mode.client(name) for name in ("dynamodb", "sns", "sqs")}
+            swept = sweep_of(clients, mode.deployed, ShiftedClock(mode.clock_offset_file)).start()
+            print(f"rescoring sweep started; churn model: {describe_model(swept.get('churnModel'))}", flush=True)
+            drained = mode.wait_until_drained(timeout=args.timeout)
         interrupted = mode.stop_event.is_set()
         summary = mode.summary()
     finally:
@@ -99,6 +105,20 @@ def _histories(orders_per_client: dict[str, int]) -> str:
             f"median {counts[len(counts) // 2]}; GET /api/users/{{id}}/orders)")  # fmt: skip
 
 
+def _churn(summary: dict[str, Any]) -> str:
+    model = summary.get("churn_model")
+    if model is None:
+        return "none fitted"
+    if model["status"] != "fitted":
+        return f"none: {model['reason']}"
+    parameters = ", ".join(f"{name} {model[name]:.3g}" for name in ("r", "alpha", "a", "b"))
+    return (
+        f"{'MBG/NBD' if model['variant'] == 'mbgnbd' else 'BG/NBD'} on {model['clients']} clients "
+        f"({model['repeatBuyers']} with a repeat order; {parameters}, alpha in days); it judged "
+        f"{summary['churn_judged']}, {summary['churn_overdue']} overdue against their own rhythm"
+    )
+
+
 def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str]]:
     bands = summary["bands"]
     per_band = ", ".join(f"{band} {bands.get(band, 0)}" for band in ("critical", "at_risk", "moderate", "good"))
@@ -117,6 +137,11 @@ def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str
             f"{sum(summary['products_per_category'].values())} products in "
             f"{len(summary['products_per_category'])} categories, {summary['products_in_stock']} in stock",
         ),
+        ("churn model", _churn(summary)),
+        *(
+            ("  e.g." if index == 0 else "", f"{name} ({band}): {words}")
+            for index, (name, band, words) in enumerate(summary.get("churn_examples", []))
+        ),
         ("emails drafted", f"{sum(summary['drafts_by_writer'].values())} ({_listing(summary['drafts_by_writer'])})"),
         (
             "at-risk, no draft",
@@ -131,13 +156,12 @@ def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str
 
 
 def rescore(args: argparse.Namespace) -> int:
-    """Set the simulated time (if asked), queue the day's segment tasks as the schedule would, wait for them."""
+    """Set the simulated time (if asked), then start a run as the daily schedule does (the coordinator: the churn
+    model refitted when due, one task per segment queued) and wait for the segments."""
     import boto3
 
-    from engagement.adapters.segment_queue import SegmentQueue
-    from engagement.clock import parse_instant, read_offset
-    from engagement.domain.sweep import plan_run
-    from stack import resources
+    from engagement.clock import ShiftedClock, parse_instant, read_offset
+    from localmode.topology import deployed_in_emulator
 
     settings = Settings.of_running(aws_port=args.aws_port, app_port=args.app_port)
     offset_file = settings.state_dir / "clock-offset"
@@ -147,29 +171,56 @@ def rescore(args: argparse.Namespace) -> int:
         written.write_text(f"{offset.total_seconds():.3f}\n")
         written.replace(offset_file)  # all at once: a function never reads a half-written shift
     now = datetime.now(UTC) + read_offset(offset_file)
-    sqs = boto3.client("sqs", endpoint_url=settings.endpoint_url, region_name=resources.REGION,
-                       aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                       aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    clients = {name: boto3.client(name, endpoint_url=settings.endpoint_url, region_name=resources.REGION,
+                                  aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                  aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+               for name in ("dynamodb", "sns", "sqs")}  # fmt: skip
     try:
-        url = sqs.get_queue_url(QueueName=resources.RESCORE_SEGMENTS.name)["QueueUrl"]
+        deployed = deployed_in_emulator(clients, resources.PREFIX, settings.endpoint_url)
     except Exception as exc:
         print(f"the local mode is not running on port {settings.aws_port} (start it with make local): {exc}",
               file=sys.stderr)  # fmt: skip
         return 2
-    segments = int(resources.sample_environment(resources.RESCORE.logical_name)["RESCORE_SEGMENTS"])
-    tasks = plan_run(now, segments)
-    queue = SegmentQueue(url, sqs)
-    queue.send(tasks)
-    print(f"rescoring as of {now.isoformat(timespec='seconds')} (run {tasks[0].run_date}): {segments} segments "
-          "queued; the local mode's console shows what each publishes", flush=True)  # fmt: skip
+    sweep = sweep_of(clients, deployed, ShiftedClock(offset_file))
+    started = sweep.start()
+    if not started["started"]:
+        print(f"the last run is still going ({started['pendingTasks']} tasks queued); try again when it is done",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(
+        f"rescoring as of {now.isoformat(timespec='seconds')} (run {started['runDate']}): "
+        f"{started['segments']} segments queued; the local mode's console shows what each publishes",
+        flush=True,
+    )
+    print(f"churn model: {describe_model(started['churnModel'])}", flush=True)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        if queue.pending() == 0:
+        if sweep.tasks.pending() == 0:
             print("rescore done", flush=True)
             return 0
         time.sleep(0.5)
     print(f"segments still queued after {args.timeout:.0f} s", file=sys.stderr)
     return 1
+
+
+def sweep_of(clients: dict[str, Any], deployed: resources.Deployed, clock: Any) -> Any:
+    """The rescore function's sweep, built as its cold start builds it, talking to the local mode's emulator."""
+    from engagement import bootstrap
+    from engagement.config import RescoreConfig
+
+    config = RescoreConfig.from_env(resources.function_environment(resources.RESCORE, deployed))
+    return bootstrap.rescore(config, clock=clock, clients=bootstrap.Clients(**clients)).sweep
+
+
+def describe_model(model: dict[str, Any] | None) -> str:
+    if model is None:
+        return "none yet"
+    if model["status"] != "fitted":
+        return f"none ({model['reason']})"
+    return (
+        f"{'MBG/NBD' if model['variant'] == 'mbgnbd' else 'BG/NBD'} fitted on {model['clients']} clients "
+        f"({model['repeatBuyers']} with a repeat order), version {model['version']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         help="run what make deploy-local made in the running emulator, as Terraform configured it",
     )
     demo_parser = commands.add_parser("demo", help="seed, drain, summarise, stop")
-    demo_parser.add_argument("--count", type=int, default=20, help="clients to seed (default 20)")
+    demo_parser.add_argument(
+        "--count", type=int, default=400, help="clients to seed (default 400: enough repeat buyers for the churn model)"
+    )
     demo_parser.add_argument("--seed", type=int, default=7, help="random seed for reproducible clients")
     demo_parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the pipeline")
     rescore_parser = commands.add_parser("rescore", help="run the rescoring sweep in the running local mode now")

@@ -447,6 +447,7 @@ class LocalMode:
         depths = self.queue_depths()
         counts = self.activity.counts
         return {
+            **self._churn_summary(),
             "orders_per_client": dict(orders_per_client),
             "products_per_category": dict(products),
             "products_in_stock": in_stock,
@@ -462,6 +463,44 @@ class LocalMode:
             "drafts_for_others": sorted(emailed - at_risk),
             "dlq_depth": {name: depth for name, depth in depths.items() if name.endswith("dlq")},
             "function_errors": counts.function_errors,
+        }
+
+    def _churn_summary(self) -> dict[str, Any]:
+        """The churn model in use, how many clients it judged and found overdue, and two clients in its words: one it
+        finds at risk and one it does not."""
+        from engagement.adapters.store.churn_models import ChurnModelRepository
+        from engagement.adapters.store.dynamo import from_item
+        from engagement.clock import ShiftedClock
+        from engagement.domain.events import client_from_item
+        from engagement.domain.models import ScoreSource
+        from engagement.domain.scoring import score_client
+        from engagement.errors import InvalidRecord
+
+        assert self.deployed is not None
+        dynamodb = self.client("dynamodb")
+        model = ChurnModelRepository(self.deployed.tables["models"], dynamodb).newest()
+        now = ShiftedClock(self.clock_offset_file).now()
+        judged, overdue = 0, 0
+        examples: dict[bool, tuple[str, str, str]] = {}
+        for page in dynamodb.get_paginator("scan").paginate(TableName=self.deployed.tables["users"]):
+            for item in sorted(page["Items"], key=lambda item: item["userId"]["S"]):
+                try:
+                    client = client_from_item(from_item(item))
+                except InvalidRecord:
+                    continue
+                score = score_client(client, now, model)
+                if score.rhythm is None:
+                    continue
+                judged, overdue = judged + 1, overdue + score.rhythm.overdue
+                if score.source is ScoreSource.MODEL and score.rhythm.usual_gap_days is not None:
+                    examples.setdefault(
+                        score.band.is_at_risk, (client.name, score.band.value, score.rhythm.explanation)
+                    )
+        return {
+            "churn_model": model.model_dump(mode="json", by_alias=True, exclude_none=True) if model else None,
+            "churn_judged": judged,
+            "churn_overdue": overdue,
+            "churn_examples": [examples[at_risk] for at_risk in (True, False) if at_risk in examples],
         }
 
     def stop(self) -> None:

@@ -60,8 +60,12 @@ def _number(name: str, text: object) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--summary", type=Path, required=True, help="CSV with frequency, recency, T")
-    parser.add_argument("--model", choices=[variant.value for variant in Variant], default=Variant.MBGNBD.value,
-                        help="mbgnbd (default; a one-time buyer can lapse) or bgnbd (Fader, Hardie and Lee 2005)")
+    parser.add_argument(
+        "--model",
+        choices=[variant.value for variant in Variant],
+        default=Variant.MBGNBD.value,
+        help="mbgnbd (default; a one-time buyer can lapse) or bgnbd (Fader, Hardie and Lee 2005)",
+    )
     args = parser.parse_args(argv)
     try:
         rows, problems = summaries(args.summary)

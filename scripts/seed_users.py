@@ -142,21 +142,15 @@ ADJECTIVES = ("Classic", "Relaxed", "Everyday", "Tailored", "Cropped", "Oversize
 MATERIALS = ("linen", "cotton", "wool", "denim", "leather", "cashmere", "recycled", "organic", "silk")
 # A seasonal buyer's months: winter for coats and knits, summer for dresses and sandals.
 SEASONS = {"winter": (10, 11, 12, 1, 2), "summer": (4, 5, 6, 7, 8)}
-# Days since the last order, by share of clients: active, cooling, drifting, lapsed.
-RECENCY_SEGMENTS = ((0.30, 0, 30), (0.20, 30, 90), (0.20, 90, 180), (0.30, 180, 720))
+# How each client buys: their rhythm, by share of clients, and the days between orders it means.
+RHYTHMS = (("regular", 0.35), ("irregular", 0.35), ("seasonal", 0.12), ("one-time", 0.18))
+REGULAR_GAPS = (14, 21, 30, 45, 60, 90)
+IRREGULAR_GAPS = (20, 45, 90, 150)
+MAX_ORDERS = 60
 
 
 def _timestamp(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-
-
-def _days_since_last_order(rng: random.Random) -> float:
-    roll, floor = rng.random(), 0.0
-    for share, low, high in RECENCY_SEGMENTS:
-        floor += share
-        if roll < floor:
-            return rng.uniform(low, high)
-    return rng.uniform(180, 720)
 
 
 @dataclass(frozen=True)
@@ -195,10 +189,9 @@ def generate_shop(count: int, *, seed: int = 7, as_of: datetime | None = None) -
         if rng.random() < 0.04:  # signed up, never ordered
             item.update(orderCount=Decimal(0), averageOrderValue=Decimal(0))
         else:
-            days = min(_days_since_last_order(rng), tenure_days)
-            orders_made = max(1, int(rng.lognormvariate(1.6, 0.8) * min(1.0, tenure_days / 365)))
             own = random.Random(f"{seed}-{item['userId']}")  # the history's own: the clients stay as they were
-            history = _history(own, item, orders_made, created, now - timedelta(days=days), by_category)
+            first_order = created + timedelta(days=own.uniform(0, min(30.0, tenure_days)))
+            history = _history(own, item, _order_instants(own, first_order, now), by_category)
             orders += history
             item.update(_aggregates(history, catalog))
         if rng.random() < 0.10:  # an upstream model set the score
@@ -235,28 +228,37 @@ def generate_catalog(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
     return products
 
 
+def _order_instants(rng: random.Random, first: datetime, now: datetime) -> list[datetime]:
+    """When a client ordered: from their first order on, in their rhythm, until now or until they leave. After each
+    order a client leaves with a chance of their own (most stay for several orders, some leave at once), as the
+    churn model assumes: lapsed clients are those whose silence outlasts their rhythm."""
+    rhythm = rng.choices([name for name, _ in RHYTHMS], [share for _, share in RHYTHMS])[0]
+    if rhythm == "one-time":
+        return [first]
+    leaves = rng.betavariate(1.2, 6.0)
+    gap = {"regular": rng.choice(REGULAR_GAPS), "irregular": rng.choice(IRREGULAR_GAPS),
+           "seasonal": rng.choice((182.5, 365.0))}[rhythm]  # fmt: skip
+    if rhythm == "seasonal":  # their first order in their season (winter's coats and knits, summer's dresses)
+        months, season_start = SEASONS[rng.choice(tuple(SEASONS))], first
+        while season_start.month not in months:
+            season_start += timedelta(days=15)
+        first = season_start if season_start <= now else first
+    instants, at = [first], first
+    while len(instants) < MAX_ORDERS and rng.random() >= leaves:
+        if rhythm == "irregular":
+            at += timedelta(days=rng.expovariate(1 / gap))
+        else:  # a regular or seasonal buyer: the same gap, a few days either way
+            at += timedelta(days=gap * rng.uniform(0.85, 1.15))
+        if at > now:
+            break
+        instants.append(at)
+    return instants
+
+
 def _history(
-    rng: random.Random,
-    client: dict[str, Any],
-    count: int,
-    created: datetime,
-    last: datetime,
-    by_category: dict[str, list[dict[str, Any]]],
+    rng: random.Random, client: dict[str, Any], instants: list[datetime], by_category: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """count orders between the client's start and their last order, in one of four rhythms."""
-    span = max((last - created).total_seconds(), 0.0)
-    count = count if span > 2 * 86400 else 1  # joined and ordered within days: one order so far
-    rhythm = "one-time" if count == 1 else rng.choices(("regular", "irregular", "seasonal"), (0.45, 0.4, 0.15))[0]
-    if rhythm == "regular":  # evenly spaced, a few days either way
-        gap = min(span / count, rng.choice((14, 21, 30, 45, 60, 90)) * 86400.0)
-        offsets = [max(0.0, span - gap * i - rng.uniform(0, 0.15) * gap) for i in range(1, count)]
-    elif rhythm == "seasonal":  # the client's season's months, one season after another
-        months = SEASONS[rng.choice(tuple(SEASONS))]
-        candidates = (rng.uniform(0, span) for _ in range(count * 4))
-        offsets = [o for o in candidates if (last - timedelta(seconds=o)).month in months][: count - 1]
-    else:
-        offsets = [rng.uniform(0, span) for _ in range(count - 1)]
-    instants = sorted([last, *(last - timedelta(seconds=offset) for offset in offsets)])
+    """The client's orders at those instants, of products mostly from their favourite categories."""
     favourites = [c for c in client["preferredCategories"] if c in by_category] or list(by_category)
     orders = []
     for number, at in enumerate(instants, 1):

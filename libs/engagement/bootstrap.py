@@ -270,7 +270,7 @@ def api(
     clock = clock or clock_from_environment()
     webhook_secret = SecretSource(config.shopify_webhook_secret, config.shopify_webhook_secret_parameter)
     tables = _tables(config, clients)
-    models = ChurnModelRepository(config.models_table, clients.dynamodb)
+    models = ChurnModelRepository(config.models_table, clients.dynamodb, max_age_s=5.0)  # a refit shows at once
     orders, catalog = _commerce(config, tables.users, config.guardrails.allowed_link_domains, clock, clients)
     return ApiServices(
         auth_mode=config.auth_mode,

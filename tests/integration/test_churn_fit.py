@@ -39,10 +39,9 @@ def pipeline(aws: dict[str, Any], load_handler: Callable[..., ModuleType], clock
 
 
 def buyer(user_id: str, orders: int, first_days_ago: float, last_days_ago: float, **facts: Any) -> dict[str, Any]:
-    return to_image(client_values(
-        user_id, orderCount=orders, averageOrderValue=30, firstOrderDate=format_instant(NOW - timedelta(days=first_days_ago)),
-        lastOrderDate=format_instant(NOW - timedelta(days=last_days_ago)), **facts,
-    ))  # fmt: skip
+    first, last = (format_instant(NOW - timedelta(days=days)) for days in (first_days_ago, last_days_ago))
+    return to_image(client_values(user_id, orderCount=orders, averageOrderValue=30, firstOrderDate=first,
+                                  lastOrderDate=last, **facts))  # fmt: skip
 
 
 def population(count: int, seed: int = 5) -> list[dict[str, Any]]:
@@ -62,7 +61,8 @@ def test_the_sweep_fits_the_model_and_judges_each_client_by_their_own_rhythm(
 ) -> None:
     fortnightly = buyer("fortnightly", 21, 370, 90)  # silent for six of their gaps
     twice_yearly = buyer("twice-yearly", 5, 850, 120)  # not yet late
-    pipeline.put_clients([*population(400), fortnightly, twice_yearly])
+    once = buyer("once", 1, 400, 400)  # bought once, long ago: MBG/NBD lets a one-time buyer lapse
+    pipeline.put_clients([*population(400), fortnightly, twice_yearly, once])
     pipeline.drain()
     # the rule score: 90 days without an order is not yet at risk, 120 days is, whatever the client's rhythm
     assert (pipeline.client("fortnightly")["band"], pipeline.client("twice-yearly")["band"]) == ("moderate", "at_risk")
@@ -72,7 +72,7 @@ def test_the_sweep_fits_the_model_and_judges_each_client_by_their_own_rhythm(
     assert started["churnModel"]["status"] == "fitted"
     [stored] = versions(aws)
     assert stored["variant"] == "mbgnbd"
-    assert stored["clients"] == stored["clientsSeen"] == 402
+    assert stored["clients"] == stored["clientsSeen"] == 403
     assert stored["repeatBuyers"] >= 200
     assert all(float(stored[name]) > 0 for name in ("r", "alpha", "a", "b"))
     assert pipeline.client("fortnightly")["band"] in ("at_risk", "critical")
@@ -83,6 +83,8 @@ def test_the_sweep_fits_the_model_and_judges_each_client_by_their_own_rhythm(
     swept = {item["userId"]: item for item in decisions if item.get("eventType") == "client.rescored"}
     assert (swept["fortnightly"]["reason"], swept["fortnightly"]["scoreSource"]) == ("eligible", "model")
     assert "twice-yearly" not in swept  # no longer at risk: its event is not for the email processor
+    assert pipeline.dead_letters("email-requests-dlq") == []
+    assert [email["userId"] for email in pipeline.emails() if email["userId"] == "once"] == ["once"]
 
 
 def test_too_few_repeat_buyers_keep_the_rule_score_and_the_fit_is_tried_again_the_next_day(

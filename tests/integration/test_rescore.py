@@ -72,7 +72,8 @@ def test_a_good_client_who_stops_ordering_is_found_at_risk_and_gets_a_draft(
 
     assert started == {
         "started": True, "runDate": "2027-06-16", "now": "2027-06-16T09:00:00.000Z", "segments": 4,
-        "churnModel": {"version": "2027-06-16T09:00:00.000Z", "status": "insufficient",
+        "churnModel": {"version": "2027-06-16T09:00:00.000Z", "status": "insufficient", "variant": "mbgnbd",
+                       "clients": 0, "repeatBuyers": 0,  # no order history (firstOrderDate) in these clients
                        "reason": "too little data for a churn model: 0 clients with a repeat order, 200 needed"},
     }  # fmt: skip
     assert [(event.client.user_id, event.type.value, event.score.band.value) for event in published] == [

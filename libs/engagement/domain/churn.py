@@ -25,6 +25,7 @@ a/(b'-1) ((alpha+T)/(alpha+t_x))^(r+x). From that posterior:
       P(alive) * E[(1 - exp(-lambda p t)) / p] = P(alive) * E_p[(1 - (1 + p t/(alpha+T))^-(r+x)) / p],
   the expectation over p ~ Beta(a, b') by tanh-sinh quadrature (finite for every parameter, where the closed form
   through the hypergeometric function needs a != 1 and a convergent series);
+- the chance of at least one purchase in the next t: P(alive) (1 - ((alpha+T)/(alpha+T+t))^(r+x));
 - the time to the next purchase if alive is Lomax (shape r+x, scale alpha+T): its median is
   (alpha+T)(2^(1/(r+x)) - 1), the "expected next order" this module gives.
 
@@ -346,6 +347,16 @@ def expected_purchases(variant: Variant, params: Parameters, summary: Summary, h
         if log_density > -700:
             rest += weight * math.exp(min(log_density, 700.0)) * (bought(p) - at_0 - (at_1 - at_0) * p)
     return max(0.0, alive * (line + rest))
+
+
+def p_buys_within(variant: Variant, params: Parameters, summary: Summary, horizon: float) -> float:
+    """The probability of at least one purchase in the next `horizon`: alive, and the Poisson process not silent
+    (given alive, P(no purchase in t) = E[exp(-lambda t)] = ((alpha+T)/(alpha+T+t))^(r+x))."""
+    if horizon <= 0:
+        return 0.0
+    rx = params.r + summary.frequency
+    silent = math.exp(-rx * math.log1p(horizon / (params.alpha + summary.age)))
+    return p_alive(variant, params, summary) * (1.0 - silent)
 
 
 def median_time_to_next(params: Parameters, summary: Summary) -> float:

@@ -160,9 +160,9 @@ class Rhythm(CamelModel):
     p_alive: float = Field(ge=0, le=1, description="How likely the client is still a client")
     expected_orders: float = Field(ge=0, description="Orders expected in the next horizon_days")
     horizon_days: int
-    usual_gap_days: float | None = Field(description="The mean time between their orders; none after one order")
+    usual_gap_days: float | None = Field(default=None, description="The mean time between their orders; none after one")
     days_since_last_order: float
-    gaps_late: float | None = Field(description="Days since the last order, in usual gaps")
+    gaps_late: float | None = Field(default=None, description="Days since the last order, in usual gaps")
     overdue: bool = Field(description="Silent for at least twice their usual gap")
     next_order_date: Instant = Field(description="If still a client: the median date of their next order")
     explanation: str

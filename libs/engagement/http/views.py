@@ -83,8 +83,8 @@ def timeline(decisions: list[DecisionRecord], emails: list[Email]) -> list[dict[
     """What happened to a client, newest first: each event's decision, and each step of each email."""
     entries = [
         {"kind": "decision", **decision.model_dump(mode="json", by_alias=True,
-                                                    include={"send", "reason", "event_type", "score", "band", "score_source",
-                                                             "email_id"}), "at": decision.decided_at}
+                                                    include={"send", "reason", "event_type", "score", "band",
+                                                             "score_source", "email_id"}), "at": decision.decided_at}
         for decision in decisions
     ] + [
         {"kind": "email", "emailId": email.email_id, "subject": email.subject,

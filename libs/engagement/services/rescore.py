@@ -189,4 +189,6 @@ class RescoreSweep:
 def _described(model: ChurnModel | None) -> dict[str, Any] | None:
     if model is None:
         return None
-    return {"version": model.version, "status": model.status, "reason": model.reason}
+    described = {"version": model.version, "status": model.status, "variant": model.variant.value,
+                 "clients": model.clients, "repeatBuyers": model.repeat_buyers, "reason": model.reason}  # fmt: skip
+    return {name: value for name, value in described.items() if value is not None}

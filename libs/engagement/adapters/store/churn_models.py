@@ -2,8 +2,9 @@
 newest last; every function scores with the newest. Old versions stay for a year (TTL) so a fit can be compared
 with the ones before it.
 
-Functions read the latest through a short in-process cache (a fit changes weekly), and keep the version they have
-when a read fails; with none read yet, the failure is transient and the batch is retried.
+Functions read the latest through a short in-process cache (a minute; the API's, which an operator watches, five
+seconds), and keep the version they have when a read fails; with none read yet, the failure is transient and the
+batch is retried.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class ChurnModelRepository:
         table_name: str,
         dynamodb: DynamoDBClient | None = None,
         *,
-        max_age_s: float = 300.0,
+        max_age_s: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.table_name = table_name
