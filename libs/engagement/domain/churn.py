@@ -205,7 +205,8 @@ def fit(variant: Variant, summaries: Sequence[Summary], *, max_iterations: int =
     if not summaries:
         raise ValueError("no clients to fit")
     clients = len(summaries)
-    scale = sum(s.age for s in summaries) / clients or 1.0  # times in units of the mean age: well conditioned
+    # times in units of the mean age: well conditioned (at least a millionth of a unit: alpha stays a positive float)
+    scale = max(sum(s.age for s in summaries) / clients, 1e-6)
     groups = _groups(summaries, scale)
     repeat_buyers = sum(1 for s in summaries if s.frequency > 0)
     repeat_purchases = sum(s.frequency for s in summaries)
@@ -260,7 +261,7 @@ def _bfgs(objective, start: list[float], max_iterations: int) -> tuple[list[floa
             inverse = [row[:] for row in identity]
             direction, slope = [-g for g in pg], -sum(g * g for g in pg)
         step, accepted = 1.0, None
-        for _ in range(60):
+        for _ in range(40):  # down to a step of 1e-12
             trial = [min(BOUND, max(-BOUND, t + step * d)) for t, d in zip(theta, direction, strict=True)]
             trial_value, trial_grad = objective(trial)
             if trial_value <= value + 1e-4 * step * slope:
