@@ -18,6 +18,7 @@ import pytest
 
 from engagement.clock import format_instant
 from tests.e2e.conftest import REPO_ROOT, RunningLocalMode, start_local_mode
+from tests.e2e.test_dashboard import screenshot
 from tests.e2e.test_rescore_local import as_a_second_shell
 from tests.support.local_mode import api_get, wait_for
 
@@ -99,3 +100,38 @@ def test_each_client_is_judged_by_their_own_rhythm_once_the_sweep_fits_the_model
     assert overview["model"]["status"] == "fitted"
     assert overview["judged"] >= 300
     assert sum(overview["pAlive"].values()) == overview["judged"]
+
+
+def test_the_dashboard_shows_the_model_s_view_of_a_client_and_of_the_shop(
+    browser: Any, local_mode: RunningLocalMode
+) -> None:
+    """After the test above: the model is fitted."""
+    score = api_get(local_mode, "/api/users/fortnightly")["score"]
+    assert score["source"] == "model"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(local_mode.api_url + "/")
+    page.get_by_test_id("token-input").fill(local_mode.token)
+    page.get_by_test_id("token-submit").click()
+
+    panel = page.get_by_test_id("churn-panel")
+    panel.get_by_test_id("p-alive-bar").first.wait_for()
+    buckets = panel.get_by_test_id("p-alive-bar").evaluate_all("bars => bars.map(bar => bar.dataset.bucket)")
+    assert buckets == [f"{low}-{low + 10}" for low in range(0, 100, 10)]
+    assert re.search(r"\d+ of \d+ clients overdue against their own rhythm",
+                     panel.get_by_test_id("overdue-count").text_content())  # fmt: skip
+    screenshot(page, "overview-churn-model")
+
+    page.goto(f"{local_mode.api_url}/#/clients/fortnightly")
+    page.get_by_test_id("rhythm-explanation").wait_for()
+    assert page.get_by_test_id("rhythm-explanation").text_content() == score["rhythm"]["explanation"]
+    percent = round(score["rhythm"]["pAlive"] * 100)
+    assert page.get_by_test_id("p-alive").text_content().endswith("under 1 %" if percent == 0 else f"{percent} %")
+    assert page.get_by_test_id("overdue").count() == 1
+    assert "if still a client" in page.get_by_test_id("next-order").text_content()
+    assert page.get_by_test_id("score-note").count() == 0
+    screenshot(page, "client-churn-model")
+    context.close()
+    assert problems == []
