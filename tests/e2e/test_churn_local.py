@@ -132,6 +132,10 @@ def test_the_dashboard_shows_the_model_s_view_of_a_client_and_of_the_shop(
     assert page.get_by_test_id("overdue").count() == 1
     assert "if still a client" in page.get_by_test_id("next-order").text_content()
     assert page.get_by_test_id("score-note").count() == 0
+    page.get_by_test_id("order-row").first.wait_for()  # the history the rhythm was read from
+    assert page.get_by_test_id("order-row").count() == 21
+    swept = page.locator("[data-kind='decision']", has_text="client.rescored").first.text_content()
+    assert "by the churn model" in swept  # the decision says which score it was made on
     screenshot(page, "client-churn-model")
     context.close()
     assert problems == []

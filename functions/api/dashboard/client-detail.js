@@ -1,7 +1,8 @@
 // One client: score, timeline, orders (history and recording one), edits, emails, deletion.
 
 import {
-  BAND_LABELS, FACTOR_LABELS, ORDER_FLAG_LABELS, ORDER_SOURCE_LABELS, PAGE_SIZE, REASON_LABELS, STATUS_LABELS,
+  BAND_LABELS, FACTOR_LABELS, ORDER_FLAG_LABELS, ORDER_SOURCE_LABELS, PAGE_SIZE, REASON_LABELS, SCORE_SOURCE_LABELS,
+  STATUS_LABELS,
 } from './constants.js';
 import { $, fill, h, uniqueId } from './dom.js';
 import { formatMoney, formatNumber, fromLocalInput, label, moneyFormat, scoreFormat, time } from './format.js';
@@ -153,7 +154,8 @@ export function timelineSection(client) {
 export function timelineEntry(entry) {
   if (entry.kind === 'decision') {
     const facts = [entry.eventType, typeof entry.score === 'number' ? `score ${scoreFormat.format(entry.score)}` : null,
-      entry.band ? label(BAND_LABELS, entry.band) : null].filter(Boolean).join(' \u00b7 ');
+      entry.band ? label(BAND_LABELS, entry.band) : null,
+      entry.scoreSource ? label(SCORE_SOURCE_LABELS, entry.scoreSource) : null].filter(Boolean).join(' \u00b7 ');
     return h('li', { class: 'timeline-decision', 'data-kind': 'decision' },
       time(entry.at),
       h('div', {}, h('strong', {}, 'Decision: '), label(REASON_LABELS, entry.reason), entry.send ? ' \u2014 send' : ' \u2014 skip'),

@@ -24,6 +24,8 @@ export const P_ALIVE_BUCKETS = ['0-10', '10-20', '20-30', '30-40', '40-50', '50-
 export const P_ALIVE_COLOUR = '#1f5fbf'; // the accent;
 export const VARIANT_LABELS = { bgnbd: 'BG/NBD', mbgnbd: 'MBG/NBD' };
 export const FACTOR_LABELS = { recency: 'Recency', frequency: 'Frequency', value: 'Order value' };
+// Which score a decision was made on (the decisions' scoreSource).
+export const SCORE_SOURCE_LABELS = { model: 'by the churn model', computed: 'by the rule score', provided: 'by the override' };
 export const ORDER_SOURCE_LABELS = { api: 'API', import: 'Import', shopify: 'Shopify' };
 export const ORDER_FLAG_LABELS = {
   line_totals_disagree: 'Line items do not add up to the amount',
