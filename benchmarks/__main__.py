@@ -18,6 +18,8 @@
 8. The churn model: the CDNOW reference fit, the 39-week holdout compared with the rule score (AUC, MAE), fit times
    for 10,000 and 100,000 clients, recovery of known parameters, and the scoring cost per client
    (benchmarks/churn_model.py).
+9. Product candidates: the co-purchase counts built from about 100,000 orders, and one client's candidates
+   (benchmarks/recommendations.py).
 """
 
 from __future__ import annotations
@@ -624,6 +626,10 @@ def main() -> None:
         from benchmarks.churn_model import churn_model
 
         churn_model(quick=args.quick)
+    if wanted(9):
+        from benchmarks.recommendations import recommendations
+
+        recommendations(quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     sections = ("1. Cold-start", "2. Stream processor", "3. LLM writer", "4. DynamoDB request units",
-                "5. Local end to end", "6. Rescoring sweep", "7. Order import")  # fmt: skip
+                "5. Local end to end", "6. Rescoring sweep", "7. Order import", "8. The churn model",
+                "9. Product candidates")  # fmt: skip
     for section in sections:
         assert section in finished.stdout
     assert "DID NOT DRAIN" not in finished.stdout
