@@ -16,7 +16,13 @@ from engagement.domain.churn import Parameters, Summary, Variant
 from engagement.domain.churn_model import fit_model
 from engagement.domain.models import Client
 from engagement.domain.scoring import computed_score, score_client
-from tests.support.cdnow import CALIBRATION_END, FIXTURES, HOLDOUT_END, cdnow_calibration, cdnow_holdout_purchases
+from tests.support.cdnow import (
+    CALIBRATION_END,
+    HOLDOUT_END,
+    cdnow_calibration,
+    cdnow_holdout_purchases,
+    cdnow_purchases,
+)
 
 SYNTHETIC = Parameters(r=1.0, alpha=20.0, a=0.6, b=1.8)  # days
 HOLDOUT_WEEKS = (HOLDOUT_END - CALIBRATION_END).days / 7
@@ -43,12 +49,9 @@ def auc(scores: list[float], bought: list[bool]) -> float:
 def _rule_clients() -> list[Client]:
     """Each CDNOW customer as the users table would hold them at the end of the calibration period."""
     days: dict[int, dict[date, float]] = defaultdict(dict)
-    with (FIXTURES / "CDNOW_sample.txt").open() as lines:
-        for line in lines:
-            _, customer, day, _, amount = line.split()
-            bought = date(int(day[:4]), int(day[4:6]), int(day[6:]))
-            if bought <= CALIBRATION_END:
-                days[int(customer)][bought] = days[int(customer)].get(bought, 0.0) + float(amount)
+    for customer, bought, amount in cdnow_purchases():
+        if bought <= CALIBRATION_END:
+            days[customer][bought] = days[customer].get(bought, 0.0) + amount
     clients = []
     for customer in range(1, 2358):
         purchases = days[customer]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+from engagement.domain.churn import Variant
 from localmode.app import LOCAL_CREDENTIALS, LocalMode, Settings
 from localmode.deploy import ENVIRONMENT as DEPLOYED_ENVIRONMENT
 from localmode.emulator import EmulatorError
@@ -113,7 +114,7 @@ def _churn(summary: dict[str, Any]) -> str:
         return f"none: {model['reason']}"
     parameters = ", ".join(f"{name} {model[name]:.3g}" for name in ("r", "alpha", "a", "b"))
     return (
-        f"{'MBG/NBD' if model['variant'] == 'mbgnbd' else 'BG/NBD'} on {model['clients']} clients "
+        f"{Variant(model['variant']).label} on {model['clients']} clients "
         f"({model['repeatBuyers']} with a repeat order; {parameters}, alpha in days); it judged "
         f"{summary['churn_judged']}, {summary['churn_overdue']} overdue against their own rhythm"
     )
@@ -218,7 +219,7 @@ def describe_model(model: dict[str, Any] | None) -> str:
     if model["status"] != "fitted":
         return f"none ({model['reason']})"
     return (
-        f"{'MBG/NBD' if model['variant'] == 'mbgnbd' else 'BG/NBD'} fitted on {model['clients']} clients "
+        f"{Variant(model['variant']).label} fitted on {model['clients']} clients "
         f"({model['repeatBuyers']} with a repeat order), version {model['version']}"
     )
 

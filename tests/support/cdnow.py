@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,14 +24,19 @@ def cdnow_calibration() -> list[Summary]:
         return [Summary(int(row["frequency"]), float(row["recency"]), float(row["T"])) for row in csv.DictReader(rows)]
 
 
+def cdnow_purchases() -> Iterator[tuple[int, date, float]]:
+    """Every purchase of the sample: the customer (1-2357), the day, the amount in dollars."""
+    with (FIXTURES / "CDNOW_sample.txt").open() as lines:
+        for line in lines:
+            _, customer, day, _, amount = line.split()
+            yield int(customer), date(int(day[:4]), int(day[4:6]), int(day[6:])), float(amount)
+
+
 def cdnow_holdout_purchases() -> list[int]:
     """Each customer's purchases in the 39-week holdout (days with a purchase, as the calibration counts them), in
     the same order as cdnow_calibration()."""
     days: dict[int, set[date]] = defaultdict(set)
-    with (FIXTURES / "CDNOW_sample.txt").open() as lines:
-        for line in lines:
-            _, customer, day, _, _ = line.split()
-            bought = date(int(day[:4]), int(day[4:6]), int(day[6:]))
-            if CALIBRATION_END < bought <= HOLDOUT_END:
-                days[int(customer)].add(bought)
+    for customer, bought, _ in cdnow_purchases():
+        if CALIBRATION_END < bought <= HOLDOUT_END:
+            days[customer].add(bought)
     return [len(days[customer]) for customer in range(1, 2358)]

@@ -163,10 +163,10 @@ def _evaluate(
         rx = r + x
         log_age = math.log(alpha + age)
         k = x + offset
+        b_gap = b + k - 1  # b' - 1
         term = gamma_r[x] + r * log_alpha - rx * log_age + beta[k]
         share = 0.0
         if _has_second_term(variant, x):
-            b_gap = b + k - 1  # b' - 1
             log_recency = math.log(alpha + t_x)
             softplus, share = _softplus(log_a - math.log(b_gap) + rx * (log_age - log_recency))
             term += softplus
@@ -178,7 +178,7 @@ def _evaluate(
                 + (share * rx * (1.0 / (alpha + age) - 1.0 / (alpha + t_x)) if share else 0.0)
             )  # fmt: skip
             g_a += count * (d_beta_a[k] + share / a)
-            g_b += count * (d_beta_b[k] - (share / (b + k - 1) if share else 0.0))
+            g_b += count * (d_beta_b[k] - (share / b_gap if share else 0.0))
     return total, (g_r, g_alpha, g_a, g_b)
 
 
