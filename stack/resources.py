@@ -151,7 +151,8 @@ ORDERS = Table("orders", hash_key="userId", range_key="orderId", indexes=(Index(
 PRODUCTS = Table("products", hash_key="productId", indexes=(Index("byCategory", "category", "productId"),))
 # A store's webhooks handled, by id, for a month (engagement.adapters.store.webhooks).
 WEBHOOKS = Table("webhooks", hash_key="webhookId", ttl_attribute="expiresAt")
-# The churn model's versions, newest last; kept a year (engagement.adapters.store.churn_models).
+# The churn model's versions, newest last, kept a year (engagement.adapters.store.churn_models); the daily co-purchase
+# counts, kept 35 days (engagement.adapters.store.co_purchases).
 MODELS = Table("models", hash_key="model", range_key="version", ttl_attribute="expiresAt")
 TABLES = (USERS, EMAILS, DECISIONS, SUPPRESSIONS, ORDERS, PRODUCTS, WEBHOOKS, MODELS)
 
@@ -476,6 +477,8 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             **common,
             **content,
             **churn,
+            "ORDERS_TABLE_NAME": deployed.tables["orders"],  # what the client bought: what to show them
+            "PRODUCTS_TABLE_NAME": deployed.tables["products"],
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[EMAIL_REQUESTS_DLQ.logical_name],
             "EMAIL_COOLDOWN_DAYS": "7",
             "FREQUENCY_CAP": "2",
@@ -510,6 +513,8 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "EMAIL_COOLDOWN_DAYS": "7",
             "WINBACK_ATTEMPTS": "3",
             **churn,
+            "ORDERS_TABLE_NAME": deployed.tables["orders"],  # the daily co-purchase counts
+            "PRODUCTS_TABLE_NAME": deployed.tables["products"],
             "CHURN_MODEL": "mbgnbd",
             "CHURN_MIN_REPEAT_BUYERS": "200",
             "CHURN_REFIT_DAYS": "7",
@@ -529,7 +534,8 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[STORE_WEBHOOKS_DLQ.logical_name],
             "SHOP_URL": content["SHOP_URL"],
         }
-    return {**common, **delivery}  # scheduled_sender
+    # scheduled_sender: what it sends is re-rendered when a product changed since the draft
+    return {**common, **content, "PRODUCTS_TABLE_NAME": deployed.tables["products"]}
 
 
 def watched_queues(deployed: Deployed) -> list[dict[str, Any]]:

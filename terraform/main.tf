@@ -207,6 +207,11 @@ data "aws_iam_policy_document" "sending" {
     resources = [module.data.suppressions_table_arn]
   }
   statement {
+    sid       = "CheckPicksAtSendTime" # the products an email shows, read again just before it goes
+    actions   = ["dynamodb:BatchGetItem"]
+    resources = [module.data.products_table_arn]
+  }
+  statement {
     sid       = "CountSentEmails"
     actions   = ["dynamodb:UpdateItem"]
     resources = [module.data.decisions_table_arn]
@@ -261,9 +266,19 @@ data "aws_iam_policy_document" "email_processor" {
     resources = [module.data.decisions_table_arn]
   }
   statement {
-    sid       = "ReadChurnModel" # the newest version: one Query, newest first
-    actions   = ["dynamodb:Query"]
+    sid       = "ReadChurnModelAndCoPurchases" # the newest versions (Query), a client's products' rows (BatchGetItem)
+    actions   = ["dynamodb:Query", "dynamodb:BatchGetItem"]
     resources = [module.data.models_table_arn]
+  }
+  statement {
+    sid       = "ReadTheClientsOrders"
+    actions   = ["dynamodb:Query"]
+    resources = [module.data.orders_table_arn, "${module.data.orders_table_arn}/index/*"]
+  }
+  statement {
+    sid       = "ReadProductsToShow" # a client's categories (the byCategory index) and the products by id
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:Query"]
+    resources = [module.data.products_table_arn, "${module.data.products_table_arn}/index/*"]
   }
   statement {
     sid       = "DeadLetterMessages"
@@ -441,6 +456,11 @@ data "aws_iam_policy_document" "rescore" {
     resources = [module.data.models_table_arn]
   }
   statement {
+    sid       = "BuildCoPurchaseCounts" # daily: a projected scan of the orders, products' categories, rows written
+    actions   = ["dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
+    resources = [module.data.orders_table_arn, module.data.products_table_arn, module.data.models_table_arn]
+  }
+  statement {
     sid       = "PublishEvents"
     actions   = ["sns:Publish"]
     resources = [module.messaging.events_topic_arn]
@@ -548,6 +568,8 @@ locals {
     email_processor = merge(local.content_environment, {
       DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["email-requests"]
       MODELS_TABLE_NAME     = module.data.models_table_name
+      ORDERS_TABLE_NAME     = module.data.orders_table_name # what the client bought: what to show them
+      PRODUCTS_TABLE_NAME   = module.data.products_table_name
       EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days)
       FREQUENCY_CAP         = tostring(var.frequency_cap)
       HOLDOUT_PERCENT       = tostring(var.holdout_percent)
@@ -569,7 +591,8 @@ locals {
 
       SHOPIFY_WEBHOOK_SECRET_PARAMETER = aws_ssm_parameter.shopify_webhook_secret.name
     })
-    scheduled_sender = local.delivery_environment
+    # what it sends is re-rendered when a product changed since the draft
+    scheduled_sender = merge(local.content_environment, { PRODUCTS_TABLE_NAME = module.data.products_table_name })
     client_signals = merge(local.tables_environment, {
       DEAD_LETTER_QUEUE_URL  = module.messaging.dead_letter_urls["client-signals"]
       CONVERSION_WINDOW_DAYS = "30"
@@ -592,6 +615,8 @@ locals {
       CHURN_MIN_REPEAT_BUYERS = tostring(var.churn_min_repeat_buyers)
       CHURN_REFIT_DAYS        = tostring(var.churn_refit_days)
       CHURN_MAX_CLIENTS       = tostring(var.churn_max_clients)
+      ORDERS_TABLE_NAME       = module.data.orders_table_name # the daily co-purchase counts
+      PRODUCTS_TABLE_NAME     = module.data.products_table_name
     }
     store_webhooks = merge(local.commerce_environment, {
       USERS_TABLE_NAME      = module.data.users_table_name

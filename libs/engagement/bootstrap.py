@@ -16,6 +16,8 @@ from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
 from engagement.adapters.secrets import RotatingKey, SecretSource
 from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from engagement.adapters.store.churn_models import ChurnModelRepository
+from engagement.adapters.store.orders import OrderRepository
+from engagement.adapters.store.products import ProductRepository
 from engagement.clock import Clock, clock_from_environment
 from engagement.config import (
     ApiConfig,
@@ -125,6 +127,8 @@ def email_processor(
     clients: Clients = DEFAULT_CLIENTS,
     writer: EmailWriter | None = None,
 ) -> EmailProcessor:
+    from engagement.adapters.store.co_purchases import CoPurchaseRepository
+    from engagement.services.recommend import Recommender
     from engagement.services.winback import WinbackService
 
     clock = clock or clock_from_environment()
@@ -141,6 +145,11 @@ def email_processor(
             suppressions=tables.suppressions,
             models=ChurnModelRepository(config.models_table, clients.dynamodb),
             delivery=_delivery(config, tables, clock, clients) if config.delivery_mode == "auto" else None,
+            recommender=Recommender(
+                orders=OrderRepository(config.orders_table, clients.dynamodb),
+                products=ProductRepository(config.products_table, clients.dynamodb),
+                co_purchases=CoPurchaseRepository(config.models_table, clients.dynamodb),
+            ),
         ),
         dead_letters=DeadLetterQueue(config.dead_letter_queue_url, source="email_processor", sqs=clients.sqs),
         clock=clock,
@@ -235,8 +244,10 @@ class Rescore:
 
 def rescore(config: RescoreConfig, *, clock: Clock | None = None, clients: Clients = DEFAULT_CLIENTS) -> Rescore:
     from engagement.adapters.segment_queue import SegmentQueue
+    from engagement.adapters.store.co_purchases import CoPurchaseRepository
     from engagement.domain.sweep import RescoreRules
     from engagement.services.churn import ChurnFitting
+    from engagement.services.co_purchases import CoPurchaseBuilding
     from engagement.services.rescore import RescoreSweep
 
     clock = clock or clock_from_environment()
@@ -246,6 +257,11 @@ def rescore(config: RescoreConfig, *, clock: Clock | None = None, clients: Clien
         users=users,
         models=models,
         fitting=ChurnFitting(users=users, models=models, settings=config.fit_settings),
+        co_purchases=CoPurchaseBuilding(
+            orders=OrderRepository(config.orders_table, clients.dynamodb),
+            products=ProductRepository(config.products_table, clients.dynamodb),
+            store=CoPurchaseRepository(config.models_table, clients.dynamodb),
+        ),
         publisher=EventPublisher(config.events_topic_arn, clients.sns),
         tasks=SegmentQueue(config.segment_queue_url, clients.sqs),
         rules=RescoreRules(cooldown=timedelta(days=config.email_cooldown_days), max_attempts=config.winback_attempts),
@@ -291,6 +307,7 @@ def api(
             policy=config.guardrails,
             clock=clock,
             models=models,
+            products=ProductRepository(config.products_table, clients.dynamodb),
         ),
         stats=StatsService(
             users=tables.users,
@@ -343,8 +360,6 @@ def _commerce(
     config: CommerceConfig, users: UserRepository, domains: Sequence[str], clock: Clock, clients: Clients
 ) -> tuple[OrderService, CatalogService]:
     """Orders and the catalog, as the API and the store's webhooks record them (domains: where products may link)."""
-    from engagement.adapters.store.orders import OrderRepository
-    from engagement.adapters.store.products import ProductRepository
     from engagement.services.catalog import CatalogService
     from engagement.services.orders import OrderService
 
@@ -375,7 +390,9 @@ def _conversions(tables: Tables, window_days: int) -> Conversions:
     return Conversions(emails=tables.emails, decisions=tables.decisions, window=timedelta(days=window_days))
 
 
-def _delivery(config: DeliveryConfig, tables: Tables, clock: Clock, clients: Clients) -> Delivery:
+def _delivery(
+    config: EmailProcessorConfig | ApiConfig | ScheduledSenderConfig, tables: Tables, clock: Clock, clients: Clients
+) -> Delivery:
     from engagement.adapters.mailer import Mailer
     from engagement.services.delivery import Delivery, DeliverySettings
 
@@ -391,6 +408,8 @@ def _delivery(config: DeliveryConfig, tables: Tables, clock: Clock, clients: Cli
             mode=config.delivery_mode, sender=config.sender_email, sender_name=config.brand_name, window=config.window
         ),
         clock=clock,
+        products=ProductRepository(config.products_table, clients.dynamodb),
+        brand=config.brand,
     )
 
 

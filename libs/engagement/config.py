@@ -137,7 +137,14 @@ class ContentConfig(DeliveryConfig):
         return Brand(name=self.brand_name, postal_address=self.postal_address, shop_url=self.shop_url)
 
 
-class EmailProcessorConfig(ContentConfig, ChurnModelsConfig):
+class CatalogConfig(FunctionConfig):
+    """The catalog an email's products come from (their cards, and the check at send time)."""
+
+    products_table: str = Field(alias="PRODUCTS_TABLE_NAME", min_length=3)
+
+
+class EmailProcessorConfig(ContentConfig, ChurnModelsConfig, CatalogConfig):
+    orders_table: str = Field(alias="ORDERS_TABLE_NAME", min_length=3)  # the client's orders: what to show them
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
     cooldown_days: float = Field(default=7, alias="EMAIL_COOLDOWN_DAYS", ge=0, le=365)
     frequency_cap: int = Field(default=2, alias="FREQUENCY_CAP", ge=1, le=100)
@@ -190,7 +197,7 @@ class CommerceConfig(FunctionConfig):
         return value
 
 
-class ApiConfig(ContentConfig, CommerceConfig, ChurnModelsConfig):
+class ApiConfig(ContentConfig, CommerceConfig, ChurnModelsConfig, CatalogConfig):
     # A store's webhooks: verified with the shared secret (locally the value, in AWS the SSM parameter), queued.
     webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", pattern=r"^https?://")
     webhooks_table: str = Field(alias="WEBHOOKS_TABLE_NAME", min_length=3)
@@ -221,7 +228,7 @@ class ApiConfig(ContentConfig, CommerceConfig, ChurnModelsConfig):
         return self
 
 
-class ScheduledSenderConfig(DeliveryConfig):
+class ScheduledSenderConfig(ContentConfig, CatalogConfig):
     pass
 
 
@@ -250,8 +257,9 @@ class SesFeedbackConfig(FunctionConfig):
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
 
 
-class RescoreConfig(ChurnModelsConfig):
+class RescoreConfig(ChurnModelsConfig, CatalogConfig):
     users_table: str = Field(alias="USERS_TABLE_NAME", min_length=3)
+    orders_table: str = Field(alias="ORDERS_TABLE_NAME", min_length=3)  # read daily for the co-purchase counts
     events_topic_arn: str = Field(alias="EVENTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     segment_queue_url: str = Field(alias="SEGMENT_QUEUE_URL", pattern=r"^https?://")
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")

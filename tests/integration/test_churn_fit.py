@@ -53,7 +53,10 @@ def population(count: int, seed: int = 5) -> list[dict[str, Any]]:
 
 
 def versions(aws: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted(scan(aws["dynamodb"], aws["deployed"].tables["models"]), key=lambda item: item["version"])
+    churn_models = [
+        item for item in scan(aws["dynamodb"], aws["deployed"].tables["models"]) if item["model"] == "churn"
+    ]
+    return sorted(churn_models, key=lambda item: item["version"])
 
 
 def test_the_sweep_fits_the_model_and_judges_each_client_by_their_own_rhythm(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from engagement.adapters.store.dynamo import from_item
+from engagement.writer.prompt import PROMPT_VERSION
 from tests.fakes.llm_server import FakeLLM, Reply, running
 from tests.support.events import batch, client_values, message, sqs_record, to_image
 
@@ -48,7 +49,7 @@ def test_with_a_key_the_llm_writes_and_the_email_records_model_tokens_and_cost(
     assert handler.lambda_handler(batch(message(item)), lambda_context) == {"batchItemFailures": []}
 
     [email] = emails(aws)
-    assert (email["writer"], email["model"], email["promptVersion"]) == ("llm", "openai/gpt-4o-mini", "winback-v2")
+    assert (email["writer"], email["model"], email["promptVersion"]) == ("llm", "openai/gpt-4o-mini", PROMPT_VERSION)
     assert (email["promptTokens"], email["completionTokens"]) == (420, 180)
     assert float(email["estimatedCostUsd"]) == pytest.approx((420 * 0.15 + 180 * 0.60) / 1e6)
     assert email["subject"] == "We saved some new pieces for you"

@@ -93,7 +93,7 @@ def test_the_exact_request_body(fake: FakeLLM) -> None:
     assert user["role"] == "user"
     facts = json.loads(user["content"].split("<<<CLIENT_DATA\n", 1)[1].split("\nCLIENT_DATA>>>", 1)[0])
     assert facts == {"firstName": "Test", "orderCount": 5, "preferredCategories": ["pants", "shirts"],
-                     "engagement": "at_risk", "daysSinceLastOrder": 706}  # fmt: skip
+                     "engagement": "at_risk", "daysSinceLastOrder": 706, "products": []}  # fmt: skip
     assert "test8@example.com" not in json.dumps(body)  # the model never sees the address
 
 

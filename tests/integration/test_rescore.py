@@ -75,6 +75,8 @@ def test_a_good_client_who_stops_ordering_is_found_at_risk_and_gets_a_draft(
         "churnModel": {"version": "2027-06-16T09:00:00.000Z", "status": "insufficient", "variant": "mbgnbd",
                        "clients": 0, "repeatBuyers": 0,  # no order history (firstOrderDate) in these clients
                        "reason": "too little data for a churn model: 0 clients with a repeat order, 200 needed"},
+        "coPurchases": {"version": "2027-06-16T09:00:00.000Z", "builtAt": "2027-06-16T09:00:00.000Z", "orders": 0,
+                        "clients": 0, "products": 0, "complete": True},  # these clients have no orders
     }  # fmt: skip
     assert [(event.client.user_id, event.type.value, event.score.band.value) for event in published] == [
         ("ada", "client.rescored", "at_risk")

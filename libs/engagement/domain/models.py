@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -285,6 +286,21 @@ class EmailBody(CamelModel):
     sign_off: str
 
 
+class ProductPick(CamelModel):
+    """A product an email shows or could show, as the catalog had it when chosen, with its rank among the client's
+    candidates and why it was chosen (engagement.domain.picks)."""
+
+    product_id: str
+    title: str
+    url: str
+    image_url: str | None = None
+    category: str
+    price: Decimal
+    currency: str
+    rank: int = Field(ge=1)
+    reason: str
+
+
 class EmailChanges(CamelModel):
     """What a status change also writes on the email (only the fields given): the new content of an edit, when a
     scheduled email is due, what SES said."""
@@ -294,6 +310,7 @@ class EmailChanges(CamelModel):
     content: str | None = None
     text_content: str | None = None
     body: EmailBody | None = None
+    picks: tuple[ProductPick, ...] | None = None
     guardrail_violations: tuple[str, ...] | None = None
     send_at: Instant | None = None
     sent_at: Instant | None = None
@@ -349,6 +366,8 @@ class Email(CamelModel):
     guardrail_violations: tuple[str, ...] = ()
     trigger_event_id: str
     body: EmailBody | None = None  # absent on drafts stored before editing existed
+    picks: tuple[ProductPick, ...] = ()  # the products its cards show, best first
+    candidates: tuple[ProductPick, ...] = ()  # what it may show: the picks come from these, and swaps too
     # Delivery
     status_changed_at: Instant | None = None
     transitions: tuple[StatusChange, ...] = ()

@@ -135,6 +135,10 @@ class Order(CamelModel):
     flags: tuple[Flag, ...] = ()
     unknown_product_ids: tuple[str, ...] = ()
 
+    @property
+    def product_ids(self) -> frozenset[str]:
+        return frozenset(line.product_id for line in self.line_items)
+
     def item(self) -> dict[str, Any]:
         """The orders table's item: money as exact decimals, instants in the one stored format."""
         values = self.model_dump(by_alias=True, exclude_none=True)

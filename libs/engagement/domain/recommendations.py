@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
 
 from engagement.domain.catalog import Product
 from engagement.domain.orders import Order
@@ -35,11 +36,28 @@ class Candidate:
     recent_orders: int
 
 
-def co_purchase_counts(orders: Iterable[Order]) -> dict[str, Counter[str]]:
+class Purchase(Protocol):
+    """What the counts need of an order: an Order, or a Bought read from a scan."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def ordered_at(self) -> datetime: ...
+    @property
+    def product_ids(self) -> frozenset[str]: ...
+
+
+class Bought(NamedTuple):
+    user_id: str
+    ordered_at: datetime
+    product_ids: frozenset[str]
+
+
+def co_purchase_counts(orders: Iterable[Purchase]) -> dict[str, Counter[str]]:
     """For each product, how many clients who bought it also bought each other product (any of their orders)."""
     bought_by: dict[str, set[str]] = defaultdict(set)
     for order in orders:
-        bought_by[order.user_id].update(line.product_id for line in order.line_items)
+        bought_by[order.user_id].update(order.product_ids)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for products in bought_by.values():
         for product in products:
@@ -47,13 +65,10 @@ def co_purchase_counts(orders: Iterable[Order]) -> dict[str, Counter[str]]:
     return dict(counts)
 
 
-def recent_popularity(orders: Iterable[Order], now: datetime, days: int = POPULAR_DAYS) -> Counter[str]:
+def recent_popularity(orders: Iterable[Purchase], now: datetime, days: int = POPULAR_DAYS) -> Counter[str]:
     """Orders that had each product in the last `days`."""
     since = now - timedelta(days=days)
-    return Counter(
-        product for order in orders if since <= order.ordered_at <= now
-        for product in {line.product_id for line in order.line_items}
-    )  # fmt: skip
+    return Counter(product for order in orders if since <= order.ordered_at <= now for product in order.product_ids)
 
 
 def candidates(

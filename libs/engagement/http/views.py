@@ -99,6 +99,8 @@ def timeline(decisions: list[DecisionRecord], emails: list[Email]) -> list[dict[
 def email_view(email: Email, *, with_content: bool = True) -> dict[str, Any]:
     view = email.model_dump(mode="json", by_alias=True, exclude_none=True)
     view["version"] = len(email.transitions)  # what approve, reject and edit may send back (optimistic check)
+    for products in ("picks", "candidates"):  # prices as numbers, as the catalog's API shows them
+        view[products] = [pick | {"price": _plain(Decimal(pick["price"]))} for pick in view.get(products, [])]
     if not with_content:
         view.pop("content", None)
         view.pop("textContent", None)

@@ -7,6 +7,10 @@ lands meanwhile still stops the email. If SES defers it (throttling, quota), the
 at most MAX_DEFERRALS times; if SES refuses it, it becomes FAILED with the reason. When the outcome is unknown (the
 answer was lost, or the sender stopped between SES and SENT: found stuck in SENDING by the scheduled sender) it
 becomes FAILED with deliveryUncertain, counted as sent for the caps, and never sent again: at most once beats twice.
+
+The products an email shows are checked against the catalog just before it is sent: one gone out of stock is
+replaced by the best candidate in stock that is not shown, or dropped (with the paragraphs that name it); a changed
+price is taken. The email is re-rendered and the claim records what changed, so what is sent is what is stored.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from engagement.adapters.mailer import MailDeferred, Mailer, MailOutcomeUnknown, MailRefused
 from engagement.adapters.store.decisions import DecisionRepository
 from engagement.adapters.store.emails import EmailRepository
+from engagement.adapters.store.products import ProductRepository
 from engagement.adapters.store.suppressions import UNSUBSCRIBED, SuppressionRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock, TimeLeft, unlimited
@@ -28,9 +33,13 @@ from engagement.domain.consent import UnsubscribeTokens
 from engagement.domain.lifecycle import PENDING, InvalidTransition, change
 from engagement.domain.mime import build_message, visible_headers
 from engagement.domain.models import Client, Email, EmailChanges, EmailStatus, EmailSummary
+from engagement.domain.picks import refreshed
 from engagement.domain.sending_window import SendingWindow, is_known_zone, next_send_time
 from engagement.errors import Conflict, NotFound, TransientFailure
 from engagement.observability import count, logger
+from engagement.writer.base import EmailContent
+from engagement.writer.products import without_mentions
+from engagement.writer.render import Brand, render_email
 
 S = EmailStatus
 THROTTLE_RETRY = timedelta(minutes=2)  # times the number of deferrals so far
@@ -78,7 +87,11 @@ class Delivery:
         tokens: Callable[[], UnsubscribeTokens],
         settings: DeliverySettings,
         clock: Clock,
+        products: ProductRepository | None = None,
+        brand: Brand | None = None,
     ) -> None:
+        self.products = products  # with brand: the picks are checked against the catalog at send time
+        self.brand = brand
         self.emails = emails
         self.users = users
         self.suppressions = suppressions
@@ -202,6 +215,7 @@ class Delivery:
 
     def _send(self, email: Email, client: Client, *, by: str, expected_version: int | None = None) -> Email:
         now = self.clock.now()
+        email, refreshed, what_changed = self._picks_now(email)
         message = build_message(  # before the claim: if the signing key cannot be read, nothing has moved
             email,
             sender=self.settings.sender,
@@ -210,8 +224,9 @@ class Delivery:
             unsubscribe_url=self._tokens().url(client.user_id, email.email_id),
             now=now,
         )
-        # The claim: only one sender gets past this line.
-        sending = self._move(email, S.SENDING, by=by, expected_version=expected_version)
+        # The claim: only one sender gets past this line (with the picks as they are sent, if they changed).
+        sending = self._move(email, S.SENDING, by=by, expected_version=expected_version, changes=refreshed,
+                             reason=what_changed)  # fmt: skip
         try:
             listed = self.suppressions.reason_for(client.email)  # an unsubscribe or a bounce since the first check
         except TransientFailure as unavailable:
@@ -256,6 +271,31 @@ class Delivery:
         logger.error("delivery outcome unknown", extra={"emailId": sending.email_id, "reason": reason})
         return self._move(sending, S.FAILED, by=by, reason=reason[:500],
                           changes=EmailChanges(failure_reason=reason[:500], delivery_uncertain=True))  # fmt: skip
+
+    def _picks_now(self, email: Email) -> tuple[Email, EmailChanges | None, str | None]:
+        """The email as it should go: its picks as the catalog has them now, re-rendered if anything changed, with
+        the changes to store and, in words, what changed."""
+        if not email.picks or self.products is None or self.brand is None or email.body is None:
+            return email, None, None
+        ids = [pick.product_id for pick in (*email.picks, *email.candidates)]
+        picks, changed = refreshed(email.picks, email.candidates, self.products.get_many(ids))
+        if not changed:
+            return email, None, None
+        kept = {pick.product_id for pick in picks}
+        gone = [pick.title for pick in email.picks if pick.product_id not in kept]
+        content, removed = without_mentions(EmailContent.of(email.subject, email.preheader, email.body), gone)
+        if removed:
+            changed.append(f"{removed} paragraph(s) naming a product no longer shown taken out")
+        rendered = render_email(content, self.brand, picks, email.email_id)
+        changes = EmailChanges(subject=rendered.subject, preheader=rendered.preheader, content=rendered.html,
+                               text_content=rendered.text, body=content.body, picks=picks)  # fmt: skip
+        what = "picks checked at send time: " + "; ".join(changed)
+        count("PicksChangedAtSend")
+        logger.info("picks changed at send time", extra={"emailId": email.email_id, "changes": changed})
+        updated = email.model_copy(update={"subject": rendered.subject, "preheader": rendered.preheader,
+                                           "content": rendered.html, "text_content": rendered.text,
+                                           "body": content.body, "picks": picks})  # fmt: skip
+        return updated, changes, what[:500]
 
     # ---- helpers ----------------------------------------------------------------------------------------------
 

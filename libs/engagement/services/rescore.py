@@ -44,6 +44,7 @@ from engagement.domain.sweep import RescoreRules, SegmentTask, Verdict, assess, 
 from engagement.errors import InvalidRecord, TransientFailure
 from engagement.observability import count, logger
 from engagement.services.churn import ChurnFitting
+from engagement.services.co_purchases import CoPurchaseBuilding
 
 # What scoring, the decision and the event need; nothing else is read.
 RESCORE_ATTRIBUTES = (
@@ -79,9 +80,11 @@ class RescoreSweep:
         total_segments: int,
         models: ChurnModelRepository,
         fitting: ChurnFitting | None = None,
+        co_purchases: CoPurchaseBuilding | None = None,
         page_size: int = 500,
     ) -> None:
         self.users = users
+        self.co_purchases = co_purchases
         self.models = models
         self.fitting = fitting
         self.publisher = publisher
@@ -102,6 +105,7 @@ class RescoreSweep:
             count("RescoreRunsSkipped")
             return {"started": False, "now": format_instant(now), "pendingTasks": pending}
         model = self._refit_if_due(now, time_left)
+        co_purchases = self._rebuild_co_purchases(now, time_left)
         tasks = plan_run(now, self.total_segments, model.version if model else None)
         self.tasks.send(tasks)
         logger.info("rescore started", extra={"runDate": tasks[0].run_date, "segments": self.total_segments,
@@ -112,7 +116,21 @@ class RescoreSweep:
             "now": format_instant(now),
             "segments": self.total_segments,
             "churnModel": _described(model),
+            "coPurchases": co_purchases,
         }
+
+    def _rebuild_co_purchases(self, now: datetime, time_left: TimeLeft) -> dict[str, Any] | None:
+        """The co-purchase counts rebuilt from the orders when due (what was built, or None); a failed build leaves
+        the last one: the sweep runs whatever it does."""
+        if self.co_purchases is None:
+            return None
+        try:
+            build = self.co_purchases.rebuild_if_due(now, time_left)
+        except Exception:
+            logger.exception("co-purchase counts not rebuilt; emails use the last ones")
+            count("CoPurchaseBuildsFailed")
+            return None
+        return None if build is None else build.model_dump(mode="json", by_alias=True, exclude={"popular"})
 
     def _refit_if_due(self, now: datetime, time_left: TimeLeft) -> ChurnModel | None:
         """The model this run scores with: refitted first when due. A fit that fails leaves the last version."""

@@ -32,13 +32,16 @@ from engagement.domain.models import (
     EmailSummary,
     EngagementEvent,
     EventType,
+    ProductPick,
     Score,
     StatusChange,
 )
+from engagement.domain.picks import MAX_PICKS, PicksRefused, chosen
 from engagement.domain.policy import EligibilityRules, decide, in_holdout
 from engagement.domain.scoring import score_client
 from engagement.observability import count, logger
 from engagement.services.delivery import Delivery
+from engagement.services.recommend import Recommender
 from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
 
 # Emails that do not count towards the frequency cap: they never went out and never will (a FAILED email whose
@@ -72,8 +75,10 @@ class WinbackService:
         suppressions: SuppressionRepository,
         models: ChurnModelRepository,
         delivery: Delivery | None = None,
+        recommender: Recommender | None = None,
     ) -> None:
         self.users = users
+        self.recommender = recommender  # None: emails without products (a shop without a catalog)
         self.models = models
         self.emails = emails
         self.decisions = decisions
@@ -125,7 +130,10 @@ class WinbackService:
             if in_holdout(user_id, self.rules.holdout_percent):
                 # Treated like an emailed client (the slot is claimed, the cooldown applies), but nothing is sent.
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.HELD_OUT), score)
-            request = WriteRequest(client=client, score=score, now=now, deadline=deadline, last_attempt=last_receive)
+            shortlist = self.recommender.shortlist(client, now) if self.recommender else None
+            request = WriteRequest(client=client, score=score, now=now, deadline=deadline, last_attempt=last_receive,
+                                   candidates=shortlist.candidates if shortlist else (),
+                                   others=shortlist.others if shortlist else ())  # fmt: skip
             stored = self._draft(event, request, email_id)
         self.users.mark_emailed(user_id, email_id, stored.created_at)  # on a retry too: when it was written
         reason = DecisionReason.ELIGIBLE
@@ -157,7 +165,8 @@ class WinbackService:
     def _draft(self, event: EngagementEvent, request: WriteRequest, email_id: str) -> Email:
         client, score, now = request.client, request.score, request.now
         written = self.writer.write(request)
-        rendered = render_email(written.content, self.brand)
+        picks = _picks(written, request)
+        rendered = render_email(written.content, self.brand, picks, email_id)
         usage = written.usage
         email = Email(
             email_id=email_id,
@@ -189,6 +198,8 @@ class WinbackService:
             guardrail_violations=written.guardrail_violations,
             trigger_event_id=event.id,
             body=written.content.body,
+            picks=picks,
+            candidates=request.candidates,
         )
         if not self.emails.add(email):
             return self.emails.get(email_id) or email  # a concurrent duplicate stored it first
@@ -202,6 +213,7 @@ class WinbackService:
                 "fallbackReason": written.fallback_reason,
                 "band": score.band.value,
                 "score": score.value,
+                "picks": [pick.product_id for pick in picks],
                 "costUsd": usage.estimated_cost_usd,
             },
         )
@@ -234,6 +246,18 @@ class WinbackService:
             count("EmailsSkipped")
             logger.info("no email", extra={"userId": record.user_id, "reason": decision.reason.value})
         return record
+
+
+def _picks(written: WrittenEmail, request: WriteRequest) -> tuple[ProductPick, ...]:
+    """The products the writer chose, drawn from the request's candidates: whatever a writer answers, only a
+    candidate can become a card (the LLM writer's guardrails refuse anything else before it gets here)."""
+    try:
+        return chosen(written.product_ids, request.candidates)
+    except PicksRefused as refused:
+        logger.error(
+            "a writer chose products outside its candidates; showing the best", extra={"problem": str(refused)}
+        )
+        return tuple(request.candidates[:MAX_PICKS])
 
 
 def _count_written(written: WrittenEmail) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engagement.domain.models import Client, EmailBody, Score
+from engagement.domain.models import Client, EmailBody, ProductPick, Score
 
 # The longest each field may be, from a writer or a reviewer's edit: checked before any guardrail reads the text.
 SUBJECT_MAX, PREHEADER_MAX, LINE_MAX, LABEL_MAX, PARAGRAPH_MAX, PARAGRAPHS_MAX = 120, 160, 120, 40, 1000, 5
@@ -55,12 +55,24 @@ class EmailContent(BaseModel):
         )
 
 
+class OtherProduct(BaseModel):
+    """A catalog product the email must not name or link: in the client's categories, but not a candidate."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    title: str
+    url: str
+
+
 class WriteRequest(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
     client: Client
     score: Score
     now: datetime
+    # The products the email may show, best first (engagement.domain.recommendations); the writer picks among them.
+    candidates: tuple[ProductPick, ...] = ()
+    others: tuple[OtherProduct, ...] = ()
     # Seconds (time.monotonic) by which the writer must have answered, within the Lambda's remaining time.
     deadline: float | None = None
     # The message's last receive: rather than leave it for a redelivery that will not come, fall back.
@@ -109,6 +121,7 @@ class WrittenEmail(BaseModel):
     fallback_reason: str | None = None
     usage: Usage = Usage()
     guardrail_violations: tuple[str, ...] = ()
+    product_ids: tuple[str, ...] = ()  # the picks, among the request's candidates, in the order they are shown
 
 
 class EmailWriter(Protocol):

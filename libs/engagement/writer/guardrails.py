@@ -7,7 +7,10 @@
 - credentials: nothing that asks for a card number, a password, a PIN or bank details;
 - offers: no discount, price, percentage, coupon, code or free shipping unless it is an allow-listed offer;
 - length: the whole email stays short;
-- facts: a number of orders or a time since the last order that contradicts the client's facts.
+- facts: a number of orders or a time since the last order that contradicts the client's facts;
+- products: the picks are among the request's candidates (at most 3, each once); the text names no product but the
+  picks, and those in the paragraphs only (so a pick dropped at send time takes its paragraphs with it); it links
+  no product page but a pick's; it writes no price (the cards show the catalog's).
 
 Every check is linear in the length of the text (literals, bounded repetition, or parsing without patterns), and
 the fields' lengths are bounded before any check runs (EmailContent), so no input can stall a function here.
@@ -20,8 +23,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from engagement.domain.picks import PicksRefused, chosen
 from engagement.domain.scoring import days_since
 from engagement.writer.base import EmailContent, WriteRequest
+from engagement.writer.products import mentions, same_page
 
 MAX_TOTAL_CHARACTERS = 1800
 
@@ -72,6 +77,9 @@ _ELAPSED = re.compile(
     rf"|\b{_COUNT}\s{{1,3}}(day|week|month|year)s?\s{{1,3}}(?:ago|since)\b",
     re.IGNORECASE,
 )
+# A price without its currency ("49.00", "49,90"), which the offer rule does not see: not part of a longer
+# number such as a dotted date (21.12.2024).
+_BARE_PRICE = re.compile(r"(?<!\d)(?<!\d[.,])\d{1,7}[.,]\d{2}(?!\d|[.,]\d)")
 _WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
 _DAYS_PER = {"day": 1, "week": 7, "month": 30.4, "year": 365}
@@ -176,7 +184,10 @@ def _phone_numbers(text: str) -> Iterator[str]:
             yield run
 
 
-def check(content: EmailContent, request: WriteRequest, policy: GuardrailPolicy) -> list[Violation]:
+def check(
+    content: EmailContent, request: WriteRequest, policy: GuardrailPolicy, product_ids: tuple[str, ...] = ()
+) -> list[Violation]:
+    """Every rule the content breaks; product_ids: the products the email would show (among request.candidates)."""
     violations: list[Violation] = []
     texts = _texts(content)
     everything = "\n".join(texts)
@@ -218,4 +229,32 @@ def check(content: EmailContent, request: WriteRequest, policy: GuardrailPolicy)
             if claimed > 1.5 * actual + 7 or claimed < 0.5 * actual - 7:
                 detail = f"{_shown(match.group(0))} but the last order was {int(actual)} days ago"
                 violations.append(Violation("fact", detail))
+    violations += _product_violations(content, request, product_ids, links)
+    return violations
+
+
+def _product_violations(
+    content: EmailContent, request: WriteRequest, product_ids: tuple[str, ...], links: list[tuple[str, str]]
+) -> list[Violation]:
+    try:
+        picks = chosen(product_ids, request.candidates)
+    except PicksRefused as refused:
+        return [Violation("pick", str(refused))]
+    violations: list[Violation] = []
+    picked = {pick.product_id for pick in picks}
+    unpicked = [(c.title, c.url) for c in request.candidates if c.product_id not in picked]
+    unpicked += [(other.title, other.url) for other in request.others]
+    everything = "\n".join(_texts(content))
+    named = {title for title, _ in unpicked if mentions(everything, title)}
+    violations += [Violation("product", f"{_shown(title)} is not one of the picked products") for title in named]
+    outside_paragraphs = [content.subject, content.preheader, content.greeting, content.call_to_action.label,
+                          content.sign_off]  # fmt: skip
+    for pick in picks:
+        if any(mentions(text, pick.title) for text in outside_paragraphs):
+            violations.append(Violation("product", f"{_shown(pick.title)}: products are named in paragraphs only"))
+    for written, _host in links:
+        if any(same_page(written, url) for _, url in unpicked):
+            violations.append(Violation("link", f"{_shown(written, 80)} is a product that is not picked"))
+    for match in _BARE_PRICE.finditer(everything):
+        violations.append(Violation("price", f"{_shown(match.group(0))}: prices are shown on the cards only"))
     return violations

@@ -207,15 +207,15 @@ class LLMWriter:
         system = prompt.system_prompt(self.settings.brand_name, self.settings.policy.allowed_offers)
         messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt.facts_message(request)}]
         try:
-            content, answer = self._generate(request, messages, ledger)
-            violations = check(content, request, self.settings.policy)
+            content, picks, answer = self._generate(request, messages, ledger)
+            violations = check(content, request, self.settings.policy, picks)
             if violations:
                 seen += violations
                 logger.warning("guardrails broken; regenerating", extra={"violations": [str(v) for v in violations]})
                 feedback = prompt.REGENERATE_MESSAGE.format(violations="; ".join(map(str, violations)))
                 retry = [*messages, {"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
-                content, answer = self._generate(request, retry, ledger)
-                again = check(content, request, self.settings.policy)
+                content, picks, answer = self._generate(request, retry, ledger)
+                again = check(content, request, self.settings.policy, picks)
                 if again:
                     seen += again
                     return self._fall_back(request, "guardrails: " + "; ".join(map(str, again)), ledger, seen)
@@ -234,6 +234,7 @@ class LLMWriter:
             prompt_version=prompt.PROMPT_VERSION,
             usage=sum(ledger, Usage()),
             guardrail_violations=tuple(map(str, seen)),
+            product_ids=picks,
         )
 
     def _fall_back(
@@ -253,27 +254,30 @@ class LLMWriter:
 
     def _generate(
         self, request: WriteRequest, messages: list[dict[str, str]], ledger: list[Usage]
-    ) -> tuple[EmailContent, str]:
-        """One answer as an email; if it cannot be used, one repair attempt."""
+    ) -> tuple[EmailContent, tuple[str, ...], str]:
+        """One answer as an email and its picks; if it cannot be used, one repair attempt."""
         answer = self._complete(request, messages, ledger)
         try:
-            return self._parse(answer), answer
+            return *self._parse(answer), answer
         except InvalidOutput as invalid:
             logger.warning("invalid output; asking for a repair", extra={"problem": str(invalid)})
             repair = [*messages, {"role": "assistant", "content": answer},
                       {"role": "user", "content": prompt.REPAIR_MESSAGE.format(problem=invalid)}]  # fmt: skip
             answer = self._complete(request, repair, ledger)
-            return self._parse(answer), answer
+            return *self._parse(answer), answer
 
-    def _parse(self, answer: str) -> EmailContent:
+    def _parse(self, answer: str) -> tuple[EmailContent, tuple[str, ...]]:
         try:
             fields = json.loads(answer)
         except (TypeError, ValueError) as exc:
             raise InvalidOutput(f"not JSON ({exc})") from exc
         if not isinstance(fields, dict):
             raise InvalidOutput("not a JSON object")
+        picks = fields.get("product_ids", [])
+        if not isinstance(picks, list) or not all(isinstance(pick, str) for pick in picks):
+            raise InvalidOutput("product_ids: not a list of ids")
         try:
-            return EmailContent(
+            content = EmailContent(
                 subject=fields.get("subject"),
                 preheader=fields.get("preheader"),
                 greeting=fields.get("greeting"),
@@ -283,6 +287,7 @@ class LLMWriter:
             )
         except ValidationError as exc:
             raise InvalidOutput(describe(validation_problems(exc))) from exc
+        return content, tuple(pick[:100] for pick in picks[:10])
 
     # ---- one retry layer ------------------------------------------------------------------------------------
 

@@ -6,13 +6,16 @@ email needs: the sender's postal address and an unsubscribe link slot that deliv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
 from engagement.domain.consent import UNSUBSCRIBE_SLOT
+from engagement.domain.models import ProductPick
 from engagement.writer.base import EmailContent
+from engagement.writer.products import price_text, with_utm
 
 
 class Brand(BaseModel):
@@ -39,7 +42,41 @@ def _safe_url(url: str) -> str | None:
     return parts.geturl()
 
 
-def render_email(content: EmailContent, brand: Brand) -> RenderedEmail:
+def _cards_html(picks: Sequence[ProductPick], email_id: str) -> str:
+    """One row a product: its picture, title and price, each linking to its page (with UTM naming the email)."""
+    e = escape
+    rows = []
+    for pick in picks:
+        link = _safe_url(with_utm(pick.url, email_id))
+        image = _safe_url(pick.image_url) if pick.image_url else None
+        picture = (f'<img src="{e(image)}" alt="{e(pick.title)}" width="120" style="display:block;border:0;'
+                   f'width:120px;max-width:120px">') if image else ""  # fmt: skip
+        if link and picture:
+            picture = f'<a href="{e(link)}">{picture}</a>'
+        title = f'<a href="{e(link)}" style="color:#1f3a5f">{e(pick.title)}</a>' if link else e(pick.title)
+        rows.append(
+            f'<tr><td style="padding:8px 12px 8px 0;width:120px;vertical-align:top">{picture}</td>'
+            f'<td style="padding:8px 0;vertical-align:top;line-height:1.4"><strong>{title}</strong><br>'
+            f"{e(price_text(pick.price, pick.currency))}</td></tr>"
+        )
+    if not rows:
+        return ""
+    body = "\n".join(rows)
+    return f'<table role="presentation" cellpadding="0" cellspacing="0" style="margin:8px 0 16px">\n{body}\n</table>'
+
+
+def _cards_text(picks: Sequence[ProductPick], email_id: str) -> list[str]:
+    """The cards as one block of lines, or nothing."""
+    lines = [
+        f"- {pick.title}, {price_text(pick.price, pick.currency)}: {with_utm(pick.url, email_id)}" for pick in picks
+    ]
+    return ["\n".join(lines)] if lines else []
+
+
+def render_email(
+    content: EmailContent, brand: Brand, picks: Sequence[ProductPick] = (), email_id: str = ""
+) -> RenderedEmail:
+    """picks: the product cards, in order (shown after the paragraphs); email_id: named in the cards' links."""
     e = escape
     cta_url = _safe_url(content.call_to_action.url)
     paragraphs_html = "\n".join(
@@ -61,6 +98,7 @@ def render_email(content: EmailContent, brand: Brand) -> RenderedEmail:
 <div style="max-width:560px;margin:0 auto;padding:24px;background:#ffffff">
 <p style="margin:0 0 16px;line-height:1.5">{e(content.greeting)}</p>
 {paragraphs_html}
+{_cards_html(picks, email_id)}
 {cta_html}
 <p style="margin:0 0 16px;line-height:1.5">{e(content.sign_off)}</p>
 <hr style="border:none;border-top:1px solid #ddd;margin:24px 0">
@@ -75,6 +113,7 @@ def render_email(content: EmailContent, brand: Brand) -> RenderedEmail:
         [
             content.greeting,
             *content.paragraphs,
+            *_cards_text(picks, email_id),
             cta_text,
             content.sign_off,
             f"--\n{brand.name} · {brand.postal_address}\nUnsubscribe: {UNSUBSCRIBE_SLOT}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from engagement.domain.models import Band
+from engagement.domain.picks import MAX_PICKS
 from engagement.domain.scoring import days_since
 from engagement.writer.base import CallToAction, EmailContent, WriteRequest, WrittenEmail
 
@@ -79,7 +80,12 @@ class TemplateWriter:
                 f"Thank you for the {client.order_count} orders you have placed with {self._brand_name}. "
                 "Your stylist has kept your preferences in mind."
             )
-        if categories:
+        picks = request.candidates[:MAX_PICKS]  # the best, by the rules that chose them
+        if picks:
+            kinds = _join(list(dict.fromkeys(_clip(p, 30) for pick in picks if (p := _plain(pick.category)))))
+            among = f" from {kinds}" if kinds else ""
+            paragraphs.append(f"We have picked a few things{among} we think you will love; they are just below.")
+        elif categories:
             paragraphs.append(f"We have put together fresh {categories} we think you will love.")
         else:
             paragraphs.append("We have put together a fresh selection we think you will love.")
@@ -93,4 +99,4 @@ class TemplateWriter:
             call_to_action=CallToAction(label="See your picks", url=self._shop_url),
             sign_off=f"Warm regards, the {self._brand_name} team",
         )
-        return WrittenEmail(content=content, writer=self.name)
+        return WrittenEmail(content=content, writer=self.name, product_ids=tuple(p.product_id for p in picks))

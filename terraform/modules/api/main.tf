@@ -48,6 +48,7 @@ locals {
     "PATCH /api/users/{user_id}"          = "review"
     "POST /api/users/{user_id}/orders"    = "review"
     "PATCH /api/emails/{email_id}"        = "review"
+    "PUT /api/emails/{email_id}/picks"    = "review"
     "POST /api/emails/{email_id}/approve" = "review"
     "POST /api/emails/{email_id}/reject"  = "review"
     "ANY /api/{proxy+}"                   = "admin"

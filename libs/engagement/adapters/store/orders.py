@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -20,7 +21,9 @@ from engagement.adapters import aws
 from engagement.adapters.aws import error_code
 from engagement.adapters.store.dynamo import from_item, to_item, translated_errors
 from engagement.adapters.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, decode_cursor, encode_cursor
+from engagement.clock import format_instant, parse_instant
 from engagement.domain.orders import Order
+from engagement.domain.recommendations import Bought
 from engagement.errors import Conflict, Refused, TransientFailure
 
 if TYPE_CHECKING:
@@ -118,6 +121,28 @@ class OrderRepository:
             with translated_errors(f"read orders of {user_id}"):
                 response = self._dynamodb.query(**request)
             yield from (Order.model_validate(from_item(item)) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def purchases(self, *, since: datetime, page_size: int = 1000) -> Iterator[Bought]:
+        """Every order placed since `since`, as who bought which products when: a scan that reads only those
+        attributes (for the co-purchase counts the sweep keeps; engagement.services.co_purchases)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "ProjectionExpression": "userId, orderedAt, lineItems",
+            "FilterExpression": "orderedAt >= :since",
+            "ExpressionAttributeValues": {":since": {"S": format_instant(since)}},
+            "Limit": page_size,
+        }
+        while True:
+            with translated_errors("scan the orders"):
+                response = self._dynamodb.scan(**request)
+            for item in response.get("Items", []):
+                lines = item.get("lineItems", {}).get("L", [])
+                products = frozenset(line["M"]["productId"]["S"] for line in lines if "productId" in line.get("M", {}))
+                if products:
+                    yield Bought(item["userId"]["S"], parse_instant(item["orderedAt"]["S"]), products)
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

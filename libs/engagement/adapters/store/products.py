@@ -82,6 +82,44 @@ class ProductRepository:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
+    def get_many(self, product_ids: Iterable[str]) -> dict[str, Product]:
+        """product id -> product, for the ids the catalog has (the others are absent)."""
+        wanted = list(dict.fromkeys(product_ids))
+        found: dict[str, Product] = {}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            keys: list[dict[str, Any]] = [{"productId": {"S": pid}} for pid in wanted[start : start + BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
+            while request:
+                with translated_errors("read products"):
+                    response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    product = Product.model_validate(from_item(item))
+                    found[product.product_id] = product
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def in_stock_in(self, category: str, *, limit: int) -> list[Product]:
+        """Up to limit in-stock products of a category (its index; at most MAX_EXAMINED read)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CATEGORY_INDEX,
+            "KeyConditionExpression": "category = :category",
+            "FilterExpression": "inStock = :stock",
+            "ExpressionAttributeValues": {":category": {"S": category}, ":stock": {"BOOL": True}},
+            "Limit": limit,
+        }
+        found: list[Product] = []
+        examined = 0
+        while len(found) < limit and examined < MAX_EXAMINED:
+            with translated_errors(f"list products in {category}"):
+                response = self._dynamodb.query(**request)
+            examined += int(response.get("ScannedCount", 0))
+            found += [Product.model_validate(from_item(item)) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]
+
     def page(
         self, *, limit: int, cursor: str | None = None, category: str | None = None, in_stock: bool | None = None
     ) -> Page[Product]:

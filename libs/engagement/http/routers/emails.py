@@ -15,7 +15,7 @@ from engagement.http.context import ApiServices
 from engagement.http.routers.params import Cursor, PageSize
 from engagement.http.schemas import EmailPage, EmailView, answers
 from engagement.http.views import email_view, page_view
-from engagement.services.review import EmailEdit
+from engagement.services.review import EmailEdit, PicksEdit
 
 StatusFilter = Annotated[EmailStatus | None, Query(description="Only emails in this status")]
 
@@ -56,6 +56,12 @@ def router(api: ApiServices) -> Router:
     def edit_email(email_id: str, edit: Annotated[EmailEdit, Body()]) -> dict[str, Any]:
         """Edit a draft before approval: re-rendered, and the guardrails checked again (422 with each violation)."""
         return email_view(api.editor.edit(email_id, edit.model_copy(update={"editor": operator(edit.editor)})))
+
+    @routes.put("/api/emails/<email_id>/picks", responses=answers(EmailView))
+    def swap_picks(email_id: str, edit: Annotated[PicksEdit, Body()]) -> dict[str, Any]:
+        """Show other products in a draft: ids from its candidates, in stock now; the text is checked again against
+        the new picks (422 with each violation) and the email re-rendered."""
+        return email_view(api.editor.swap_picks(email_id, edit.model_copy(update={"editor": operator(edit.editor)})))
 
     @routes.post("/api/emails/<email_id>/approve", responses=answers(EmailView))
     def approve_email(email_id: str, review: Annotated[Review | None, Body()] = None) -> dict[str, Any]:
