@@ -124,6 +124,11 @@ def test_the_dashboard_shows_the_model_s_view_of_a_client_and_of_the_shop(
                      panel.get_by_test_id("overdue-count").text_content())  # fmt: skip
     screenshot(page, "overview-churn-model")
 
+    def rescored() -> bool:  # the sweep's event reaches the email processor behind the other clients' events
+        timeline = api_get(local_mode, "/api/users/fortnightly")["timeline"]
+        return any(entry.get("eventType") == "client.rescored" for entry in timeline)
+
+    assert wait_for(rescored, timeout=180), api_get(local_mode, "/api/users/fortnightly")["timeline"][:3]
     page.goto(f"{local_mode.api_url}/#/clients/fortnightly")
     page.get_by_test_id("rhythm-explanation").wait_for()
     assert page.get_by_test_id("rhythm-explanation").text_content() == score["rhythm"]["explanation"]
