@@ -321,6 +321,7 @@ def api(
         pipeline=PipelineMonitor(config.pipeline_queues, sqs=clients.sqs, cloudwatch=clients.cloudwatch),
         auth=BearerTokenAuth(SecretSource(config.api_token, config.api_token_parameter).get),
         assets=assets,
+        picture_hosts=(*config.guardrails.allowed_link_domains, *config.image_domains),
     )
 
 

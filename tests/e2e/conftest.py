@@ -129,7 +129,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        # Sandboxed frames (the email preview) in the page's own process, so page.route sees what they load.
+        arguments = ["--no-sandbox", "--disable-features=IsolateSandboxedIframes"]
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=arguments)
         yield launched
         launched.close()
 

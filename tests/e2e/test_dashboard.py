@@ -4,14 +4,18 @@ Screenshots go to .artifacts/screenshots/ (TEST_ARTIFACTS changes where)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from engagement.clock import format_instant
+from engagement.domain.orders import Order
 from stack import resources
 from tests.e2e.conftest import ARTIFACTS, RunningLocalMode
 from tests.support.events import RUNBOOK_TEST_USER_8, client_values, to_image
@@ -259,4 +263,98 @@ def test_the_overview_says_why_no_churn_model_is_in_use(page: Any, local_mode: R
     assert panel.get_by_test_id("churn-model-reason").text_content() == reason
     assert panel.get_by_test_id("p-alive-bar").count() == 0  # no distribution without a model
     screenshot(page, "overview-churn-model-none")
+    assert page.problems == []
+
+
+# The smallest PNG: one transparent pixel.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+E2E_CATALOG = {  # id: (title, category, price, in stock)
+    "e2e-linen-trousers": ("Linen Trousers", "trousers", "79.00", True),
+    "e2e-wide-leg": ("Wide Leg Trousers", "trousers", "89.00", True),
+    "e2e-chinos": ("Pleated Chinos", "trousers", "69.00", True),
+    "e2e-cargo": ("Cargo Trousers", "trousers", "59.00", False),
+    "e2e-oxford": ("Oxford Shirt", "shirts", "49.00", True),
+    "e2e-poplin": ("Poplin Shirt", "shirts", "45.00", True),
+    "e2e-tote": ("Canvas Tote", "bags", "29.00", True),
+}
+
+
+def put_e2e_product(local_mode: RunningLocalMode, product_id: str, *, in_stock: bool | None = None) -> None:
+    title, category, price, stocked = E2E_CATALOG[product_id]
+    api(local_mode, "PUT", f"/api/products/{product_id}", {
+        "title": title, "category": category, "price": price, "inStock": stocked if in_stock is None else in_stock,
+        "url": f"https://shop.example.com/products/{product_id}", "imageUrl": f"https://cdn.shopify.com/{product_id}.jpg",
+        "updatedAt": datetime.now(UTC).isoformat(),
+    })  # fmt: skip
+
+
+def test_a_trousers_buyer_gets_product_cards_and_one_gone_out_of_stock_is_swapped_at_approval(
+    page: Any, local_mode: RunningLocalMode
+) -> None:
+    for product_id in E2E_CATALOG:
+        put_e2e_product(local_mode, product_id)
+    bought_at = datetime.now(UTC) - timedelta(days=200)
+    order = Order.model_validate({
+        "userId": "trousers-buyer", "orderId": "e2e-order-1", "orderedAt": bought_at, "recordedAt": bought_at,
+        "amount": "79.00", "currency": "USD", "source": "api",
+        "lineItems": [{"productId": "e2e-linen-trousers", "quantity": 1, "unitPrice": "79.00"}],
+    })  # fmt: skip
+    local_mode.client("dynamodb").put_item(TableName=resources.ORDERS.name, Item=to_image(order.item()))
+    at = format_instant(bought_at)
+    put_client(local_mode, to_image(client_values(
+        "trousers-buyer", name="Tess Trousers", orderCount=1, lastOrderDate=at, firstOrderDate=at, totalSpent=79,
+        averageOrderValue=79, preferredCategories=["shirts"], createdAt="2025-01-01T00:00:00.000Z",
+        engagementScore=None,
+    )))  # fmt: skip
+    [draft] = wait_for(lambda: api(local_mode, "GET", "/api/users/trousers-buyer/emails")["items"], timeout=40)
+    email = api(local_mode, "GET", f"/api/emails/{draft['emailId']}")
+
+    shown = [pick["productId"] for pick in email["picks"]]
+    assert len(shown) == 3, email["picks"]
+    in_their_categories = {pid for pid, (_, category, _, stocked) in E2E_CATALOG.items()
+                           if stocked and category in ("trousers", "shirts")}  # fmt: skip
+    assert set(shown) <= in_their_categories
+    for pick in email["picks"]:
+        assert pick["title"] in email["content"]
+        assert pick["reason"]
+
+    pictures: list[str] = []  # no internet here: the shop's CDN answers from the test, and says what was asked
+    page.route(
+        "https://cdn.shopify.com/**",
+        lambda route: (pictures.append(route.request.url), route.fulfill(body=PNG, content_type="image/png")),
+    )
+    page.goto(f"{local_mode.api_url}/#/review/{email['emailId']}")
+    panel = page.get_by_test_id("picks")
+    panel.wait_for()
+    assert panel.get_by_test_id("shown").count() == 3
+    assert panel.get_by_test_id("pick-reason").first.text_content()
+    wait_for(lambda: len(set(pictures)) == 3)  # the preview shows the cards' pictures, as the client will see them
+    assert set(pictures) == {f"https://cdn.shopify.com/{product_id}.jpg" for product_id in shown}
+    cards = page.frame_locator("[data-testid=email-preview]").locator("img")
+    assert cards.evaluate_all("pictures => pictures.map(picture => picture.naturalWidth)") == [1, 1, 1]
+    screenshot(page, "review-picks")
+
+    unpicked = next(pick for pick in email["candidates"] if pick["productId"] not in shown)["productId"]
+    panel.locator(f"[data-product-id='{shown[-1]}'] input").uncheck()  # the reviewer swaps the last pick
+    panel.locator(f"[data-product-id='{unpicked}'] input").check()
+    panel.get_by_test_id("save-picks").click()
+    panel.locator(f"[data-product-id='{unpicked}'] [data-testid=shown]").wait_for()  # saved and re-rendered
+    swapped = api(local_mode, "GET", f"/api/emails/{email['emailId']}")
+    assert {pick["productId"] for pick in swapped["picks"]} == {*shown[:-1], unpicked}
+    assert E2E_CATALOG[unpicked][0] in swapped["content"]
+    assert E2E_CATALOG[shown[-1]][0] not in swapped["content"]
+    shown = [pick["productId"] for pick in swapped["picks"]]
+
+    gone = shown[0]
+    put_e2e_product(local_mode, gone, in_stock=False)  # sold out while the draft waits for review
+    page.get_by_test_id("approve").click()
+    wait_for(lambda: api(local_mode, "GET", f"/api/emails/{email['emailId']}")["status"] == "SENT")
+
+    sent = api(local_mode, "GET", f"/api/emails/{email['emailId']}")
+    now_shown = [pick["productId"] for pick in sent["picks"]]
+    assert gone not in now_shown
+    assert len(now_shown) == 3
+    assert E2E_CATALOG[gone][0] not in sent["textContent"]
+    claim = next(step for step in sent["transitions"] if step["toStatus"] == "SENDING")
+    assert f"({gone}) out of stock: replaced by" in claim["reason"]
     assert page.problems == []

@@ -547,6 +547,9 @@ def test_the_dashboard_is_served_with_a_policy_that_forbids_inline_script(call: 
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "unsafe-inline" not in headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
     assert 'src="/assets/app.js"' in page
+    pictures = headers["Content-Security-Policy"].split("img-src ")[1].split(";")[0].split()
+    # the previews' product pictures, from the shop's own domain and its picture host, over https; nothing else
+    assert pictures == ["'self'", "data:", "https://cdn.shopify.com", "https://shop.example.com"]
     status, _, headers = call("GET", "/assets/app.js", token=None)
     assert (status, headers["Content-Type"]) == (200, "text/javascript; charset=utf-8")
     assert headers["X-Content-Type-Options"] == "nosniff"

@@ -13,6 +13,7 @@ from engagement.domain.catalog import Product
 from engagement.domain.models import Client, ProductPick
 from engagement.domain.picks import PicksRefused, chosen, refreshed
 from engagement.domain.scoring import score_client
+from engagement.http.routers.public import dashboard_policy
 from engagement.writer import Brand, CallToAction, EmailContent, TemplateWriter, WriteRequest, render_email
 from engagement.writer.base import OtherProduct
 from engagement.writer.guardrails import GuardrailPolicy, check
@@ -184,3 +185,10 @@ def test_a_dropped_pick_takes_the_paragraphs_that_name_it_and_a_neutral_one_stan
     assert (kept.paragraphs, removed) == (("We also chose a shirt.",), 1)
     only, _ = without_mentions(content("The Wide Leg Trousers would suit you."), ["Wide Leg Trousers"])
     assert only.paragraphs == (NEUTRAL_PARAGRAPH,)
+
+
+def test_the_dashboard_policy_lets_pictures_in_only_from_plain_host_names() -> None:
+    policy = dashboard_policy(["Shop.Example.com", "cdn.shopify.com", "*", "evil.test; script-src *", "http://x.test"])
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["img-src"] == "'self' data: https://cdn.shopify.com https://shop.example.com"
+    assert directives["script-src"] == "'self'"

@@ -1,5 +1,5 @@
-// The shop's catalog: products by category and stock, a page at a time. No product pictures: the page loads images
-// from its own origin only (CSP img-src 'self' data:), and a title is text, never markup.
+// The shop's catalog: products by category and stock, a page at a time. No pictures here (the list stays light; an
+// email's preview shows its products' pictures), and a title is text, never markup.
 
 import { CATALOG_PAGE_SIZE, SEARCH_DELAY_MS, STOCK_LABELS } from './constants.js';
 import { h } from './dom.js';

@@ -2,7 +2,7 @@
 
 import { REVIEWER_KEY, REVIEW_PAGE_SIZE, STATUS_LABELS } from './constants.js';
 import { $, h, uniqueId } from './dom.js';
-import { formatDate, label, scoreFormat, time } from './format.js';
+import { formatDate, formatMoney, label, scoreFormat, time } from './format.js';
 import { api, enc, query } from './api.js';
 import { clearErrors, errorBox, notify, showError, withBusy } from './notices.js';
 import { clientHref, navigation } from './routing.js';
@@ -151,6 +151,7 @@ export async function renderReview(ctx, rest) {
         pending && !canEdit ? h('span', { class: 'muted' }, 'This draft predates editing; it cannot be edited.') : null),
       actionError,
       h('div', { class: 'edit-slot' }),
+      picksPanel(email, onPicksSaved),
       emailPreview(email),
       textVersion(email),
       transitionsList(email.transitions)));
@@ -231,6 +232,14 @@ export async function renderReview(ctx, rest) {
     drawList();
     drawPane(updated);
     notify('Draft saved and re-rendered.', 'success');
+  }
+
+  function onPicksSaved(updated) {
+    const index = review.items.findIndex((e) => e.emailId === updated.emailId);
+    if (index >= 0) review.items[index] = updated;
+    drawList();
+    drawPane(updated);
+    notify('Products saved and the draft re-rendered.', 'success');
   }
 
   function move(step) {
@@ -352,6 +361,68 @@ export function editForm(email, onSaved, onCancel) {
     await withBusy(save, async () => {
       try {
         onSaved(await api('PATCH', `/api/emails/${enc(email.emailId)}`, changes));
+      } catch (error) {
+        showError(errorSlot, error, form);
+      }
+    });
+  }
+  return form;
+}
+
+export const MAX_PICKS = 3;
+
+/** The products the email shows and the candidates it could show instead, each with why it was chosen; while the
+ * draft is pending, a reviewer ticks up to three and saves (the API checks stock and the guardrails again). */
+export function picksPanel(email, onSaved) {
+  const candidates = Array.isArray(email.candidates) ? email.candidates : [];
+  const picks = Array.isArray(email.picks) ? email.picks : [];
+  if (!candidates.length && !picks.length) {
+    return h('section', { class: 'card picks', testid: 'picks' }, h('h3', {}, 'Products'),
+      h('p', { class: 'muted' }, 'No products: the client has no candidates in the catalog.'));
+  }
+  const shown = new Set(picks.map((p) => p.productId));
+  const pending = email.status === 'PENDING_REVIEW';
+  const errorSlot = h('div');
+  const save = h('button', { type: 'submit', class: 'primary', testid: 'save-picks', disabled: true }, 'Save products');
+  const rows = (candidates.length ? candidates : picks).map((product) => {
+    const id = uniqueId(`pick-${product.productId}`);
+    const box = h('input', { id, type: 'checkbox', name: 'pick', value: product.productId, checked: shown.has(product.productId),
+      disabled: !pending, onchange: onChange });
+    return h('li', { class: 'pick', testid: 'pick', 'data-product-id': product.productId },
+      box,
+      h('label', { for: id },
+        h('strong', {}, String(product.title)), ' \u00b7 ', formatMoney(product.price, product.currency),
+        ' \u00b7 ', h('span', { class: 'muted' }, `#${product.rank}`),
+        shown.has(product.productId) ? h('span', { class: 'badge', testid: 'shown' }, 'shown') : null,
+        h('br'), h('small', { class: 'muted', testid: 'pick-reason' }, String(product.reason || ''))));
+  });
+  const form = h('form', { class: 'card picks', testid: 'picks', onsubmit: onSubmit },
+    h('h3', {}, `Products (${picks.length} shown of ${candidates.length} candidates)`),
+    pending ? h('p', { class: 'muted' }, `Tick up to ${MAX_PICKS}; the email shows them in this order.`) : null,
+    h('ul', { class: 'pick-list' }, rows),
+    pending ? h('div', { class: 'form-actions' }, save) : null,
+    errorSlot);
+
+  function chosen() {
+    return [...form.querySelectorAll('input[name="pick"]:checked')].map((box) => box.value);
+  }
+
+  function onChange() {
+    const ids = chosen();
+    const same = ids.length === shown.size && ids.every((id) => shown.has(id));
+    save.disabled = same || ids.length > MAX_PICKS;
+    errorSlot.replaceChildren(ids.length > MAX_PICKS ? h('p', { class: 'error', role: 'alert' }, `At most ${MAX_PICKS} products.`) : '');
+  }
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    clearErrors(errorSlot, form);
+    const body = { productIds: chosen(), version: email.version };
+    const editor = reviewerName();
+    if (editor) body.editor = editor;
+    await withBusy(save, async () => {
+      try {
+        onSaved(await api('PUT', `/api/emails/${enc(email.emailId)}/picks`, body));
       } catch (error) {
         showError(errorSlot, error, form);
       }

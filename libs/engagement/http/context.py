@@ -40,3 +40,4 @@ class ApiServices:
     pipeline: PipelineMonitor
     auth: BearerTokenAuth
     assets: Mapping[str, str]  # the dashboard's files by name, read once at cold start
+    picture_hosts: tuple[str, ...] = ()  # where products' pictures may be: the dashboard may load them

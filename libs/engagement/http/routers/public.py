@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
@@ -17,9 +19,19 @@ from engagement.http.schemas import ERRORS, ErrorBody, Health, answers
 ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}  # fmt: skip
 DASHBOARD_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:{pictures}; "
     "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+_HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def dashboard_policy(picture_hosts: Iterable[str]) -> str:
+    """The dashboard's CSP: pictures from its own origin, and over https from the hosts products' pictures may be on
+    (an email's preview shows its product cards as the client will see them); nothing else."""
+    hosts = sorted({host.lower() for host in picture_hosts if _HOST.match(host.lower())})
+    return DASHBOARD_POLICY.format(pictures="".join(f" https://{host}" for host in hosts))
+
+
 PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
@@ -75,7 +87,8 @@ def static(api: ApiServices, name: str) -> Response[str]:
     suffix = PurePath(name).suffix
     if name not in api.assets or suffix not in ASSET_TYPES:  # only the files shipped, by exact name: no paths
         raise NotFound(f"no asset {name!r}")
-    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": DASHBOARD_POLICY, "X-Frame-Options": "DENY"}
+    policy = dashboard_policy(api.picture_hosts)
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": policy, "X-Frame-Options": "DENY"}
     return Response(status_code=200, content_type=ASSET_TYPES[suffix], body=api.assets[name], headers=headers)
 
 
