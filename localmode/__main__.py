@@ -72,11 +72,17 @@ def demo(args: argparse.Namespace) -> int:
     try:
         print(f"\nseeding {args.count} clients with their orders, and the catalog (seed {args.seed})…", flush=True)
         shop = generate_shop(args.count, seed=args.seed)
-        write_shop(mode.client("dynamodb"), mode.deployed.tables, shop, progress=True)
+        clock = ShiftedClock(mode.clock_offset_file)
+        sweep = sweep_of({name: mode.client(name) for name in ("dynamodb", "sns", "sqs")}, mode.deployed, clock)
+
+        def build_co_purchases() -> None:  # as the daily sweep would have, so the first drafts rank by them
+            assert sweep.co_purchases is not None
+            print(f"co-purchase counts: {describe_build(sweep.co_purchases.rebuild_if_due(clock.now()))}", flush=True)
+
+        write_shop(mode.client("dynamodb"), mode.deployed.tables, shop, before_clients=build_co_purchases)
         drained = mode.wait_until_drained(timeout=args.timeout)
         if drained:  # the day's sweep, as the schedule starts it: the churn model is fitted on the seeded histories
-            clients = {name: mode.client(name) for name in ("dynamodb", "sns", "sqs")}
-            swept = sweep_of(clients, mode.deployed, ShiftedClock(mode.clock_offset_file)).start()
+            swept = sweep.start()
             print(f"rescoring sweep started; churn model: {describe_model(swept.get('churnModel'))}", flush=True)
             drained = mode.wait_until_drained(timeout=args.timeout)
         interrupted = mode.stop_event.is_set()
@@ -104,6 +110,14 @@ def _histories(orders_per_client: dict[str, int]) -> str:
     counts = sorted(orders_per_client.values())
     return (f"{sum(counts)} orders of {len(counts)} clients ({counts[0]} to {counts[-1]} each, "
             f"median {counts[len(counts) // 2]}; GET /api/users/{{id}}/orders)")  # fmt: skip
+
+
+def _cards(drafts_by_cards: dict[int, int], reasons: dict[str, int]) -> str:
+    """How many products the drafts show, and why they were picked."""
+    if not drafts_by_cards:
+        return "no drafts"
+    shown = ", ".join(f"{drafts} with {cards}" for cards, drafts in sorted(drafts_by_cards.items(), reverse=True))
+    return f"{shown}; picked as {_listing(reasons)}" if reasons else shown
 
 
 def _churn(summary: dict[str, Any]) -> str:
@@ -144,6 +158,7 @@ def summary_rows(summary: dict[str, Any], elapsed: float) -> list[tuple[str, str
             for index, (name, band, words) in enumerate(summary.get("churn_examples", []))
         ),
         ("emails drafted", f"{sum(summary['drafts_by_writer'].values())} ({_listing(summary['drafts_by_writer'])})"),
+        ("product cards", _cards(summary.get("drafts_by_cards", {}), summary.get("pick_reasons", {}))),
         (
             "at-risk, no draft",
             f"{len(summary['at_risk_without_draft'])}    drafts for others: {len(summary['drafts_for_others'])}",
@@ -211,6 +226,13 @@ def sweep_of(clients: dict[str, Any], deployed: resources.Deployed, clock: Any) 
 
     config = RescoreConfig.from_env(resources.function_environment(resources.RESCORE, deployed))
     return bootstrap.rescore(config, clock=clock, clients=bootstrap.Clients(**clients)).sweep
+
+
+def describe_build(build: Any) -> str:
+    if build is None:
+        return "not rebuilt: a build less than a day old is in use"
+    read = f"the last year's {build.orders:,} orders of {build.clients:,} clients"
+    return f"built from {read} ({build.products:,} products ranked)"
 
 
 def describe_model(model: dict[str, Any] | None) -> str:

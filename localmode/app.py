@@ -425,12 +425,17 @@ class LocalMode:
                     at_risk.add(item["userId"]["S"])
         writers: Counter[str] = Counter()
         emailed: set[str] = set()
+        cards: Counter[int] = Counter()  # emails by how many products they show
+        reasons: Counter[str] = Counter()  # why the picks were picked, in kind ("bought with", "best seller in", …)
         for page in dynamodb.get_paginator("scan").paginate(
-            TableName=self.deployed.tables["emails"], ProjectionExpression="userId, writer"
+            TableName=self.deployed.tables["emails"], ProjectionExpression="userId, writer, picks"
         ):
             for item in page["Items"]:
                 writers[item["writer"]["S"]] += 1
                 emailed.add(item["userId"]["S"])
+                picks = item.get("picks", {}).get("L", [])
+                cards[len(picks)] += 1
+                reasons.update(_kind_of(pick["M"].get("reason", {}).get("S", "")) for pick in picks)
         orders_per_client: Counter[str] = Counter()
         for page in dynamodb.get_paginator("scan").paginate(
             TableName=self.deployed.tables["orders"], ProjectionExpression="userId"
@@ -459,6 +464,8 @@ class LocalMode:
             # records taken from the stream, each once: with nothing left unread, every record the stream holds
             "stream_records_read": sum(p.records_read for p in self.pollers if isinstance(p, StreamPoller)),
             "drafts_by_writer": dict(writers),
+            "drafts_by_cards": dict(cards),
+            "pick_reasons": dict(reasons),
             "at_risk_without_draft": sorted(at_risk - emailed),
             "drafts_for_others": sorted(emailed - at_risk),
             "dlq_depth": {name: depth for name, depth in depths.items() if name.endswith("dlq")},
@@ -512,3 +519,12 @@ class LocalMode:
         for function in self.functions.values():
             function.stop()
         self.emulator.stop()
+
+
+def _kind_of(reason: str) -> str:
+    """A pick's reason without its particulars: "bought with the Linen trousers you ordered in March" is "bought
+    with"; "best seller in pants this month" is "best seller"; "in shirts, which you like" is "your categories"."""
+    for kind in ("bought with", "best seller"):
+        if reason.startswith(kind):
+            return kind
+    return "your categories"

@@ -21,7 +21,7 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -304,14 +304,24 @@ def write_clients(
     return write_items(dynamodb, table, clients, unit="client", progress=progress, max_attempts=max_attempts)
 
 
-def write_shop(dynamodb: Any, tables: dict[str, str], shop: Shop, *, progress: bool = True) -> dict[str, int]:
+def write_shop(
+    dynamodb: Any,
+    tables: dict[str, str],
+    shop: Shop,
+    *,
+    progress: bool = True,
+    before_clients: Callable[[], None] | None = None,
+) -> dict[str, int]:
     """The catalog, the orders, then the clients (so the stream's first sight of a client finds their orders);
-    tables: the users, orders and products tables by those names. The number of items written, by table."""
-    return {
+    tables: the users, orders and products tables by those names; before_clients runs once the orders are in (the
+    local demo builds the co-purchase counts there). The number of items written, by table."""
+    written = {
         "products": write_items(dynamodb, tables["products"], shop.products, unit="product", progress=progress),
         "orders": write_items(dynamodb, tables["orders"], shop.orders, unit="order", progress=progress),
-        "users": write_items(dynamodb, tables["users"], shop.clients, unit="client", progress=progress),
     }
+    if before_clients is not None:
+        before_clients()
+    return written | {"users": write_items(dynamodb, tables["users"], shop.clients, unit="client", progress=progress)}
 
 
 def write_items(

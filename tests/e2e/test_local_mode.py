@@ -263,6 +263,9 @@ def test_make_demo_seeds_drains_and_summarises(tmp_path: Any) -> None:
     assert "at-risk, no draft   0    drafts for others: 0" in summary
     assert re.search(r"order histories     \d{2,} orders of (19|20) clients \(1 to \d+ each", summary)
     assert "catalog             300 products in 12 categories" in summary
+    # the co-purchase counts are built before the clients arrive, so the first drafts already show real products
+    assert re.search(r"co-purchase counts: built from the last year's \d+ orders of \d+ clients", finished.stdout)
+    assert re.search(r"product cards       \d+ with 3\b.*; picked as .*bought with \d+", summary)
     # twenty clients are too few for the churn model: the sweep says so, and the rule score stays
     assert re.search(r"churn model         none: too little data for a churn model: \d+ clients with a repeat order, "
                      r"200 needed", summary)  # fmt: skip
