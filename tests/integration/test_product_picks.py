@@ -36,7 +36,7 @@ from tests.support.api import Answer, api_request
 from tests.support.aws import ScriptedSes
 from tests.support.clock import FixedClock
 from tests.support.events import batch, sqs_record
-from tests.support.handlers import API_TOKEN
+from tests.support.handlers import API_TOKEN, LambdaContext
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # 13:00 in London: inside the sending window
 SHOP = "https://shop.example.com/"
@@ -49,16 +49,6 @@ CATALOG = {  # id: (title, category, price, in stock)
     "poplin-shirt": ("Poplin Shirt", "shirts", "45.00", True),
     "canvas-tote": ("Canvas Tote", "bags", "29.00", True),
 }
-
-
-class _Context:
-    function_name = "api"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @pytest.fixture
@@ -94,7 +84,7 @@ def shop(load_handler: Callable[..., ModuleType], aws: dict[str, Any]) -> dict[s
 
 def call(shop: dict[str, Any], method: str, path: str, body: Any = None) -> Answer:
     return api_request(shop["api"], method, path, json.dumps(body) if body is not None else None, token=API_TOKEN,
-                       content_type="application/json", context=_Context())  # fmt: skip
+                       content_type="application/json", context=LambdaContext())  # fmt: skip
 
 
 def put_product(shop: dict[str, Any], product_id: str, **fields: Any) -> None:
@@ -140,7 +130,7 @@ def draft_for(shop: dict[str, Any], user_id: str) -> dict[str, Any]:
     event = event_from_change(event_name="MODIFY", event_id=f"evt-{user_id}", occurred_at=NOW,
                               old_image=None, new_image=from_item(client_item(shop, user_id)), now=NOW)  # fmt: skip
     assert event is not None
-    shop["email_processor"].lambda_handler(batch(sqs_record(encode_event(event))), _Context())
+    shop["email_processor"].lambda_handler(batch(sqs_record(encode_event(event))), LambdaContext())
     table = shop["aws"]["deployed"].tables["emails"]
     drafts = [from_item(i) for i in shop["aws"]["dynamodb"].scan(TableName=table)["Items"]]
     [email] = [e for e in drafts if e["userId"] == user_id]
