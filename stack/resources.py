@@ -464,6 +464,8 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
         "IMAGE_DOMAINS": "cdn.shopify.com",
     }
     churn = {"MODELS_TABLE_NAME": deployed.tables["models"]}  # every function that scores reads the latest model
+    # who may be emailed: the email processor decides by these, and the API answers an operator's request by them
+    eligibility = {"EMAIL_COOLDOWN_DAYS": "7", "FREQUENCY_CAP": "2", "HOLDOUT_PERCENT": "0"}
     if function is STREAM_PROCESSOR:
         return {
             **common,
@@ -480,9 +482,7 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "ORDERS_TABLE_NAME": deployed.tables["orders"],  # what the client bought: what to show them
             "PRODUCTS_TABLE_NAME": deployed.tables["products"],
             "DEAD_LETTER_QUEUE_URL": deployed.queue_urls[EMAIL_REQUESTS_DLQ.logical_name],
-            "EMAIL_COOLDOWN_DAYS": "7",
-            "FREQUENCY_CAP": "2",
-            "HOLDOUT_PERCENT": "0",
+            **eligibility,
             "MAX_RECEIVE_COUNT": str(EMAIL_REQUESTS.max_receive_count),
             "LLM_BASE_URL": "https://openrouter.ai/api/v1",
             "LLM_MODEL": "openai/gpt-4o-mini",
@@ -521,7 +521,9 @@ def function_environment(function: Function, deployed: Deployed) -> dict[str, st
             "CHURN_MAX_CLIENTS": "50000",
         }
     if function is API:
-        return {**common, **content, **commerce, **churn, "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
+        return {**common, **content, **commerce, **churn, **eligibility,
+                "EMAIL_REQUESTS_QUEUE_URL": deployed.queue_urls[EMAIL_REQUESTS.logical_name],
+                "AUTH_MODE": "bearer", "CONVERSION_WINDOW_DAYS": "30",
                 "PIPELINE_QUEUES": json.dumps(watched_queues(deployed)),
                 "WEBHOOK_QUEUE_URL": deployed.queue_urls[STORE_WEBHOOKS.logical_name],
                 "WEBHOOKS_TABLE_NAME": deployed.tables["webhooks"]}  # fmt: skip

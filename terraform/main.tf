@@ -346,7 +346,17 @@ data "aws_iam_policy_document" "api" {
     }
   }
   statement {
-    sid       = "WatchTheQueuesAndRedriveToThem"
+    sid       = "RememberOperatorRequests" # when a request id was first asked: its own attributes, nothing else
+    actions   = ["dynamodb:PutItem"]
+    resources = [module.data.decisions_table_arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = ["userId", "decisionKey", "requestedAt", "expiresAt"]
+    }
+  }
+  statement {
+    sid       = "WatchTheQueuesAndRedriveToThem" # and queue an operator's request for the email processor
     actions   = ["sqs:GetQueueAttributes", "sqs:SendMessage"]
     resources = local.consumer_queue_arns
   }
@@ -558,6 +568,11 @@ locals {
     SHOP_CURRENCY       = var.shop_currency
     IMAGE_DOMAINS       = join(",", var.image_domains)
   }
+  eligibility_environment = { # who may be emailed: the email processor decides by it, the API answers requests by it
+    EMAIL_COOLDOWN_DAYS = tostring(var.email_cooldown_days)
+    FREQUENCY_CAP       = tostring(var.frequency_cap)
+    HOLDOUT_PERCENT     = tostring(var.holdout_percent)
+  }
   function_environment = {
     stream_processor = {
       MODELS_TABLE_NAME     = module.data.models_table_name
@@ -565,14 +580,11 @@ locals {
       EVENTS_TOPIC_ARN      = module.messaging.events_topic_arn
       DEAD_LETTER_QUEUE_URL = module.messaging.stream_dlq_url
     }
-    email_processor = merge(local.content_environment, {
+    email_processor = merge(local.content_environment, local.eligibility_environment, {
       DEAD_LETTER_QUEUE_URL = module.messaging.dead_letter_urls["email-requests"]
       MODELS_TABLE_NAME     = module.data.models_table_name
       ORDERS_TABLE_NAME     = module.data.orders_table_name # what the client bought: what to show them
       PRODUCTS_TABLE_NAME   = module.data.products_table_name
-      EMAIL_COOLDOWN_DAYS   = tostring(var.email_cooldown_days)
-      FREQUENCY_CAP         = tostring(var.frequency_cap)
-      HOLDOUT_PERCENT       = tostring(var.holdout_percent)
       MAX_RECEIVE_COUNT     = "5" # the email queue's redrive: on the last receive the template writes the email
       LLM_BASE_URL          = var.llm_base_url
       LLM_MODEL             = var.llm_model
@@ -580,14 +592,15 @@ locals {
 
       OPENROUTER_API_KEY_PARAMETER = aws_ssm_parameter.openrouter_api_key.name
     })
-    api = merge(local.content_environment, local.commerce_environment, {
-      AUTH_MODE              = var.jwt_issuer == "" ? "bearer" : "jwt"
-      API_TOKEN_PARAMETER    = aws_ssm_parameter.api_token.name
-      CONVERSION_WINDOW_DAYS = "30"
-      PIPELINE_QUEUES        = jsonencode(module.messaging.watched_queues)
-      WEBHOOK_QUEUE_URL      = module.messaging.queue_urls["store-webhooks"]
-      WEBHOOKS_TABLE_NAME    = module.data.webhooks_table_name
-      MODELS_TABLE_NAME      = module.data.models_table_name
+    api = merge(local.content_environment, local.commerce_environment, local.eligibility_environment, {
+      EMAIL_REQUESTS_QUEUE_URL = module.messaging.queue_urls["email-requests"] # an operator's request for a draft
+      AUTH_MODE                = var.jwt_issuer == "" ? "bearer" : "jwt"
+      API_TOKEN_PARAMETER      = aws_ssm_parameter.api_token.name
+      CONVERSION_WINDOW_DAYS   = "30"
+      PIPELINE_QUEUES          = jsonencode(module.messaging.watched_queues)
+      WEBHOOK_QUEUE_URL        = module.messaging.queue_urls["store-webhooks"]
+      WEBHOOKS_TABLE_NAME      = module.data.webhooks_table_name
+      MODELS_TABLE_NAME        = module.data.models_table_name
 
       SHOPIFY_WEBHOOK_SECRET_PARAMETER = aws_ssm_parameter.shopify_webhook_secret.name
     })

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from engagement.adapters.messaging import DeadLetterQueue, EventPublisher
+from engagement.adapters.messaging import DeadLetterQueue, EmailRequestQueue, EventPublisher
 from engagement.adapters.secrets import RotatingKey, SecretSource
 from engagement.adapters.store import DecisionRepository, EmailRepository, SuppressionRepository, UserRepository
 from engagement.adapters.store.churn_models import ChurnModelRepository
@@ -282,6 +282,7 @@ def api(
     from engagement.services.clients import ClientService
     from engagement.services.review import Editor
     from engagement.services.stats import StatsService
+    from engagement.services.winback_requests import WinbackRequests
 
     clock = clock or clock_from_environment()
     webhook_secret = SecretSource(config.shopify_webhook_secret, config.shopify_webhook_secret_parameter)
@@ -300,6 +301,16 @@ def api(
         catalog=catalog,
         conversions=_conversions(tables, config.conversion_window_days),
         webhooks=_webhook_receiver(webhook_secret, config, clock, clients),
+        winback_requests=WinbackRequests(
+            users=tables.users,
+            emails=tables.emails,
+            decisions=tables.decisions,
+            suppressions=tables.suppressions,
+            models=models,
+            rules=config.rules,
+            queue=EmailRequestQueue(config.email_requests_queue_url, clients.sqs),
+            clock=clock,
+        ),
         editor=Editor(
             emails=tables.emails,
             users=tables.users,

@@ -143,13 +143,28 @@ class CatalogConfig(FunctionConfig):
     products_table: str = Field(alias="PRODUCTS_TABLE_NAME", min_length=3)
 
 
-class EmailProcessorConfig(ContentConfig, ChurnModelsConfig, CatalogConfig):
-    orders_table: str = Field(alias="ORDERS_TABLE_NAME", min_length=3)  # the client's orders: what to show them
-    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
+class EligibilityConfig(FunctionConfig):
+    """Who may get a win-back email: the email processor decides by it, and the API answers an operator's request
+    by it at once (the two are given the same values)."""
+
     cooldown_days: float = Field(default=7, alias="EMAIL_COOLDOWN_DAYS", ge=0, le=365)
     frequency_cap: int = Field(default=2, alias="FREQUENCY_CAP", ge=1, le=100)
     frequency_window_days: int = Field(default=30, alias="FREQUENCY_WINDOW_DAYS", ge=1, le=365)
     holdout_percent: float = Field(default=0, alias="HOLDOUT_PERCENT", ge=0, le=100)
+
+    @property
+    def rules(self) -> EligibilityRules:
+        return EligibilityRules(
+            cooldown=timedelta(days=self.cooldown_days),
+            frequency_window=timedelta(days=self.frequency_window_days),
+            frequency_cap=self.frequency_cap,
+            holdout_percent=self.holdout_percent,
+        )
+
+
+class EmailProcessorConfig(ContentConfig, ChurnModelsConfig, CatalogConfig, EligibilityConfig):
+    orders_table: str = Field(alias="ORDERS_TABLE_NAME", min_length=3)  # the client's orders: what to show them
+    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", pattern=r"^https?://")
     # The LLM writer: on when a key is configured (locally the key itself, in AWS the SSM parameter's name).
     openrouter_api_key: SecretStr | None = Field(default=None, alias="OPENROUTER_API_KEY")
     openrouter_api_key_parameter: str | None = Field(default=None, alias="OPENROUTER_API_KEY_PARAMETER", pattern="^/")
@@ -167,15 +182,6 @@ class EmailProcessorConfig(ContentConfig, ChurnModelsConfig, CatalogConfig):
     @property
     def llm_configured(self) -> bool:
         return self.openrouter_api_key is not None or self.openrouter_api_key_parameter is not None
-
-    @property
-    def rules(self) -> EligibilityRules:
-        return EligibilityRules(
-            cooldown=timedelta(days=self.cooldown_days),
-            frequency_window=timedelta(days=self.frequency_window_days),
-            frequency_cap=self.frequency_cap,
-            holdout_percent=self.holdout_percent,
-        )
 
 
 class CommerceConfig(FunctionConfig):
@@ -197,7 +203,9 @@ class CommerceConfig(FunctionConfig):
         return value
 
 
-class ApiConfig(ContentConfig, CommerceConfig, ChurnModelsConfig, CatalogConfig):
+class ApiConfig(ContentConfig, CommerceConfig, ChurnModelsConfig, CatalogConfig, EligibilityConfig):
+    # An operator's request for a draft now goes to the email processor's queue, as the pipeline's events do.
+    email_requests_queue_url: str = Field(alias="EMAIL_REQUESTS_QUEUE_URL", pattern=r"^https?://")
     # A store's webhooks: verified with the shared secret (locally the value, in AWS the SSM parameter), queued.
     webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", pattern=r"^https?://")
     webhooks_table: str = Field(alias="WEBHOOKS_TABLE_NAME", min_length=3)

@@ -58,7 +58,12 @@ class ConfigurationError(Exception):
 
 
 class Conflict(Exception):
-    """The thing changed or exists already: the request made sense a moment ago, not now."""
+    """The thing changed or exists already: the request made sense a moment ago, not now. reason: a word a program
+    can act on (say, "cooldown"), besides the message."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidRequest(Exception):

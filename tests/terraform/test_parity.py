@@ -239,7 +239,11 @@ def test_the_rescore_sweep_settings_match() -> None:
         assert terraform[name] == f"${{tostring(var.{variable})}}"
         assert root.value(terraform[name]) == local[name]
         assert root.variables[variable]["validation"], variable
-    assert root.value(environments["email_processor"])["EMAIL_COOLDOWN_DAYS"] == terraform["EMAIL_COOLDOWN_DAYS"]
+    eligibility = root.locals["eligibility_environment"]  # the email processor's rules, which the API answers by
+    assert eligibility["EMAIL_COOLDOWN_DAYS"] == terraform["EMAIL_COOLDOWN_DAYS"]
+    for function in ("email_processor", "api"):
+        assert "local.eligibility_environment" in environments[function], function
+        assert root.value(environments[function])["EMAIL_COOLDOWN_DAYS"] == local["EMAIL_COOLDOWN_DAYS"]
     assert terraform["RESCORE_PAGE_SIZE"] == local["RESCORE_PAGE_SIZE"]
     consumer = root.value(root.locals["queue_consumers"][resources.RESCORE_SEGMENTS.logical_name])
     assert root.value(consumer["maximum_concurrency"]) == resources.RESCORE_SEGMENTS_SOURCE.maximum_concurrency

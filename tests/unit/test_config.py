@@ -44,7 +44,8 @@ CONTENT_ENV = {
     **DELIVERY_ENV, "SHOP_URL": "https://shop.example.com", "POSTAL_ADDRESS": "1 Street, Town",
     "PIPELINE_QUEUES": '[{"name": "q", "url": "https://sqs.example.com/1/q", "kind": "queue"}]',
     "ORDERS_TABLE_NAME": "orders", "PRODUCTS_TABLE_NAME": "products", "SHOP_CURRENCY": "EUR",
-    "WEBHOOK_QUEUE_URL": "https://sqs.example.com/1/store-webhooks", "WEBHOOKS_TABLE_NAME": "webhooks",
+    "WEBHOOK_QUEUE_URL": "https://sqs.example.com/1/store-webhooks",
+    "EMAIL_REQUESTS_QUEUE_URL": "https://sqs.example.com/1/email-requests", "WEBHOOKS_TABLE_NAME": "webhooks",
     "MODELS_TABLE_NAME": "models",
 }  # fmt: skip
 

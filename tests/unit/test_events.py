@@ -127,6 +127,20 @@ def test_a_bad_message_body_says_what_is_wrong(body: str, field: str, message: s
     assert raised.value.field == field
 
 
+def test_an_operators_request_travels_with_its_own_event_type_and_only_with_it() -> None:
+    event = change("INSERT", None, image(engagementScore=Decimal(30)))
+    assert event is not None
+    payload = json.loads(encode_event(event))
+    with pytest.raises(InvalidRecord, match="an operator's request, and only it"):
+        decode_event(json.dumps(payload | {"type": "client.winback_requested"}))  # no request: dead-lettered
+    request = {"requestId": "r-1", "requestedBy": "ana", "overrides": ["cooldown"]}
+    with pytest.raises(InvalidRecord, match="an operator's request, and only it"):
+        decode_event(json.dumps(payload | {"request": request}))  # a request on a stream event
+    asked = decode_event(json.dumps(payload | {"type": "client.winback_requested", "request": request}))
+    assert asked.request is not None
+    assert (asked.request.requested_by, [o.value for o in asked.request.overrides]) == ("ana", ["cooldown"])
+
+
 @given(
     st.dictionaries(st.sampled_from(["email", "name", "orderCount", "lastEmailDate", "band"]), st.integers()),
     st.dictionaries(st.sampled_from(["email", "name", "orderCount", "lastEmailDate", "band"]), st.integers()),

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement.domain.models import Client, DecisionReason, EmailHistory
-from engagement.domain.policy import EligibilityRules, decide
+from engagement.domain.models import Client, DecisionReason, EmailHistory, Override
+from engagement.domain.policy import EligibilityRules, decide, decide_request
 from engagement.domain.scoring import score_client
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -60,3 +60,31 @@ def test_the_frequency_cap_holds_beyond_the_cooldown() -> None:
     capped = EmailHistory(last_email_date=long_ago, recent_emails=2)  # ...but two emails in 30 days already
     assert reason(at_risk_client(), capped) is DecisionReason.FREQUENCY_CAP
     assert reason(at_risk_client(), capped.model_copy(update={"recent_emails": 1})) is DecisionReason.ELIGIBLE
+
+
+def asked(client: Client, history: EmailHistory, *overrides: Override) -> DecisionReason:
+    return decide_request(client, history, NOW, RULES, overrides).reason
+
+
+def test_an_operators_request_sets_aside_only_the_rules_it_names() -> None:
+    yesterday = EmailHistory(last_email_date=NOW - timedelta(days=1), recent_emails=2)
+    client = at_risk_client(engagementScore=90)  # the operator judged: the score does not decide
+    assert asked(client, EmailHistory()) is DecisionReason.OPERATOR_REQUEST
+    assert asked(client, yesterday) is DecisionReason.COOLDOWN
+    assert asked(client, yesterday, Override.COOLDOWN) is DecisionReason.FREQUENCY_CAP
+    assert asked(client, yesterday, Override.COOLDOWN, Override.FREQUENCY_CAP) is DecisionReason.OPERATOR_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("client", "history", "refused"),
+    [
+        (at_risk_client(optedOut=True), EmailHistory(), DecisionReason.OPTED_OUT),
+        (at_risk_client(), EmailHistory(address_opted_out=True), DecisionReason.OPTED_OUT),
+        (at_risk_client(suppressed=True), EmailHistory(), DecisionReason.SUPPRESSED),
+        (at_risk_client(), EmailHistory(address_suppressed=True), DecisionReason.SUPPRESSED),
+    ],
+)
+def test_no_override_sets_aside_consent_or_a_bouncing_address(
+    client: Client, history: EmailHistory, refused: DecisionReason
+) -> None:
+    assert asked(client, history, *Override) is refused

@@ -1,4 +1,5 @@
-// One client: score, timeline, orders (history and recording one), edits, emails, deletion.
+// One client: score, timeline, orders (history and recording one), edits, an operator's win-back request, emails,
+// deletion.
 
 import {
   BAND_LABELS, FACTOR_LABELS, ORDER_FLAG_LABELS, ORDER_SOURCE_LABELS, PAGE_SIZE, REASON_LABELS, SCORE_SOURCE_LABELS,
@@ -8,7 +9,7 @@ import { $, fill, h, uniqueId } from './dom.js';
 import { formatMoney, formatNumber, fromLocalInput, label, moneyFormat, scoreFormat, time } from './format.js';
 import { api, enc, query } from './api.js';
 import { clearErrors, errorBox, notify, showError, showLoadError, withBusy } from './notices.js';
-import { bandBadge, definitionList, emailDetails, pageHeader, scoreText, statusBadge } from './pieces.js';
+import { bandBadge, definitionList, emailDetails, pageHeader, reviewerName, scoreText, statusBadge } from './pieces.js';
 import { clientForm, emptyRow, labelCells } from './clients.js';
 import { review } from './review.js';
 
@@ -39,6 +40,7 @@ export async function renderClientDetail(ctx, userId) {
           h('section', { class: 'card' }, h('h2', {}, 'Details'), clientFields(client)),
           client.score ? scoreSection(client.score) : null,
           h('section', { class: 'card' }, h('h2', {}, 'Edit'), clientForm(client, onSaved)),
+          winbackSection(client, onRequested),
           deleteSection(client)),
         h('div', { class: 'column' },
           orderSection,
@@ -46,6 +48,10 @@ export async function renderClientDetail(ctx, userId) {
           timelineSection(client),
           emailsSection)),
     );
+  }
+
+  function onRequested() {  // the draft appears once the email processor has written it: look again shortly
+    for (const delay of [2000, 6000]) setTimeout(() => refresh().catch(() => {}), delay);
   }
 
   function onSaved(client) {
@@ -160,6 +166,7 @@ export function timelineEntry(entry) {
       time(entry.at),
       h('div', {}, h('strong', {}, 'Decision: '), label(REASON_LABELS, entry.reason), entry.send ? ' \u2014 send' : ' \u2014 skip'),
       facts ? h('div', { class: 'muted' }, facts) : null,
+      entry.request ? h('div', { class: 'muted', testid: 'requested-by' }, requestText(entry.request)) : null,
       entry.emailId ? h('div', { class: 'muted' }, 'Email ', h('code', {}, String(entry.emailId))) : null);
   }
   if (entry.kind === 'email') {
@@ -170,6 +177,13 @@ export function timelineEntry(entry) {
       h('div', { class: 'muted' }, entry.by ? `by ${entry.by}` : '', entry.reason ? ` \u00b7 ${entry.reason}` : ''));
   }
   return h('li', {}, time(entry.at), h('div', {}, String(entry.kind || 'event')));
+}
+
+/** "asked by ana: VIP called · overriding the cooldown (emailed recently)" */
+export function requestText(request) {
+  const overrides = Array.isArray(request.overrides) ? request.overrides.map((o) => label(OVERRIDE_LABELS, o)) : [];
+  return `asked by ${request.requestedBy || 'an operator'}${request.reason ? `: ${request.reason}` : ''}`
+    + (overrides.length ? ` · overriding ${overrides.join(', ')}` : '');
 }
 
 export function orderForm(userId, refresh) {
@@ -291,6 +305,64 @@ export function attributionText(attributedTo) {
   if (attributedTo === 'holdout') return 'It counts for the holdout: the client was held out, not emailed.';
   if (attributedTo) return `It converts email ${attributedTo}.`;
   return 'It converts nothing: no email or holdout decision within the conversion window.';
+}
+
+export const OVERRIDE_LABELS = {
+  cooldown: 'the cooldown (emailed recently)', frequency_cap: 'the frequency cap', holdout: 'the holdout (control group)',
+};
+
+/** An operator's request for a win-back draft now, by the pipeline's own path (writer, guardrails, review). One
+ * request id per form: a double click or a retry makes one draft. Consent and deliverability cannot be overridden;
+ * the cooldown, the frequency cap and the holdout only by ticking them. */
+export function winbackSection(client, onRequested) {
+  let requestId = newRequestId();
+  const reason = h('input', { id: uniqueId('winback-reason'), name: 'reason', maxlength: 500, testid: 'winback-reason',
+    placeholder: 'e.g. called the shop about a late parcel' });
+  const boxes = Object.entries(OVERRIDE_LABELS).map(([value, text]) => {
+    const id = uniqueId(`override-${value}`);
+    return h('label', { class: 'check', for: id },
+      h('input', { id, type: 'checkbox', name: 'override', value, testid: `override-${value}` }), ` ${text}`);
+  });
+  const button = h('button', { type: 'submit', class: 'primary', testid: 'request-winback' }, 'Draft a win-back email now');
+  const result = h('div', { testid: 'winback-result', 'aria-live': 'polite' });
+  const form = h('form', { class: 'winback-request', onsubmit: onSubmit },
+    h('div', { class: 'field' }, h('label', { for: reason.id }, 'Why (kept with the draft)'), reason),
+    h('fieldset', { class: 'overrides' }, h('legend', {}, 'Draft even within'), ...boxes),
+    h('div', { class: 'form-actions' }, button),
+    result);
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    clearErrors(result, form);
+    const body = { requestId,
+      override: [...form.querySelectorAll('input[name="override"]:checked')].map((box) => box.value) };
+    if (reason.value.trim()) body.reason = reason.value.trim();
+    const who = reviewerName();
+    if (who) body.requestedBy = who;
+    await withBusy(button, async () => {
+      try {
+        const answer = await api('POST', `/api/users/${enc(client.userId)}/winback`, body);
+        result.replaceChildren(h('p', { class: 'success' }, answer.status === 'queued'
+          ? 'Requested: the draft appears under Emails in a few seconds, then waits in the ' : 'Drafted already: see it in the ',
+          h('a', { href: `#/review/${enc(answer.emailId)}` }, 'review queue'), '.'));
+        notify('Win-back draft requested.', 'success');
+        requestId = newRequestId(); // the next click is a new request
+        onRequested(answer);
+      } catch (error) {
+        showError(result, error, form);
+      }
+    });
+  }
+  return h('section', { class: 'card', testid: 'winback-request' },
+    h('h2', {}, 'Win-back email'),
+    client.optedOut === true || client.suppressed === true
+      ? h('p', { class: 'muted' }, 'This client cannot be emailed (opted out or suppressed); a request is refused.')
+      : h('p', { class: 'muted' }, 'Ask for a draft now, written and checked as the pipeline does.'),
+    form);
+}
+
+function newRequestId() {
+  return (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`);
 }
 
 export function deleteSection(client) {

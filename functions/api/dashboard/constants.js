@@ -18,7 +18,7 @@ export const STATUS_LABELS = {
 export const REASON_LABELS = {
   eligible: 'Eligible (sent)', quiet_hours: 'Quiet hours (sent later)', not_at_risk: 'Not at risk',
   cooldown: 'Cooldown', opted_out: 'Opted out', suppressed: 'Suppressed', frequency_cap: 'Frequency cap',
-  held_out: 'Held out (holdout)', client_missing: 'Client missing',
+  held_out: 'Held out (holdout)', client_missing: 'Client missing', operator_request: 'Operator request',
 };
 export const P_ALIVE_BUCKETS = ['0-10', '10-20', '20-30', '30-40', '40-50', '50-60', '60-70', '70-80', '80-90', '90-100'];
 export const P_ALIVE_COLOUR = '#1f5fbf'; // the accent;

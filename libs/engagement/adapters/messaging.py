@@ -1,4 +1,5 @@
-"""SNS and SQS adapters: publishing engagement events, and dead-lettering what can never succeed."""
+"""SNS and SQS adapters: publishing engagement events, queueing an operator's request for the email processor, and
+dead-lettering what can never succeed."""
 
 from __future__ import annotations
 
@@ -100,6 +101,23 @@ class EventPublisher:
                     )
                 )
         return failures
+
+
+class EmailRequestQueue:
+    """The email processor's queue, for an event that is for it alone (an operator's request): the message it would
+    get through the topic (raw delivery), body and attributes."""
+
+    def __init__(self, queue_url: str, sqs: SQSClient | None = None) -> None:
+        self.queue_url = queue_url
+        self._given_sqs = sqs
+
+    def send(self, event: EngagementEvent) -> None:
+        sqs = self._given_sqs or aws.client("sqs")  # made at first use, not at the API's cold start
+        try:
+            sqs.send_message(QueueUrl=self.queue_url, MessageBody=encode_event(event),
+                             MessageAttributes=cast(Any, message_attributes(event)))  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientFailure(f"queue event {event.id}: {exc}") from exc
 
 
 class DeadLetterQueue:

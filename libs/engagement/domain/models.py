@@ -10,9 +10,9 @@ import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 from engagement.clock import as_utc, format_instant
@@ -187,6 +187,7 @@ class EventType(StrEnum):
     CLIENT_UPDATED = "client.updated"
     CLIENT_DELETED = "client.deleted"
     CLIENT_RESCORED = "client.rescored"
+    WINBACK_REQUESTED = "client.winback_requested"  # an operator asked for a draft now (POST /api/users/{id}/winback)
 
 
 ENVELOPE_VERSION: Literal[1] = 1
@@ -198,8 +199,30 @@ class Signal(StrEnum):
     DELETED = "deleted"  # the client is gone: pending drafts are cancelled
 
 
+class Override(StrEnum):
+    """A rule an operator's request may set aside, by saying so; consent and deliverability never."""
+
+    COOLDOWN = "cooldown"
+    FREQUENCY_CAP = "frequency_cap"
+    HOLDOUT = "holdout"  # the client is in the control group
+
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
+OPERATOR_PATTERN = r"^[\w .@-]+$"
+
+
+class OperatorRequest(CamelModel):
+    """Who asked for a win-back draft now, why, and which rules they set aside."""
+
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
+    requested_by: str = Field(min_length=1, max_length=100, pattern=OPERATOR_PATTERN)
+    reason: str | None = Field(default=None, max_length=500)
+    overrides: tuple[Override, ...] = ()
+
+
 class EngagementEvent(CamelModel):
-    """The versioned envelope published to SNS; subscriptions filter on its eventType and band."""
+    """The versioned envelope published to SNS; subscriptions filter on its eventType and band. An operator's request
+    (client.winback_requested) goes to the email processor's queue directly, carrying the request."""
 
     version: Literal[1] = ENVELOPE_VERSION
     id: EventId
@@ -209,10 +232,18 @@ class EngagementEvent(CamelModel):
     score: Score
     changed: tuple[str, ...] = Field(default=(), description="Fact attributes this change touched")
     signals: tuple[Signal, ...] = Field(default=(), description="What the change means for delivery and conversion")
+    request: OperatorRequest | None = Field(default=None, description="client.winback_requested: the request")
+
+    @model_validator(mode="after")
+    def _request_with_its_type(self) -> Self:
+        if (self.type is EventType.WINBACK_REQUESTED) != (self.request is not None):
+            raise ValueError("an operator's request, and only it, is a client.winback_requested event")
+        return self
 
 
 class DecisionReason(StrEnum):
     ELIGIBLE = "eligible"
+    OPERATOR_REQUEST = "operator_request"  # drafted because an operator asked (who and why are on the decision)
     QUIET_HOURS = "quiet_hours"  # sent later: at the start of the client's local sending window
     NOT_AT_RISK = "not_at_risk"
     COOLDOWN = "cooldown"
@@ -253,6 +284,7 @@ class DecisionRecord(CamelModel):
     score_source: ScoreSource | None = None  # provided, model (the churn model) or computed (the rule score)
     email_id: str | None = None
     converted_at: Instant | None = None  # a held_out decision followed by an order within the window
+    request: OperatorRequest | None = None  # an operator's request: who asked, why, what they overrode
 
 
 class EmailStatus(StrEnum):
@@ -368,6 +400,7 @@ class Email(CamelModel):
     body: EmailBody | None = None  # absent on drafts stored before editing existed
     picks: tuple[ProductPick, ...] = ()  # the products its cards show, best first
     candidates: tuple[ProductPick, ...] = ()  # what it may show: the picks come from these, and swaps too
+    request: OperatorRequest | None = None  # drafted at an operator's request: who asked, why, what they overrode
     # Delivery
     status_changed_at: Instant | None = None
     transitions: tuple[StatusChange, ...] = ()

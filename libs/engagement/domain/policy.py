@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from engagement.domain.models import Client, Decision, DecisionReason, EmailHistory, Score
+from engagement.domain.models import Client, Decision, DecisionReason, EmailHistory, Override, Score
 
 
 class EligibilityRules(BaseModel):
@@ -42,15 +43,32 @@ def decide(client: Client, score: Score, history: EmailHistory, now: datetime, r
     """
     if not score.band.is_at_risk:
         return Decision(send=False, reason=DecisionReason.NOT_AT_RISK)
+    return _refusal(client, history, now, rules, overrides=frozenset()) or Decision(
+        send=True, reason=DecisionReason.ELIGIBLE
+    )
+
+
+def decide_request(
+    client: Client, history: EmailHistory, now: datetime, rules: EligibilityRules, overrides: Collection[Override]
+) -> Decision:
+    """An operator's request for a draft now: the operator has judged the client, so the score does not decide;
+    consent and deliverability always apply; the cooldown and the frequency cap apply unless the request overrides
+    them (the holdout is drawn later, as for the pipeline)."""
+    return _refusal(client, history, now, rules, overrides=frozenset(overrides)) or Decision(
+        send=True, reason=DecisionReason.OPERATOR_REQUEST
+    )
+
+
+def _refusal(
+    client: Client, history: EmailHistory, now: datetime, rules: EligibilityRules, *, overrides: frozenset[Override]
+) -> Decision | None:
     if client.opted_out or history.address_opted_out:
         return Decision(send=False, reason=DecisionReason.OPTED_OUT)
-    if client.suppressed:
-        return Decision(send=False, reason=DecisionReason.SUPPRESSED)
-    if history.address_suppressed:
+    if client.suppressed or history.address_suppressed:
         return Decision(send=False, reason=DecisionReason.SUPPRESSED)
     last = last_emailed(client, history)
-    if last is not None and now - last < rules.cooldown:
+    if Override.COOLDOWN not in overrides and last is not None and now - last < rules.cooldown:
         return Decision(send=False, reason=DecisionReason.COOLDOWN)
-    if history.recent_emails >= rules.frequency_cap:
+    if Override.FREQUENCY_CAP not in overrides and history.recent_emails >= rules.frequency_cap:
         return Decision(send=False, reason=DecisionReason.FREQUENCY_CAP)
-    return Decision(send=True, reason=DecisionReason.ELIGIBLE)
+    return None

@@ -71,6 +71,14 @@ def acting_person(authorizer: Mapping[str, Any]) -> str | None:
     return person[:100] or None
 
 
+def who_acts(auth_mode: str, raw_event: Mapping[str, Any], named: str) -> str:
+    """Who acts: with a JWT, the person the token names (whatever name the body gives); with the shared token,
+    which anyone may hold, the name the request gives."""
+    if auth_mode == "jwt":
+        return acting_person(raw_event["requestContext"].get("authorizer") or {}) or "unknown"
+    return named
+
+
 class BearerTokenAuth:
     """Compares the presented token with the expected one in constant time.
 

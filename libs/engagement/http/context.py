@@ -19,6 +19,7 @@ from engagement.services.orders import OrderService
 from engagement.services.review import Editor
 from engagement.services.stats import StatsService
 from engagement.services.store_webhooks import WebhookReceiver
+from engagement.services.winback_requests import WinbackRequests
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: http_api keeps one HttpApi per ApiServices
@@ -35,6 +36,7 @@ class ApiServices:
     conversions: Conversions
     webhooks: WebhookReceiver
     editor: Editor
+    winback_requests: WinbackRequests
     stats: StatsService
     churn_models: ChurnModelRepository
     pipeline: PipelineMonitor

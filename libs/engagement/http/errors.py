@@ -18,18 +18,24 @@ from engagement.observability import logger
 Problems = list[dict[str, str]]
 
 
-def error_body(message: str, errors: Problems | None = None) -> str:
+def error_body(message: str, errors: Problems | None = None, reason: str | None = None) -> str:
     body: dict[str, Any] = {"message": message}
+    if reason:
+        body["reason"] = reason
     if errors:
         body["errors"] = errors
     return json.dumps(body)
 
 
 def error_response(
-    status: int, message: str, errors: Problems | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    errors: Problems | None = None,
+    headers: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> Response[str]:
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(message, errors),
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(message, errors, reason),
         headers=headers,
     )  # fmt: skip
 
@@ -79,7 +85,7 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(InvalidTransition)
     @app.exception_handler(Conflict)
     def _conflict(exc: Exception) -> Response[str]:
-        return error_response(409, str(exc))
+        return error_response(409, str(exc), reason=getattr(exc, "reason", None))
 
     @app.exception_handler(TransientFailure)
     def _unavailable(exc: TransientFailure) -> Response[str]:

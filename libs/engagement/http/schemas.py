@@ -26,6 +26,7 @@ class Problem(BaseModel):
 
 class ErrorBody(BaseModel):
     message: str
+    reason: str | None = Field(default=None, description="A 409's cause in one word, e.g. cooldown or opted_out")
     errors: list[Problem] | None = None
 
 
@@ -97,6 +98,14 @@ class OrderRecorded(BaseModel):
     duplicate: bool = Field(description="The order was recorded before (same client and order id): counted once")
     client: ClientView
     attributedTo: str | None
+
+
+class WinbackQueued(BaseModel):
+    userId: str
+    emailId: str = Field(description="The draft this request makes: GET /api/emails/{emailId} once it exists")
+    requestId: str = Field(description="Send it again with the request to make no second draft")
+    correlationId: str = Field(description="What the email processor's log lines for this request carry")
+    status: str = Field(description="queued, or the draft's status when it exists already")
 
 
 class ProductView(Open):

@@ -79,12 +79,14 @@ def client_detail(
     return view
 
 
+TIMELINE_DECISION_FIELDS = {"send", "reason", "event_type", "score", "band", "score_source", "email_id", "request"}
+
+
 def timeline(decisions: list[DecisionRecord], emails: list[Email]) -> list[dict[str, Any]]:
     """What happened to a client, newest first: each event's decision, and each step of each email."""
     entries = [
-        {"kind": "decision", **decision.model_dump(mode="json", by_alias=True,
-                                                    include={"send", "reason", "event_type", "score", "band",
-                                                             "score_source", "email_id"}), "at": decision.decided_at}
+        {"kind": "decision", **decision.model_dump(mode="json", by_alias=True, include=TIMELINE_DECISION_FIELDS),
+         "at": decision.decided_at}
         for decision in decisions
     ] + [
         {"kind": "email", "emailId": email.email_id, "subject": email.subject,

@@ -9,15 +9,14 @@ whatever a crash left undone, instead of writing a second email.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from engagement.adapters.store.churn_models import ChurnModelRepository
 from engagement.adapters.store.decisions import DecisionRepository, decision_key
 from engagement.adapters.store.emails import EmailRepository
-from engagement.adapters.store.suppressions import UNSUBSCRIBED, SuppressionRepository
+from engagement.adapters.store.suppressions import SuppressionRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
 from engagement.domain.lifecycle import InvalidTransition
@@ -29,36 +28,21 @@ from engagement.domain.models import (
     Email,
     EmailHistory,
     EmailStatus,
-    EmailSummary,
     EngagementEvent,
     EventType,
+    Override,
     ProductPick,
     Score,
     StatusChange,
 )
 from engagement.domain.picks import MAX_PICKS, PicksRefused, chosen
-from engagement.domain.policy import EligibilityRules, decide, in_holdout
+from engagement.domain.policy import EligibilityRules, decide, decide_request, in_holdout
 from engagement.domain.scoring import score_client
 from engagement.observability import count, logger
 from engagement.services.delivery import Delivery
+from engagement.services.eligibility import email_history, email_id_for
 from engagement.services.recommend import Recommender
 from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
-
-# Emails that do not count towards the frequency cap: they never went out and never will (a FAILED email whose
-# delivery is uncertain counts: SES may have sent it).
-NOT_COUNTED = frozenset({EmailStatus.REJECTED, EmailStatus.CANCELLED, EmailStatus.FAILED})
-
-
-def counts_towards_cap(email: EmailSummary) -> bool:
-    return email.status not in NOT_COUNTED or email.delivery_uncertain
-
-
-_EMAIL_IDS = uuid.UUID("6f1c9a1e-3b5e-4c1a-9a57-0d3c2f1b7e11")
-
-
-def email_id_for(event: EngagementEvent) -> str:
-    """The same triggering event always names the same email, so retries cannot make a second one."""
-    return str(uuid.uuid5(_EMAIL_IDS, event.id))
 
 
 class WinbackService:
@@ -106,6 +90,7 @@ class WinbackService:
         if client is None:
             return self._record(event, now, Decision(send=False, reason=DecisionReason.CLIENT_MISSING), None)
         email_id = email_id_for(event)
+        asked = event.request  # an operator's request (client.winback_requested), or None
         # the event's own model version at least: a refit a moment ago is not judged by the version before it
         judged_by = event.score.rhythm.model_version if event.score.rhythm else None
         score = score_client(client, now, self.models.latest(at_least=judged_by))
@@ -119,15 +104,20 @@ class WinbackService:
             # The slot we hold (a redelivery after a crash before the draft) counts for nothing here: decide
             # afresh on the current client, and re-claiming moves the slot's date to now.
             fresh = history.model_copy(update={"last_email_date": None, "last_email_id": None})
-            decision = decide(client, score, fresh if resuming else history, now, self.rules)
+            now_history = fresh if resuming else history
+            if asked is None:
+                decision = decide(client, score, now_history, now, self.rules)
+            else:  # an operator's request: the score does not decide; the cooldown and cap only unless overridden
+                decision = decide_request(client, now_history, now, self.rules, asked.overrides)
             if not decision.send:
                 if resuming:
                     self.decisions.release_email_slot(user_id, email_id)
                 return self._record(event, now, decision, score)
-            if not self.decisions.claim_email_slot(user_id, email_id, now, self.rules.cooldown):
+            cooldown = timedelta(0) if asked and Override.COOLDOWN in asked.overrides else self.rules.cooldown
+            if not self.decisions.claim_email_slot(user_id, email_id, now, cooldown):
                 # Another email took the slot between our read and our claim (a racing processor).
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.COOLDOWN), score)
-            if in_holdout(user_id, self.rules.holdout_percent):
+            if in_holdout(user_id, self.rules.holdout_percent) and not (asked and Override.HOLDOUT in asked.overrides):
                 # Treated like an emailed client (the slot is claimed, the cooldown applies), but nothing is sent.
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.HELD_OUT), score)
             shortlist = self.recommender.shortlist(client, now) if self.recommender else None
@@ -136,31 +126,19 @@ class WinbackService:
                                    others=shortlist.others if shortlist else ())  # fmt: skip
             stored = self._draft(event, request, email_id)
         self.users.mark_emailed(user_id, email_id, stored.created_at)  # on a retry too: when it was written
-        reason = DecisionReason.ELIGIBLE
+        reason = DecisionReason.OPERATOR_REQUEST if asked else DecisionReason.ELIGIBLE
         if self.delivery is not None and stored.status is EmailStatus.PENDING_REVIEW:  # DELIVERY_MODE=auto
             try:
                 delivered = self.delivery.approve(email_id, by="system:auto")
             except InvalidTransition:
                 delivered = stored  # moved meanwhile: approved or cancelled by someone else
-            if delivered.status is EmailStatus.SCHEDULED:
+            if delivered.status is EmailStatus.SCHEDULED and not asked:
                 reason = DecisionReason.QUIET_HOURS
         return self._record(event, now, Decision(send=True, reason=reason), score, email_id)
 
     def _history(self, client: Client, now: datetime) -> EmailHistory:
-        """The email slot, how many emails the frequency window already holds, and whether the address bounces."""
-        slot = self.decisions.email_history(client.user_id)
-        since = now - self.rules.frequency_window
-        recent = [e for e in self.emails.for_user_since(client.user_id, since) if counts_towards_cap(e)]
-        # A held-out client counts as emailed: else the holdout would be decided more often than clients are emailed.
-        held_out = self.decisions.held_out_since(client.user_id, since)
-        listed = self.suppressions.reason_for(client.email)
-        return slot.model_copy(
-            update={
-                "recent_emails": len(recent) + len(held_out),
-                "address_opted_out": listed == UNSUBSCRIBED,
-                "address_suppressed": listed is not None and listed != UNSUBSCRIBED,
-            }
-        )
+        return email_history(client, now, frequency_window=self.rules.frequency_window, decisions=self.decisions,
+                             emails=self.emails, suppressions=self.suppressions)  # fmt: skip
 
     def _draft(self, event: EngagementEvent, request: WriteRequest, email_id: str) -> Email:
         client, score, now = request.client, request.score, request.now
@@ -200,6 +178,7 @@ class WinbackService:
             body=written.content.body,
             picks=picks,
             candidates=request.candidates,
+            request=event.request,
         )
         if not self.emails.add(email):
             return self.emails.get(email_id) or email  # a concurrent duplicate stored it first
@@ -239,6 +218,7 @@ class WinbackService:
             band=score.band if score else None,
             score_source=score.source if score else None,
             email_id=email_id,
+            request=event.request,
         )
         self.decisions.record(record)  # and counted, once, in the same write
         count(f"Decision_{decision.reason.value}")

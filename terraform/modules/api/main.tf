@@ -47,6 +47,7 @@ locals {
     "POST /api/users"                     = "review"
     "PATCH /api/users/{user_id}"          = "review"
     "POST /api/users/{user_id}/orders"    = "review"
+    "POST /api/users/{user_id}/winback"   = "review"
     "PATCH /api/emails/{email_id}"        = "review"
     "PUT /api/emails/{email_id}/picks"    = "review"
     "POST /api/emails/{email_id}/approve" = "review"

@@ -4,7 +4,9 @@ Two kinds of item share the client's partition:
 - `decision#<event time>#<event id>`: one decision per client and triggering event;
 - `email-slot`: when the client's last win-back email was claimed, and for which email. Claiming it with a
   conditional write is what guarantees at most one email per cooldown window. It lives here, not on the users item,
-  because upstream systems replace whole user items (PutItem) and would erase it.
+  because upstream systems replace whole user items (PutItem) and would erase it;
+- `request#<request id>`: when an operator first asked for a draft with that request id, so that the request sent
+  again is the same event (the same decision and email), however often it is sent.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from engagement.adapters.store.dynamo import (
     write_counted,
 )
 from engagement.adapters.store.pagination import MAX_PAGE_SIZE, Page, cursor_refusals, decode_cursor, encode_cursor
-from engagement.clock import format_instant
+from engagement.clock import format_instant, parse_instant
 from engagement.domain.models import DecisionRecord, EmailHistory
 from engagement.errors import TransientFailure
 
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 RETENTION = timedelta(days=400)
 DECISION_PREFIX = "decision#"
 EMAIL_SLOT = "email-slot"
+REQUEST_PREFIX = "request#"
+REQUESTS_KEPT = timedelta(days=30)
 # The counters the stats read, so they never scan this (the largest) table: conversion counters, and one
 # `decided_<reason>` per reason. Each is added to in the same transaction as the write it counts (a decision, a sent
 # email, a conversion), so a crash between two writes can never leave a thing done but uncounted. They are spread
@@ -106,6 +110,28 @@ class DecisionRepository:
             put["ConditionExpression"] = "reason = :stored"  # unchanged since we read it
             put["ExpressionAttributeValues"] = {":stored": to_attribute(stored.get("reason"))}
         raise TransientFailure(f"record decision for {decision.user_id}: it kept changing while being recorded")
+
+    def remember_request(self, user_id: str, request_id: str, at: datetime) -> datetime:
+        """When this request was first made: at, the first time; the stored time when it was made before."""
+        key = {"userId": {"S": user_id}, "decisionKey": {"S": f"{REQUEST_PREFIX}{request_id}"}}
+        try:
+            with translated_errors(f"remember request {request_id} of {user_id}"):
+                self._dynamodb.put_item(
+                    TableName=self.table_name,
+                    Item={**key, "requestedAt": {"S": format_instant(at)},
+                          "expiresAt": {"N": str(int((at + REQUESTS_KEPT).timestamp()))}},
+                    ConditionExpression="attribute_not_exists(userId)",
+                )  # fmt: skip
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+            with translated_errors(f"read request {request_id} of {user_id}"):
+                stored = self._dynamodb.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+            first = stored.get("Item", {}).get("requestedAt", {}).get("S")
+            if first is None:  # expired between the two calls: it is made now
+                return self.remember_request(user_id, request_id, at)
+            return parse_instant(first)
+        return at
 
     def for_user(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[DecisionRecord]:
         request: dict[str, Any] = {

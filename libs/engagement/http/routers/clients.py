@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from engagement.domain.models import Band
 from engagement.domain.orders import OrderInput, OrderSource
 from engagement.errors import InvalidRequest, NotFound
+from engagement.http.auth import who_acts
 from engagement.http.context import ApiServices
 from engagement.http.routers.params import Cursor, PageSize
 from engagement.http.schemas import (
@@ -22,11 +23,13 @@ from engagement.http.schemas import (
     EmailPage,
     OrderPage,
     OrderRecorded,
+    WinbackQueued,
     answers,
 )
 from engagement.http.views import client_detail, client_summary, email_view, matches_filter, order_view, page_view
 from engagement.services.clients import ClientChanges, NewClient
 from engagement.services.orders import Outcome
+from engagement.services.winback_requests import WinbackAsk
 
 BandFilter = Annotated[Band | None, Query(description="Only clients in this band (scored now)")]
 Search = Annotated[str | None, Query(max_length=100, pattern=r"\S", description="Name or email prefix")]
@@ -106,6 +109,21 @@ def router(api: ApiServices) -> Router:
         if api.users.get_item(user_id, consistent=False) is None:
             raise NotFound(f"no client {user_id!r}")
         return page_view(api.orders.history(user_id, limit=limit, cursor=cursor), order_view)
+
+    @routes.post("/api/users/<user_id>/winback", responses=answers(WinbackQueued, "Queued", 202))
+    def request_winback(user_id: str, ask: Annotated[WinbackAsk | None, Body()] = None) -> Response[str]:
+        """Draft a win-back email for this client now, by the pipeline's own path (writer, guardrails, review or
+        auto delivery), recorded as operator_request with who asked and why. 409 with the reason when consent or
+        deliverability forbid it, or when the cooldown, frequency cap or holdout stand in the way and `override` does
+        not name them. The same requestId again makes no second draft (200 with the draft once it exists)."""
+        ask = ask or WinbackAsk()
+        by = who_acts(api.auth_mode, routes.current_event.raw_event, ask.requested_by)
+        answer = api.winback_requests.request(user_id, ask, by=by)
+        body: dict[str, Any] = {"userId": user_id, "emailId": answer.email_id, "requestId": answer.request_id,
+                                "correlationId": answer.correlation_id,
+                                "status": answer.email.status.value if answer.email else "queued"}  # fmt: skip
+        status = 202 if answer.email is None else 200
+        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
     @routes.get("/api/users/<user_id>/emails", responses=answers(EmailPage))
     def list_user_emails(user_id: str, limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:

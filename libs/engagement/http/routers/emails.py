@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from engagement.domain.models import EmailStatus
 from engagement.errors import NotFound
-from engagement.http.auth import acting_person
+from engagement.http.auth import who_acts
 from engagement.http.context import ApiServices
 from engagement.http.routers.params import Cursor, PageSize
 from engagement.http.schemas import EmailPage, EmailView, answers
@@ -32,12 +32,7 @@ def router(api: ApiServices) -> Router:
     routes = Router()
 
     def operator(named: str) -> str:
-        """Who acts: with a JWT, the person the token names (whatever name the body gives); with the shared token,
-        which anyone may hold, the name the request gives."""
-        if api.auth_mode == "jwt":
-            authorizer = routes.current_event.raw_event["requestContext"].get("authorizer") or {}
-            return acting_person(authorizer) or "unknown"
-        return named
+        return who_acts(api.auth_mode, routes.current_event.raw_event, named)
 
     @routes.get("/api/emails", responses=answers(EmailPage))
     def list_emails(status: StatusFilter = None, limit: PageSize = 25, cursor: Cursor = None) -> dict[str, Any]:
