@@ -120,8 +120,8 @@ destroy: terraform/.terraform/$(ENV).init ## remove the environment (tables need
 	$(TF) workspace select $(ENV)
 	$(TF) destroy $(TF_VARS)
 
-logs: $(STAMP) ## follow a function's logs: make logs FN=email_processor [CID=<correlation id>] [SINCE=10m]
-	@test -n "$(FN)" || { echo "usage: make logs FN=stream_processor|email_processor|api [CID=...] [SINCE=10m]"; exit 2; }
+logs: $(STAMP) ## follow a function's logs: make logs FN=email_processor [CID=<correlation id>] [SINCE=10m] [ENV=local]
+	@test -n "$(FN)" || { echo "usage: make logs FN=<a folder in functions/> [CID=...] [SINCE=10m] [ENV=local: make local's]"; exit 2; }
 	$(BIN)/python scripts/ops.py logs --env $(ENV) --function $(FN) $(if $(CID),--correlation-id $(CID)) $(if $(SINCE),--since $(SINCE))
 
 smoke: $(STAMP) ## after a deploy: the runbook's test through the pipeline (ENV=local: what make deploy-local made)

@@ -19,6 +19,7 @@ from botocore.config import Config
 from localmode.activity import Activity
 from localmode.emulator import Emulator, EmulatorError, port_in_use
 from localmode.gateway import HttpApi
+from localmode.log_shipping import LogShipper
 from localmode.pollers import Poller, QueuePoller, SchedulePoller, StreamPoller
 from localmode.runtime import REPO_ROOT, LocalFunction, WorkerSpec
 from localmode.topology import FunctionSpec, Topology, from_emulator, from_stack
@@ -116,6 +117,7 @@ class LocalMode:
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Poller] = []
         self.api: HttpApi | None = None
+        self.log_shipper: LogShipper | None = None
         self.deployed: resources.Deployed | None = None
         self.topology: Topology | None = None
         self.activity: Activity | None = None
@@ -246,6 +248,13 @@ class LocalMode:
             while not stream.positioned.wait(timeout=0.1):  # read from LATEST: positioned before anything is written
                 if stream.error is not None or time.monotonic() > deadline:
                     raise EmulatorError(f"{stream.name} could not read the stream's shards: {stream.error}")
+        self.log_shipper = LogShipper(
+            self.client("logs"),
+            {function.spec.function_name: Path(function.spec.log_path) for function in self.functions.values()},
+            write=self.write,
+        )
+        self.log_shipper.prepare()
+        self.log_shipper.start()
         assert self.api is not None
         self.api.start(self.functions[resources.API.logical_name])
         self._write_env_file()
@@ -518,6 +527,8 @@ class LocalMode:
             poller.join(timeout=5)
         for function in self.functions.values():
             function.stop()
+        if self.log_shipper is not None:
+            self.log_shipper.stop()  # the last lines, before the emulator goes
         self.emulator.stop()
 
 

@@ -1,10 +1,12 @@
 """Operator commands for a deployed environment (or the local mode).
 
     python scripts/ops.py logs --env dev --function email_processor [--correlation-id ID] [--since 10m]
+    python scripts/ops.py logs --env local --function email_processor   # the running make local's emulator
     python scripts/ops.py smoke --env dev
     python scripts/ops.py smoke --endpoint-url http://127.0.0.1:4566 --prefix client-engagement-local
 
-Names come from `terraform output` for the environment's workspace, or from --prefix for the local mode.
+Names come from `terraform output` for the environment's workspace, or from --prefix for the local mode
+(`--env local`: make local's names, and its emulator from .local/env).
 """
 
 from __future__ import annotations
@@ -79,13 +81,29 @@ def terraform_environment(env: str) -> Environment:
     )
 
 
+FUNCTIONS = sorted(path.parent.name for path in (REPO_ROOT / "functions").glob("*/handler.py"))
+LOCAL_PREFIX = "client-engagement-local"  # make local's (stack.resources.PREFIX)
+LOCAL_ENV_FILE = REPO_ROOT / ".local" / "env"
+
+
 def local_environment(prefix: str) -> Environment:
     return Environment(
         users_table=f"{prefix}-users",
         emails_table=f"{prefix}-emails",
         decisions_table=f"{prefix}-decisions",
-        log_groups={name: f"/aws/lambda/{prefix}-{name}" for name in ("stream_processor", "email_processor", "api")},
+        log_groups={name: f"/aws/lambda/{prefix}-{name}" for name in FUNCTIONS},
     )
+
+
+def local_endpoint(env_file: Path = LOCAL_ENV_FILE) -> str:
+    """The running local mode's emulator, from the exports it writes when it starts."""
+    try:
+        exports = dict(re.findall(r"^export (\w+)=(.*)$", env_file.read_text(), flags=re.MULTILINE))
+    except FileNotFoundError:
+        raise OpsError(f"no local mode is running ({env_file} is missing): start it with make local") from None
+    if "AWS_ENDPOINT_URL" not in exports:
+        raise OpsError(f"{env_file} names no AWS_ENDPOINT_URL: restart make local")
+    return str(exports["AWS_ENDPOINT_URL"])
 
 
 def parse_since(text: str) -> float:
@@ -255,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="AWS profile")
     commands = parser.add_subparsers(dest="command", required=True)
     log_parser = commands.add_parser("logs", help="follow a function's logs")
-    log_parser.add_argument("--function", required=True, choices=["stream_processor", "email_processor", "api"])
+    log_parser.add_argument("--function", required=True, choices=FUNCTIONS)
     log_parser.add_argument("--correlation-id", help="only this event's lines (the engagement event id)")
     log_parser.add_argument("--since", default="10m", help="how far back to start (30s, 10m, 2h, 1d)")
     log_parser.add_argument("--no-follow", action="store_true", help="print what is there and stop")
@@ -267,8 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     try:
+        session_options: dict[str, Any] = {"profile_name": args.profile}
+        if args.env == "local" and not args.prefix:  # make local: its names, its emulator, its credentials
+            args.prefix, args.endpoint_url = LOCAL_PREFIX, args.endpoint_url or local_endpoint()
+            session_options = {"aws_access_key_id": "local", "aws_secret_access_key": "local",
+                               "region_name": "us-east-1"}  # fmt: skip
         environment = local_environment(args.prefix) if args.prefix else terraform_environment(args.env)
-        session = boto3.Session(profile_name=args.profile, region_name=environment.region)
+        session = boto3.Session(**({"region_name": environment.region} | session_options))
         if args.command == "logs":
             client = session.client("logs", endpoint_url=args.endpoint_url)
             logs(

@@ -358,3 +358,66 @@ def test_a_trousers_buyer_gets_product_cards_and_one_gone_out_of_stock_is_swappe
     claim = next(step for step in sent["transitions"] if step["toStatus"] == "SENDING")
     assert f"({gone}) out of stock: replaced by" in claim["reason"]
     assert page.problems == []
+
+
+def post(local_mode: RunningLocalMode, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(local_mode.api_url + path, method="POST", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {local_mode.token}",
+                                              "Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def test_an_operator_forces_a_draft_within_the_cooldown_once_and_finds_it_in_the_email_processors_logs(
+    page: Any, local_mode: RunningLocalMode
+) -> None:
+    started = int(time.time() * 1000)
+    put_client(local_mode, to_image(client_values("forced", name="Fiona Forced", engagementScore=30)))
+    wait_for(lambda: api(local_mode, "GET", "/api/users/forced/emails")["items"])  # the pipeline's draft: cooldown on
+    put_client(local_mode, to_image(client_values("unwilling", engagementScore=30, optedOut=True)))
+    status, refused = post(local_mode, "/api/users/unwilling/winback", {"override": ["cooldown", "frequency_cap"]})
+    assert (status, refused["reason"]) == (409, "opted_out")
+
+    page.goto(f"{local_mode.api_url}/#/clients/forced")
+    section = page.get_by_test_id("winback-request")
+    section.get_by_test_id("winback-reason").fill("called about a late parcel")
+    section.get_by_test_id("request-winback").click()
+    section.get_by_test_id("winback-result").get_by_text("7-day cooldown", exact=False).wait_for()  # refused: why
+    section.get_by_test_id("override-cooldown").check()
+    section.get_by_test_id("request-winback").click()
+    section.get_by_text("Requested").wait_for()
+    wait_for(lambda: len(api(local_mode, "GET", "/api/users/forced/emails")["items"]) == 2)
+    page.reload()
+    asked = page.get_by_test_id("requested-by").first
+    asked.wait_for()
+    assert asked.text_content() == ("asked by operator: called about a late parcel · "
+                                    "overriding the cooldown (emailed recently)")  # fmt: skip
+    screenshot(page, "client-winback-request")
+
+    body = {"requestId": "e2e-ask-1", "override": ["cooldown", "frequency_cap"], "requestedBy": "ana"}
+    answers = [post(local_mode, "/api/users/forced/winback", body) for _ in range(3)]  # a double click and a retry
+    assert answers[0][0] == 202  # queued; sent again once drafted, the answer is the draft (200)
+    assert {status for status, _ in answers} <= {200, 202}, answers
+    assert len({answer["emailId"] for _, answer in answers}) == 1
+    forced = wait_for(lambda: next((email for email in api(local_mode, "GET", "/api/users/forced/emails")["items"]
+                                    if email["emailId"] == answers[0][1]["emailId"]), None))  # fmt: skip
+    assert forced["request"]["requestedBy"] == "ana"
+    time.sleep(2)  # the other two messages have been handled by now: still one draft for the request
+    assert len(api(local_mode, "GET", "/api/users/forced/emails")["items"]) == 3
+
+    correlation_id = answers[0][1]["correlationId"]
+    logs = local_mode.client("logs")  # as `aws logs filter-log-events --filter-pattern '"<id>"'` asks
+
+    def logged() -> list[dict[str, Any]]:
+        found = logs.filter_log_events(logGroupName=f"/aws/lambda/{resources.EMAIL_PROCESSOR.name}",
+                                       startTime=started, filterPattern=f'"{correlation_id}"')  # fmt: skip
+        return list(found["events"])
+
+    lines = [json.loads(event["message"]) for event in wait_for(logged)]
+    assert {line["correlation_id"] for line in lines} == {correlation_id}
+    assert "win-back email drafted" in {line["message"] for line in lines}
+    # the browser's note of the refused request (409), and nothing else
+    assert page.problems == ["Failed to load resource: the server responded with a status of 409 (Conflict)"]
