@@ -165,6 +165,34 @@ def test_a_trousers_buyer_gets_cards_of_in_stock_products_of_their_categories_ea
     assert 'src="https://cdn.shopify.com/s/files/wide-leg-trousers.jpg"' in email["content"]
 
 
+def test_a_catalog_that_cannot_be_read_delays_the_draft_and_on_the_last_receive_it_goes_without_products(
+    shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from engagement.domain.events import encode_event, event_from_change
+    from engagement.errors import TransientFailure
+
+    def unreadable(*_: Any) -> None:
+        raise TransientFailure("products table throttled")
+
+    monkeypatch.setattr(shop["email_processor"].services.service.recommender, "shortlist", unreadable)
+    event = event_from_change(event_name="MODIFY", event_id="evt-ada", occurred_at=NOW, old_image=None,
+                              new_image=from_item(client_item(shop, "ada")), now=NOW)  # fmt: skip
+    assert event is not None
+    body = encode_event(event)
+    with pytest.raises(BatchProcessingError):  # retried: the store may answer later
+        shop["email_processor"].lambda_handler(batch(sqs_record(body)), LambdaContext())
+    assert shop["aws"]["dynamodb"].scan(TableName=shop["aws"]["deployed"].tables["emails"])["Items"] == []
+    last = shop["email_processor"].services.max_receive_count
+    shop["email_processor"].lambda_handler(batch(sqs_record(body, receive_count=last)), LambdaContext())
+    table = shop["aws"]["deployed"].tables["emails"]
+    [email] = [from_item(i) for i in shop["aws"]["dynamodb"].scan(TableName=table)["Items"]]
+    assert email["userId"] == "ada"
+    assert email.get("picks", []) == []  # an email without cards rather than none
+    assert "just below" not in email["textContent"]
+
+
 def test_a_reviewer_swaps_a_pick_for_another_candidate_and_nothing_else(shop: dict[str, Any]) -> None:
     email = get_email(shop, draft_for(shop, "ada")["emailId"])
     path = f"/api/emails/{email['emailId']}/picks"

@@ -17,7 +17,7 @@ from engagement.http.routers.public import dashboard_policy
 from engagement.writer import Brand, CallToAction, EmailContent, TemplateWriter, WriteRequest, render_email
 from engagement.writer.base import OtherProduct
 from engagement.writer.guardrails import GuardrailPolicy, check
-from engagement.writer.products import NEUTRAL_PARAGRAPH, without_mentions
+from engagement.writer.products import CARDS_BELOW, NEUTRAL_PARAGRAPH, price_text, without_mentions
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
 SHOP = "https://shop.example.com/"
@@ -103,12 +103,61 @@ def test_the_guardrails_refuse_prices_in_the_text_and_links_to_products_not_pick
     assert violations(content("The Chinos, now only 49.00."), "chinos") == [
         "price: '49.00': prices are shown on the cards only"
     ]
-    assert violations(content("The Chinos for $45."), "chinos") == ["offer: '$4' is not an allowed offer"]
-    assert violations(content("See https://shop.example.com/products/chinos"), "chinos") == []
-    assert violations(content("See https://shop.example.com/products/cashmere-scarf?x=1"), "chinos") == [
-        "link: 'https://shop.example.com/products/cashmere-scarf?x=1' is a product that is not picked"
+    assert violations(content("The Chinos for $45."), "chinos") == [
+        "offer: '$4' is not an allowed offer",
+        "price: '$45': prices are shown on the cards only",
     ]
+    assert violations(content("See https://shop.example.com/products/chinos"), "chinos") == []
+    assert "link: 'https://shop.example.com/products/cashmere-scarf?x=1' is a product that is not picked" in (
+        violations(content("See https://shop.example.com/products/cashmere-scarf?x=1"), "chinos")
+    )
     assert violations(content("We opened our doors on 21.12.2024."), "chinos") == []  # a date, not a price
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["only 39.5 today", "just 1500 JPY", "yours for ¥1500", "CHF 89 this week", "for 120 kronor",
+     "forty-nine dollars", "only 49 now"],
+)  # fmt: skip
+def test_a_price_in_any_currency_or_a_candidates_price_written_bare_is_refused(written: str) -> None:
+    assert [v.split(":")[0] for v in violations(content(f"The Chinos, {written}."), "chinos")] == ["price"]
+
+
+def test_counts_of_days_orders_and_picks_are_not_prices() -> None:
+    text = "The Chinos: all 3 of our top 5 picks, after your 3 orders and 49 days."
+    assert violations(content(text), "chinos") == []
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["Wide  Leg Trousers", "Wide\u00a0Leg Trousers", "Wide-Leg-Trousers", "WIDE leg trousers",
+     "Wide\u200bLeg Trousers"],
+)  # fmt: skip
+def test_a_product_not_picked_is_recognised_however_its_name_is_spaced_cased_or_hidden(written: str) -> None:
+    assert violations(content(f"The Chinos go with the {written}."), "chinos")
+
+
+def test_a_name_inside_a_picked_products_name_is_not_another_product() -> None:
+    shirt = candidate("linen-shirt", 1, title="Linen Shirt")
+    dress = candidate("linen-shirt-dress", 2, title="Linen Shirt Dress")
+    request = WriteRequest(client=CLIENT, score=score_client(CLIENT, NOW), now=NOW, candidates=(shirt, dress))
+    assert check(content("The Linen Shirt Dress is back."), request, POLICY, ("linen-shirt-dress",)) == []
+    assert check(content("The Linen Shirt is back."), request, POLICY, ("linen-shirt-dress",))
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://shop.example.com/products/Wide-Leg-Trousers", "https://shop.example.com/products/wide-leg-trousers.",
+     "https://shop.example.com/products/gold-watch"],
+)  # fmt: skip
+def test_no_link_to_a_product_page_but_a_picks_in_any_case_or_invented(link: str) -> None:
+    assert f"link: {link!r} is a product that is not picked" in violations(content(f"The Chinos: see {link}"), "chinos")
+
+
+def test_cards_show_prices_to_the_currencys_minor_unit() -> None:
+    assert [price_text(Decimal(p), c) for p, c in [("49.9", "USD"), ("1234.5", "EUR"), ("1500", "JPY"),
+                                                    ("2.5", "KWD"), ("7", "SEK")]] == [
+        "$49.90", "€1,234.50", "1,500 JPY", "2.500 KWD", "7.00 SEK"]  # fmt: skip
 
 
 def test_cards_show_picture_title_and_price_linking_with_utm_naming_the_email_all_escaped() -> None:
@@ -192,3 +241,12 @@ def test_the_dashboard_policy_lets_pictures_in_only_from_plain_host_names() -> N
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
     assert directives["img-src"] == "'self' data: https://cdn.shopify.com https://shop.example.com"
     assert directives["script-src"] == "'self'"
+
+
+def test_at_send_time_a_dropped_picks_name_inside_a_kept_one_stays_and_the_pointer_to_no_cards_goes() -> None:
+    email = content("The Linen Shirt Dress is back.", "The Linen Shirt sold out.",
+                    f"We have picked a few things from shirts we think you will love; {CARDS_BELOW}")  # fmt: skip
+    kept, removed = without_mentions(email, ["Linen Shirt"], still_shown=["Linen Shirt Dress"])
+    assert (kept.paragraphs, removed) == (("The Linen Shirt Dress is back.", email.paragraphs[2]), 1)
+    none_left, removed = without_mentions(email, ["Linen Shirt", "Linen Shirt Dress"])
+    assert (none_left.paragraphs, removed) == ((NEUTRAL_PARAGRAPH,), 3)

@@ -398,7 +398,7 @@ export function picksPanel(email, onSaved) {
   });
   const form = h('form', { class: 'card picks', testid: 'picks', onsubmit: onSubmit },
     h('h3', {}, `Products (${picks.length} shown of ${candidates.length} candidates)`),
-    pending ? h('p', { class: 'muted' }, `Tick up to ${MAX_PICKS}; the email shows them in this order.`) : null,
+    pending ? h('p', { class: 'muted' }, `Tick up to ${MAX_PICKS}; the email shows them best-ranked first.`) : null,
     h('ul', { class: 'pick-list' }, rows),
     pending ? h('div', { class: 'form-actions' }, save) : null,
     errorSlot);

@@ -283,7 +283,8 @@ class Delivery:
             return email, None, None
         kept = {pick.product_id for pick in picks}
         gone = [pick.title for pick in email.picks if pick.product_id not in kept]
-        content, removed = without_mentions(EmailContent.of(email.subject, email.preheader, email.body), gone)
+        content, removed = without_mentions(EmailContent.of(email.subject, email.preheader, email.body), gone,
+                                            still_shown=[pick.title for pick in picks])  # fmt: skip
         if removed:
             changed.append(f"{removed} paragraph(s) naming a product no longer shown taken out")
         rendered = render_email(content, self.brand, picks, email.email_id)

@@ -38,10 +38,11 @@ from engagement.domain.models import (
 from engagement.domain.picks import MAX_PICKS, PicksRefused, chosen
 from engagement.domain.policy import EligibilityRules, decide, decide_request, in_holdout
 from engagement.domain.scoring import score_client
+from engagement.errors import TransientFailure
 from engagement.observability import count, logger
 from engagement.services.delivery import Delivery
 from engagement.services.eligibility import email_history, email_id_for
-from engagement.services.recommend import Recommender
+from engagement.services.recommend import Recommender, Shortlist
 from engagement.writer import Brand, EmailWriter, WriteRequest, WrittenEmail, render_email
 
 
@@ -120,7 +121,7 @@ class WinbackService:
             if in_holdout(user_id, self.rules.holdout_percent) and not (asked and Override.HOLDOUT in asked.overrides):
                 # Treated like an emailed client (the slot is claimed, the cooldown applies), but nothing is sent.
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.HELD_OUT), score)
-            shortlist = self.recommender.shortlist(client, now) if self.recommender else None
+            shortlist = self._shortlist(client, now, last_receive)
             request = WriteRequest(client=client, score=score, now=now, deadline=deadline, last_attempt=last_receive,
                                    candidates=shortlist.candidates if shortlist else (),
                                    others=shortlist.others if shortlist else ())  # fmt: skip
@@ -135,6 +136,23 @@ class WinbackService:
             if delivered.status is EmailStatus.SCHEDULED and not asked:
                 reason = DecisionReason.QUIET_HOURS
         return self._record(event, now, Decision(send=True, reason=reason), score, email_id)
+
+    def _shortlist(self, client: Client, now: datetime, last_receive: bool) -> Shortlist | None:
+        """The client's candidates; None (an email without products) when they cannot be read: at once for a
+        broken catalog item, on the message's last receive for a store that does not answer (retried before)."""
+        if self.recommender is None:
+            return None
+        try:
+            return self.recommender.shortlist(client, now)
+        except TransientFailure:
+            if not last_receive:
+                raise
+            logger.exception("no products: the catalog could not be read", extra={"userId": client.user_id})
+        except Exception:
+            logger.exception("no products: the catalog or the orders hold a broken item",
+                             extra={"userId": client.user_id})  # fmt: skip
+        count("ProductsUnavailable")
+        return None
 
     def _history(self, client: Client, now: datetime) -> EmailHistory:
         return email_history(client, now, frequency_window=self.rules.frequency_window, decisions=self.decisions,

@@ -19,14 +19,17 @@ the fields' lengths are bounded before any check runs (EmailContent), so no inpu
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
+from engagement.domain.orders import CURRENCIES
 from engagement.domain.picks import PicksRefused, chosen
 from engagement.domain.scoring import days_since
 from engagement.writer.base import EmailContent, WriteRequest
-from engagement.writer.products import mentions, same_page
+from engagement.writer.products import mentions, names, page_of, product_sections, same_page, spoken, without_names
 
 MAX_TOTAL_CHARACTERS = 1800
 
@@ -80,6 +83,23 @@ _ELAPSED = re.compile(
 # A price without its currency ("49.00", "49,90"), which the offer rule does not see: not part of a longer
 # number such as a dotted date (21.12.2024).
 _BARE_PRICE = re.compile(r"(?<!\d)(?<!\d[.,])\d{1,7}[.,]\d{2}(?!\d|[.,]\d)")
+# Money written out: any currency sign (¥, ₹, kr.…: Unicode's currency symbols), a currency's code beside a number
+# ("1500 JPY", "CHF 89"), or a currency's name ("forty-nine dollars", "120 kronor"). Bounded widths: linear.
+_CURRENCY_CODES = "|".join(sorted(CURRENCIES))  # ISO 4217, in capitals only ("ALL", "TOP" are words)
+_CURRENCY = re.compile(
+    "[" + re.escape("".join(ch for ch in map(chr, range(0x10000)) if unicodedata.category(ch) == "Sc")) + r"]\s?"
+    r"(?:\d{1,9}(?:[.,]\d{1,3})?)?"
+    r"|(?-i:(?<![A-Za-z])(?:" + _CURRENCY_CODES + r")\s?\d|\d\s?(?:" + _CURRENCY_CODES + r")(?![A-Za-z]))"
+    r"|\b(?:dollars?|euros?|pounds? sterling|quid|yen|yuan|rupees?|pesos?|francs?|kronor|krona|kroner|krone|"
+    r"z[lł]oty|reais|cents?|pence)\b",
+    re.IGNORECASE,
+)
+# A number that may be a candidate's price written bare ("49.9", "only 49"); a count of days, weeks, months, years,
+# orders or items is not.
+_DECIMAL = re.compile(
+    r"(?<![\d.,])\d{1,7}(?:[.,]\d{1,3})?(?!\d|[.,]\d)(?!\s?(?:days?|weeks?|months?|years?|orders?|items?|times?)\b)",
+    re.IGNORECASE,
+)
 _WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
 _DAYS_PER = {"day": 1, "week": 7, "month": 30.4, "year": 365}
@@ -197,6 +217,8 @@ def check(
     for text in texts:
         if match := _MARKUP.search(text):
             violations.append(Violation("markup", _shown(match.group(0))))
+        if hidden := next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf")), None):
+            violations.append(Violation("markup", f"U+{ord(hidden):04X}: no control or invisible characters"))
     links = [*_links(everything), (content.call_to_action.url, urlsplit(content.call_to_action.url).hostname or "")]
     for written, host in links:
         if not _domain_allowed(host, policy.allowed_link_domains):
@@ -245,16 +267,38 @@ def _product_violations(
     unpicked = [(c.title, c.url) for c in request.candidates if c.product_id not in picked]
     unpicked += [(other.title, other.url) for other in request.others]
     everything = "\n".join(_texts(content))
-    named = {title for title, _ in unpicked if mentions(everything, title)}
+    # A pick's name is its own: "Linen Shirt" inside a picked "Linen Shirt Dress" names no other product.
+    others_read = without_names(spoken(everything), [pick.title for pick in picks])
+    named = {title for title, _ in unpicked if names(others_read, title)}
     violations += [Violation("product", f"{_shown(title)} is not one of the picked products") for title in named]
     outside_paragraphs = [content.subject, content.preheader, content.greeting, content.call_to_action.label,
                           content.sign_off]  # fmt: skip
     for pick in picks:
         if any(mentions(text, pick.title) for text in outside_paragraphs):
             violations.append(Violation("product", f"{_shown(pick.title)}: products are named in paragraphs only"))
+    # No link to a product page but a pick's: any page under the catalog's product folders that is not a pick's.
+    sections = product_sections([*(c.url for c in request.candidates), *(o.url for o in request.others)])
     for written, _host in links:
-        if any(same_page(written, url) for _, url in unpicked):
+        host, path = page_of(written)
+        on_product_page = any(host == at and path.startswith(folder) for at, folder in sections)
+        if (on_product_page or any(same_page(written, url) for _, url in unpicked)) and not any(
+            same_page(written, pick.url) for pick in picks
+        ):
             violations.append(Violation("link", f"{_shown(written, 80)} is a product that is not picked"))
-    for match in _BARE_PRICE.finditer(everything):
-        violations.append(Violation("price", f"{_shown(match.group(0))}: prices are shown on the cards only"))
+    known = {_price_number(c.price) for c in request.candidates}
+    prices = [
+        *_BARE_PRICE.finditer(everything),
+        *_CURRENCY.finditer(everything),
+        *(m for m in _DECIMAL.finditer(everything) if _price_number(m.group(0).replace(",", ".")) in known),
+    ]
+    for written in dict.fromkeys(match.group(0) for match in sorted(prices, key=lambda m: m.start())):
+        violations.append(Violation("price", f"{_shown(written)}: prices are shown on the cards only"))
     return violations
+
+
+def _price_number(value: object) -> str:
+    """A price as a plain number for comparing: 49.90, 49.9 and 49.900 alike."""
+    try:
+        return f"{Decimal(str(value)).normalize():f}"
+    except InvalidOperation:
+        return ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from engagement.domain.scoring import days_since
 from engagement.writer.base import WriteRequest
+from engagement.writer.products import price_text
 
 PROMPT_VERSION = "winback-v3"
 
@@ -124,7 +125,7 @@ def client_facts(request: WriteRequest) -> dict[str, Any]:
     # A product's title may hold digits (a model number); the guardrails check what comes back.
     facts["products"] = [
         {"id": c.product_id, "title": plain(c.title, 80, digits=True), "category": plain(c.category),
-         "price": f"{c.price} {c.currency}"}
+         "price": price_text(c.price, c.currency)}
         for c in request.candidates
     ]  # fmt: skip
     return facts

@@ -11,6 +11,7 @@ from engagement.domain.models import Band
 from engagement.domain.picks import MAX_PICKS
 from engagement.domain.scoring import days_since
 from engagement.writer.base import CallToAction, EmailContent, WriteRequest, WrittenEmail
+from engagement.writer.products import CARDS_BELOW
 
 
 def _join(words: list[str]) -> str:
@@ -84,7 +85,7 @@ class TemplateWriter:
         if picks:
             kinds = _join(list(dict.fromkeys(_clip(p, 30) for pick in picks if (p := _plain(pick.category)))))
             among = f" from {kinds}" if kinds else ""
-            paragraphs.append(f"We have picked a few things{among} we think you will love; they are just below.")
+            paragraphs.append(f"We have picked a few things{among} we think you will love; {CARDS_BELOW}")
         elif categories:
             paragraphs.append(f"We have put together fresh {categories} we think you will love.")
         else:
