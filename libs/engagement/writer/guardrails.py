@@ -85,15 +85,29 @@ _ELAPSED = re.compile(
 _BARE_PRICE = re.compile(r"(?<!\d)(?<!\d[.,])\d{1,7}[.,]\d{2}(?!\d|[.,]\d)")
 # Money written out: any currency sign (¥, ₹, kr.…: Unicode's currency symbols), a currency's code beside a number
 # ("1500 JPY", "CHF 89"), or a currency's name ("forty-nine dollars", "120 kronor"). Bounded widths: linear.
-_CURRENCY_CODES = "|".join(sorted(CURRENCIES))  # ISO 4217, in capitals only ("ALL", "TOP" are words)
-_CURRENCY = re.compile(
-    "[" + re.escape("".join(ch for ch in map(chr, range(0x10000)) if unicodedata.category(ch) == "Sc")) + r"]\s?"
-    r"(?:\d{1,9}(?:[.,]\d{1,3})?)?"
-    r"|(?-i:(?<![A-Za-z])(?:" + _CURRENCY_CODES + r")\s?\d|\d\s?(?:" + _CURRENCY_CODES + r")(?![A-Za-z]))"
-    r"|\b(?:dollars?|euros?|pounds? sterling|quid|yen|yuan|rupees?|pesos?|francs?|kronor|krona|kroner|krone|"
+_AMOUNT = re.compile(r"\s?\d{1,9}(?:[.,]\d{1,3})?")
+_CODED = re.compile(r"(?<![A-Za-z])([A-Z]{3})\s?\d{1,9}|\d{1,9}\s?([A-Z]{3})(?![A-Za-z])")  # in capitals: "all 3"
+_CURRENCY_NAMES = re.compile(
+    r"\b(?:dollars?|euros?|pounds? sterling|quid|yen|yuan|rupees?|pesos?|francs?|kronor|krona|kroner|krone|"
     r"z[lł]oty|reais|cents?|pence)\b",
     re.IGNORECASE,
 )
+
+
+def _money(text: str) -> Iterator[tuple[int, str]]:
+    """Money written out, with where: any currency sign (Unicode's currency symbols: ¥, ₹, …) and the amount after
+    it, an ISO 4217 code beside a number ("1500 JPY", "CHF 89"), or a currency's name ("forty-nine dollars"). Linear."""
+    for at, ch in enumerate(text):
+        if unicodedata.category(ch) == "Sc":
+            amount = _AMOUNT.match(text, at + 1)
+            yield at, ch + (amount.group(0) if amount else "")
+    for match in _CODED.finditer(text):
+        if (match.group(1) or match.group(2)) in CURRENCIES:
+            yield match.start(), match.group(0)
+    for match in _CURRENCY_NAMES.finditer(text):
+        yield match.start(), match.group(0)
+
+
 # A number that may be a candidate's price written bare ("49.9", "only 49"); a count of days, weeks, months, years,
 # orders or items is not.
 _DECIMAL = re.compile(
@@ -286,12 +300,10 @@ def _product_violations(
         ):
             violations.append(Violation("link", f"{_shown(written, 80)} is a product that is not picked"))
     known = {_price_number(c.price) for c in request.candidates}
-    prices = [
-        *_BARE_PRICE.finditer(everything),
-        *_CURRENCY.finditer(everything),
-        *(m for m in _DECIMAL.finditer(everything) if _price_number(m.group(0).replace(",", ".")) in known),
-    ]
-    for written in dict.fromkeys(match.group(0) for match in sorted(prices, key=lambda m: m.start())):
+    prices = [*((m.start(), m.group(0)) for m in _BARE_PRICE.finditer(everything)), *_money(everything),
+              *((m.start(), m.group(0)) for m in _DECIMAL.finditer(everything)
+                if _price_number(m.group(0).replace(",", ".")) in known)]  # fmt: skip
+    for written in dict.fromkeys(written for _, written in sorted(prices)):
         violations.append(Violation("price", f"{_shown(written)}: prices are shown on the cards only"))
     return violations
 
