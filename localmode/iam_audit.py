@@ -52,6 +52,7 @@ def essentials(params: dict[str, Any]) -> dict[str, Any]:
     kept = {name: params[name] for name in _NAMING if name in params}
     if "Item" in params:
         kept["Item"] = _scalars(params["Item"])
+        kept["ItemAttributes"] = sorted(params["Item"])  # names only: PutItem's dynamodb:Attributes
     if "ExpressionAttributeValues" in params and "KeyConditionExpression" in params:
         kept["ExpressionAttributeValues"] = _scalars(params["ExpressionAttributeValues"])
     if "RequestItems" in params:  # BatchGetItem, BatchWriteItem: each table's keys
@@ -114,7 +115,7 @@ _IAM_PREFIX = {"sesv2": "ses"}
 RESOURCELESS = frozenset({"cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
                           "sts:GetCallerIdentity", "xray:PutTraceSegments", "xray:PutTelemetryRecords"})  # fmt: skip
 # Condition keys the audit fills when a call has them: any other key in a policy would always look absent.
-MODELLED_KEYS = frozenset({"dynamodb:leadingkeys", "ses:fromaddress", "cloudwatch:namespace"})
+MODELLED_KEYS = frozenset({"dynamodb:leadingkeys", "dynamodb:attributes", "ses:fromaddress", "cloudwatch:namespace"})
 
 
 class UnmappedCall(ValueError):
@@ -209,8 +210,12 @@ def _dynamodb_requests(operation: str, params: dict[str, Any], place: Place) -> 
     table = params.get("TableName", "")
     if operation == "Query":
         return [on(table, operation, _query_leading_key(place, table, params), params.get("IndexName"))]
-    if operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
-        return [on(table, operation, _leading_key(place, table, params.get("Key") or params.get("Item") or {}))]
+    if operation == "PutItem":  # dynamodb:Attributes: the item's attribute names (modelled for PutItem only)
+        put = on(table, operation, _leading_key(place, table, params.get("Item") or {}))
+        names = tuple(params.get("ItemAttributes", ())) or ("<attributes not recorded>",)  # no policy lists it
+        return [Request(put.action, put.resource, (*put.context, ("dynamodb:Attributes", names)))]
+    if operation in ("GetItem", "UpdateItem", "DeleteItem"):
+        return [on(table, operation, _leading_key(place, table, params.get("Key") or {}))]
     return [on(table, operation, (), params.get("IndexName"))]
 
 

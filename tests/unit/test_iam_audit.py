@@ -274,3 +274,15 @@ def test_a_call_the_audit_cannot_map_is_reported_not_guessed() -> None:
     with pytest.raises(UnmappedCall, match=r"iam\.PassRole"):
         requests_for("iam", "PassRole", {}, PLACE)
     assert [str(r) for r in requests_for("cloudwatch", "GetMetricData", {}, PLACE)] == ["cloudwatch:GetMetricData on *"]
+
+
+def test_a_put_limited_to_some_attributes_allows_an_item_of_those_names_only() -> None:
+    statements = policy(allow("dynamodb:PutItem", TABLE, **{"ForAllValues:StringEquals": {
+        "dynamodb:Attributes": ["userId", "decisionKey", "requestedAt", "expiresAt"]}}))  # fmt: skip
+    key = {"userId": {"S": "u1"}, "decisionKey": {"S": "request#r1"}}
+    request_record = essentials({"TableName": "decisions", "Item": {**key, "requestedAt": {"S": "t"}}})
+    forged = essentials({"TableName": "decisions", "Item": {**key, "reason": {"S": "eligible"}}})
+    [allowed] = requests_for("dynamodb", "PutItem", request_record, PLACE)
+    [refused] = requests_for("dynamodb", "PutItem", forged, PLACE)
+    assert evaluate(allowed, statements).allowed
+    assert not evaluate(refused, statements).allowed
