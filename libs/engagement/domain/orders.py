@@ -65,10 +65,14 @@ _WHOLE, _THOUSANDTHS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF 
 MINOR_UNITS = {**dict.fromkeys(_WHOLE.split(), 0), **dict.fromkeys(_THOUSANDTHS.split(), 3)}
 
 
+def minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount: 0.01 (USD), 1 (JPY), 0.001 (KWD)."""
+    return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+
+
 def fits_currency(amount: Decimal, currency: str) -> bool:
     """Whether the amount has no more decimals than the currency's minor unit allows (JPY 0, USD 2, KWD 3)."""
-    places = MINOR_UNITS.get(currency, 2)
-    return amount == amount.quantize(Decimal(1).scaleb(-places))
+    return amount == amount.quantize(minor_unit(currency))
 
 
 def _to_the_millisecond(instant: datetime) -> datetime:

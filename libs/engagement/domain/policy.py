@@ -28,6 +28,11 @@ def in_holdout(user_id: str, percent: float) -> bool:
     return bucket < percent * 100
 
 
+def held_out(user_id: str, rules: EligibilityRules, overrides: Collection[Override] = ()) -> bool:
+    """Whether the client is in the holdout and stays there: an operator's request may set it aside by saying so."""
+    return Override.HOLDOUT not in overrides and in_holdout(user_id, rules.holdout_percent)
+
+
 def last_emailed(client: Client, history: EmailHistory) -> datetime | None:
     """The latest of our own record and the item's lastEmailDate (which an operator or import may have set)."""
     dates = [date for date in (history.last_email_date, client.last_email_date) if date is not None]

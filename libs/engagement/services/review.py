@@ -19,7 +19,7 @@ from engagement.adapters.store.products import ProductRepository
 from engagement.adapters.store.users import UserRepository
 from engagement.clock import Clock
 from engagement.domain.lifecycle import InvalidTransition, change
-from engagement.domain.models import CamelModel, Email, EmailChanges, EmailStatus, ProductPick
+from engagement.domain.models import OPERATOR_PATTERN, CamelModel, Email, EmailChanges, EmailStatus, ProductPick
 from engagement.domain.picks import MAX_PICKS, PicksRefused, as_now, chosen, summary
 from engagement.domain.scoring import score_client
 from engagement.errors import Conflict, InvalidRecord, InvalidRequest, NotFound, validation_problems
@@ -51,7 +51,7 @@ class EmailEdit(CamelModel):
     paragraphs: list[Paragraph] | None = Field(default=None, max_length=PARAGRAPHS_MAX)
     call_to_action_label: str | None = Field(default=None, max_length=LABEL_MAX)
     sign_off: str | None = Field(default=None, max_length=LINE_MAX)
-    editor: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
+    editor: str = Field(default="operator", min_length=1, max_length=100, pattern=OPERATOR_PATTERN)
     version: int | None = Field(
         default=None, ge=0, le=1_000_000, description="The email's version you edited; 409 if it changed"
     )
@@ -63,7 +63,7 @@ class PicksEdit(CamelModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     product_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(max_length=MAX_PICKS)
-    editor: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
+    editor: str = Field(default="operator", min_length=1, max_length=100, pattern=OPERATOR_PATTERN)
     version: int | None = Field(
         default=None, ge=0, le=1_000_000, description="The email's version you edited; 409 if it changed"
     )

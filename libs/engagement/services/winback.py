@@ -36,7 +36,7 @@ from engagement.domain.models import (
     StatusChange,
 )
 from engagement.domain.picks import MAX_PICKS, PicksRefused, chosen
-from engagement.domain.policy import EligibilityRules, decide, decide_request, in_holdout
+from engagement.domain.policy import EligibilityRules, decide, decide_request, held_out
 from engagement.domain.scoring import score_client
 from engagement.errors import TransientFailure
 from engagement.observability import count, logger
@@ -118,7 +118,7 @@ class WinbackService:
             if not self.decisions.claim_email_slot(user_id, email_id, now, cooldown):
                 # Another email took the slot between our read and our claim (a racing processor).
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.COOLDOWN), score)
-            if in_holdout(user_id, self.rules.holdout_percent) and not (asked and Override.HOLDOUT in asked.overrides):
+            if held_out(user_id, self.rules, asked.overrides if asked else ()):
                 # Treated like an emailed client (the slot is claimed, the cooldown applies), but nothing is sent.
                 return self._record(event, now, Decision(send=False, reason=DecisionReason.HELD_OUT), score)
             shortlist = self._shortlist(client, now, last_receive)

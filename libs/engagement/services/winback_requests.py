@@ -37,7 +37,7 @@ from engagement.domain.models import (
     OperatorRequest,
     Override,
 )
-from engagement.domain.policy import EligibilityRules, decide_request, in_holdout, last_emailed
+from engagement.domain.policy import EligibilityRules, decide_request, held_out, last_emailed
 from engagement.domain.scoring import score_client
 from engagement.errors import Conflict, NotFound
 from engagement.observability import count, logger
@@ -116,7 +116,7 @@ class WinbackRequests:
             decision = decide_request(client, history, now, self.rules, overrides)
             if not decision.send:
                 raise Conflict(self._why(decision.reason, client, history, now), reason=decision.reason.value)
-            if in_holdout(user_id, self.rules.holdout_percent) and Override.HOLDOUT not in overrides:
+            if held_out(user_id, self.rules, overrides):
                 reason = DecisionReason.HELD_OUT
                 raise Conflict(self._why(reason, client, history, now), reason=reason.value)
         request = OperatorRequest(request_id=request_id, requested_by=by, reason=ask.reason,

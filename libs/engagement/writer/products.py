@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from engagement.domain.orders import MINOR_UNITS
+from engagement.domain.orders import minor_unit
 from engagement.writer.base import EmailContent
 
 UTM_SOURCE, UTM_MEDIUM, UTM_CAMPAIGN = "client-engagement", "email", "winback"
@@ -29,8 +29,7 @@ def with_utm(url: str, email_id: str) -> str:
 
 def price_text(price: Decimal, currency: str) -> str:
     """As a card shows it, to the currency's minor unit: "$49.90" (a store may hand back 49.9), "1,500 JPY"."""
-    places = MINOR_UNITS.get(currency, 2)
-    shown = f"{price.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,}"
+    shown = f"{price.quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN):,}"
     symbol = _SYMBOLS.get(currency)
     return f"{symbol}{shown}" if symbol else f"{shown} {currency}"
 
@@ -103,7 +102,8 @@ def without_mentions(
     def gone(paragraph: str) -> bool:
         if not still_shown and paragraph.endswith(CARDS_BELOW):
             return True  # it points at cards there are no more of
-        return any(names(without_names(spoken(paragraph), still_shown), title) for title in titles)
+        read = without_names(spoken(paragraph), still_shown)
+        return any(names(read, title) for title in titles)
 
     kept = tuple(p for p in content.paragraphs if not gone(p))
     removed = len(content.paragraphs) - len(kept)

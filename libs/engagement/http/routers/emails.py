@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, Field
 
-from engagement.domain.models import EmailStatus
+from engagement.domain.models import OPERATOR_PATTERN, EmailStatus
 from engagement.errors import NotFound
 from engagement.http.auth import who_acts
 from engagement.http.context import ApiServices
@@ -21,7 +21,7 @@ StatusFilter = Annotated[EmailStatus | None, Query(description="Only emails in t
 
 
 class Review(BaseModel):
-    reviewer: str = Field(default="operator", min_length=1, max_length=100, pattern=r"^[\w .@-]+$")
+    reviewer: str = Field(default="operator", min_length=1, max_length=100, pattern=OPERATOR_PATTERN)
     reason: str | None = Field(default=None, max_length=500)
     version: int | None = Field(
         default=None, ge=0, le=1_000_000, description="The email's version you reviewed; 409 if it changed"
